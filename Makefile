@@ -1,0 +1,126 @@
+# mesos_api -- one static binary: a Mesos-compatible master and agent.
+# Targets: all test asan unit blackbox fuzz proto proto-check size bench clean
+
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+VERSION := 1.12.0
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Isrc -Ivendor \
+           -DMESOS_API_VERSION='"$(VERSION)"'
+LDFLAGS ?=
+LIBS    := -lprotobuf-nanopb -lz -lm
+STATIC  := -static
+
+PROTOS  := $(shell cd proto && find . -name '*.proto' | sed 's|^\./||' | sort)
+PB_SRC  := $(patsubst %.proto,vendor/%.pb.c,$(PROTOS)) vendor/pbdesc.c
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+SRC     := mesos_api.c $(LIB_SRC) $(PB_SRC)
+OBJ     := $(SRC:%.c=build/%.o)
+LIB_OBJ := $(filter-out build/mesos_api.o,$(OBJ))
+
+UNIT    := $(patsubst test/%.c,%,$(wildcard test/test_*.c))
+FUZZ    := $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+
+all: mesos_api
+
+deps:
+	@tools/deps.sh
+
+mesos_api: $(OBJ)
+	$(CC) $(STATIC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Build facts for GET_VERSION, fixed when version.o is compiled, which is
+# whenever any other object changed.
+BUILD_DEFS = -DBUILD_DATE='"$(shell date -u '+%Y-%m-%d %H:%M:%S')"' \
+             -DBUILD_TIME=$(shell date -u +%s) \
+             -DBUILD_USER='"$(shell id -un 2>/dev/null || echo unknown)"' \
+             -DBUILD_GIT_SHA='"$(shell git rev-parse HEAD 2>/dev/null)"'
+build/src/version.o: src/version.c $(filter-out build/src/version.o,$(OBJ)) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BUILD_DEFS) -c -o $@ $<
+
+build/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- generated code -------------------------------------------------------
+# vendor/ is committed; `make proto` regenerates it from proto/, and the
+# proto-check test fails when the two disagree.
+proto:
+	@tools/deps.sh proto
+	tools/genproto.sh vendor
+
+proto-check:
+	@tools/deps.sh proto
+	@rm -rf build/proto-check && mkdir -p build/proto-check
+	@tools/genproto.sh build/proto-check >/dev/null
+	@if diff -r -x '*.o' -x '*.d' vendor build/proto-check >/dev/null; then \
+	  echo "proto-check: vendor/ matches proto/"; echo "1 passed, 0 failed"; \
+	else diff -r vendor build/proto-check | head -20; \
+	  echo "proto-check: vendor/ is out of date: run make proto"; echo "0 passed, 1 failed"; exit 1; fi
+
+# ---- tests ----------------------------------------------------------------
+# `make test` = unit tests + black-box tests, then both again under ASan/UBSan.
+test: proto-check unit blackbox fuzz-replay asan
+
+build/test/%: test/%.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest -o $@ $< $(LIB_OBJ) $(LIBS)
+
+unit: $(UNIT:%=build/test/%)
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+blackbox: mesos_api
+	$(PYTHON) test/blackbox/run.py ./mesos_api
+
+asan:
+	$(MAKE) BUILD=asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    STATIC= OBJDIR=build-asan asan-run
+
+# The sanitizer build lives in build-asan/ (dynamic: ASan cannot be static).
+ifeq ($(BUILD),asan)
+build-asan/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+ASAN_LIB_OBJ := $(LIB_OBJ:build/%=build-asan/%)
+build-asan/mesos_api: $(OBJ:build/%=build-asan/%)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+build-asan/test/%: test/%.c $(ASAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest -o $@ $< $(ASAN_LIB_OBJ) $(LIBS)
+asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
+	@set -e; for t in $(UNIT:%=build-asan/test/%); do echo "== $$t (asan)"; $$t; done
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/blackbox/run.py build-asan/mesos_api
+endif
+
+# Fuzz targets: built with gcc to replay the corpus in `make test`; with
+# clang and libFuzzer by `make fuzz` (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 60
+build/fuzz/%: test/fuzz/%.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFUZZ_MAIN -o $@ $< $(LIB_OBJ) $(LIBS)
+fuzz-replay: $(FUZZ:%=build/fuzz/%)
+	@set -e; n=0; for f in $(FUZZ); do c=test/fuzz/corpus/$${f#fuzz_}; \
+	  build/fuzz/$$f $$c/* >/dev/null && n=$$((n+1)); done; \
+	  echo "fuzz-replay: $$n targets replayed their corpus"; echo "$$n passed, 0 failed"
+fuzz:
+	@command -v clang >/dev/null || apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
+	@mkdir -p build/libfuzzer
+	@set -e; for f in $(FUZZ); do \
+	  clang -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -Ivendor -fsanitize=fuzzer,address,undefined \
+	    -o build/libfuzzer/$$f test/fuzz/$$f.c $(LIB_SRC) $(PB_SRC) $(LIBS); \
+	  mkdir -p build/libfuzzer/corpus-$$f; \
+	  build/libfuzzer/$$f -max_total_time=$(FUZZ_SECONDS) build/libfuzzer/corpus-$$f test/fuzz/corpus/$${f#fuzz_}; done
+
+# ---- footprint --------------------------------------------------------------
+size: mesos_api
+	@tools/size.sh ./mesos_api
+
+bench: mesos_api
+	$(MAKE) -C bench
+
+clean:
+	rm -rf build build-asan mesos_api
+
+.PHONY: all deps proto proto-check test unit blackbox asan asan-run fuzz fuzz-replay size bench clean
+-include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)

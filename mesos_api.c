@@ -1,0 +1,230 @@
+/* mesos_api.c -- one static binary: a Mesos-compatible master (and, in
+ * later parts, agent). main() reads the sub-command and flags; the table of
+ * every operator call and its handler is here, so any call is one hop away:
+ * look up its Mesos name below. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "loop.h"
+#include "master.h"
+
+/* ==== The master's operator calls (mesos.v1.master.Call.Type) ============ */
+
+static const struct call master_calls[] = {
+    { "GET_HEALTH",        op_get_health,        CALL_READ },
+    { "GET_FLAGS",         op_get_flags,         CALL_READ },
+    { "GET_VERSION",       op_get_version,       CALL_READ },
+    { "GET_METRICS",       op_get_metrics,       CALL_READ },
+    { "GET_LOGGING_LEVEL", op_get_logging_level, CALL_READ },
+    { "SET_LOGGING_LEVEL", op_set_logging_level, CALL_WRITE },
+    { "GET_MASTER",        op_get_master,        CALL_READ },
+};
+
+/* ==== The master's flags (upstream names and defaults) =================== */
+
+#define S FLAG_STRING
+#define B FLAG_BOOL
+#define I FLAG_INT
+#define D FLAG_DURATION
+#define Z FLAG_BYTES
+/* name, deprecated alias, type, default (NULL: unset), help */
+#define F(n, a, t, d, h) { n, a, t, d, h, 0, 0, NULL, NULL, 0, 0 }
+static struct flag master_flags[] = {
+    F("acls", NULL, S, NULL, "ACLs (JSON); not enforced yet"),
+    F("advertise_ip", NULL, S, NULL, "IP address advertised to reach this master"),
+    F("advertise_port", NULL, S, NULL, "Port advertised to reach this master"),
+    F("agent_ping_timeout", "slave_ping_timeout", D, "15secs", "Time an agent has to answer a ping"),
+    F("agent_removal_rate_limit", "slave_removal_rate_limit", S, NULL, "Maximum rate of agent removals"),
+    F("agent_reregister_timeout", "slave_reregister_timeout", D, "10mins", "Time agents have to re-register after failover"),
+    F("allocation_interval", NULL, D, "1secs", "Time between allocation cycles"),
+    F("allocator", NULL, S, "hierarchical", "Allocator to use"),
+    F("authenticate_agents", "authenticate_slaves", B, "false", "Only authenticated agents may register"),
+    F("authenticate_frameworks", "authenticate", B, "false", "Only authenticated frameworks may register"),
+    F("authenticate_http_frameworks", NULL, B, "false", "Authenticate HTTP frameworks"),
+    F("authenticate_http_readonly", NULL, B, "false", "Authenticate read-only HTTP endpoints"),
+    F("authenticate_http_readwrite", "authenticate_http", B, "false", "Authenticate read-write HTTP endpoints"),
+    F("authentication_v0_timeout", NULL, D, "15secs", "Timeout of v0 authentication"),
+    F("authenticators", NULL, S, "crammd5", "Authenticator module"),
+    F("authorizers", NULL, S, "local", "Authorizer module"),
+    F("cluster", NULL, S, NULL, "Human-readable cluster name"),
+    F("credentials", NULL, S, NULL, "Path or JSON of credentials"),
+    F("domain", NULL, S, NULL, "Domain of this master (JSON)"),
+    F("external_log_file", NULL, S, NULL, "Log file served as /master/log"),
+    F("fair_sharing_excluded_resource_names", NULL, S, NULL, "Resources excluded from fair sharing"),
+    F("filter_gpu_resources", NULL, B, "true", "Offer GPU agents only to GPU-capable frameworks"),
+    F("firewall_rules", NULL, S, NULL, "Endpoint firewall rules (JSON)"),
+    F("framework_sorter", NULL, S, "drf", "Sorter among frameworks of a role"),
+    F("hooks", NULL, S, NULL, "Hook modules"),
+    F("hostname", NULL, S, NULL, "Hostname to advertise"),
+    F("hostname_lookup", NULL, B, "true", "Look up the hostname when not given"),
+    F("http_authenticators", NULL, S, "basic", "HTTP authenticator"),
+    F("http_framework_authenticators", NULL, S, NULL, "HTTP framework authenticator"),
+    F("http_idle_timeout", NULL, D, "1hrs", "mesos_api: close keep-alive connections idle this long"),
+    F("http_request_timeout", NULL, D, "1mins", "mesos_api: time a client has to send a whole request (else 408)"),
+    F("initialize_driver_logging", NULL, B, "true", "Initialize driver logging"),
+    F("ip", NULL, S, NULL, "IP address to listen on"),
+    F("ip_discovery_command", NULL, S, NULL, "Command that prints the IP to use"),
+    F("log_auto_initialize", NULL, B, "true", "Initialize the replicated log automatically"),
+    F("log_dir", NULL, S, NULL, "Directory for the log file (mesos-master.log), served as /master/log"),
+    F("logbufsecs", NULL, I, "0", "Seconds to buffer log lines"),
+    F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
+    F("master_contender", NULL, S, NULL, "Contender module"),
+    F("master_detector", NULL, S, NULL, "Detector module"),
+    F("max_agent_ping_timeouts", "max_slave_ping_timeouts", I, "5", "Missed pings before an agent is unreachable"),
+    F("max_completed_frameworks", NULL, I, "50", "Completed frameworks kept in memory"),
+    F("max_completed_tasks_per_framework", NULL, I, "1000", "Completed tasks kept per framework"),
+    F("max_connections", NULL, I, "10000", "mesos_api: concurrent HTTP connections (503 past it)"),
+    F("max_operator_event_stream_subscribers", NULL, I, "1000", "Operator SUBSCRIBE streams at once"),
+    F("max_request_body_size", NULL, Z, "64MB", "mesos_api: largest request body (413 past it)"),
+    F("max_stream_buffer_size", NULL, Z, "16MB", "mesos_api: unsent bytes a stream may queue before it is cut"),
+    F("max_unreachable_tasks_per_framework", NULL, I, "1000", "Unreachable tasks kept per framework"),
+    F("memory_profiling", NULL, B, "false", "Memory profiling"),
+    F("min_allocatable_resources", NULL, S, "cpus:0.01|mem:32", "Smallest resources offered"),
+    F("modules", NULL, S, NULL, "Modules (JSON)"),
+    F("modules_dir", NULL, S, NULL, "Module directory"),
+    F("offer_constraints_re2_max_mem", NULL, Z, "4KB", "RE2 memory limit of offer constraints"),
+    F("offer_constraints_re2_max_program_size", NULL, I, "100", "RE2 program size limit"),
+    F("offer_timeout", NULL, D, NULL, "Time before an offer is rescinded"),
+    F("port", NULL, I, "5050", "Port to listen on"),
+    F("publish_per_framework_metrics", NULL, B, "true", "Publish per-framework metrics"),
+    F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
+    F("quorum", NULL, S, NULL, "Replicated log quorum"),
+    F("rate_limits", NULL, S, NULL, "Framework rate limits (JSON)"),
+    F("recovery_agent_removal_limit", "recovery_slave_removal_limit", S, "100%", "Agents removable after failover"),
+    F("registry", NULL, S, "replicated_log", "Registry persistence: replicated_log or in_memory"),
+    F("registry_fetch_timeout", NULL, D, "1mins", "Registry fetch timeout"),
+    F("registry_gc_interval", NULL, D, "15mins", "Registry garbage collection interval"),
+    F("registry_max_agent_age", NULL, D, "2weeks", "Age after which removed agents are forgotten"),
+    F("registry_max_agent_count", NULL, I, "102400", "Removed agents remembered"),
+    F("registry_store_timeout", NULL, D, "20secs", "Registry store timeout"),
+    F("registry_strict", NULL, B, "false", "Strict registry (true is rejected)"),
+    F("require_agent_domain", NULL, B, "false", "Agents must have a domain"),
+    F("role_sorter", "user_sorter", S, "drf", "Sorter among roles"),
+    F("roles", NULL, S, NULL, "Deprecated role whitelist"),
+    F("root_submissions", NULL, B, "true", "Root may submit frameworks"),
+    F("version", NULL, B, "false", "Print the version and exit"),
+    F("webui_dir", NULL, S, "/usr/local/share/mesos/webui", "Web UI directory"),
+    F("weights", NULL, S, NULL, "Role weights: role=weight,..."),
+    F("whitelist", NULL, S, NULL, "Agent whitelist file"),
+    F("work_dir", NULL, S, NULL, "Directory for the registry"),
+    F("zk", NULL, S, NULL, "ZooKeeper URL (not supported: standalone only)"),
+    F("zk_session_timeout", NULL, D, "10secs", "ZooKeeper session timeout"),
+};
+#undef S
+#undef B
+#undef I
+#undef D
+#undef Z
+#undef F
+#define NFLAGS(t) (sizeof t / sizeof *t)
+
+/* ==== main =============================================================== */
+
+static struct loop *main_loop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (main_loop) loop_stop(main_loop);
+}
+
+static void usage(void)
+{
+    printf("Usage: mesos_api <command> [--flag=value ...]\n\n"
+           "Commands:\n"
+           "  master     run a Mesos master (v1 operator API on --port, default 5050)\n"
+           "  --help     this text; 'mesos_api master --help' lists the master's flags\n"
+           "  --version  print the version\n");
+}
+
+/* Logging flags shared by every command. Returns 0 or -1. */
+static int setup_logging(struct flag *t, size_t n, const char *who)
+{
+    struct flag *f = flags_find(t, n, "logging_level");
+    if (f && f->present) {
+        int sev = log_parse_severity(f->str);
+        if (sev < 0) {
+            fprintf(stderr, "Failed to load flag 'logging_level': '%s' is not one of INFO, WARNING, ERROR\n", f->str);
+            return -1;
+        }
+        log_min_severity = sev;
+    }
+    f = flags_find(t, n, "quiet");
+    if (f && f->i && log_min_severity < LOG_ERROR) log_min_severity = LOG_ERROR;
+    const char *file = NULL;
+    char path[4096];
+    f = flags_find(t, n, "external_log_file");
+    if (f && f->present) file = f->str;
+    f = flags_find(t, n, "log_dir");
+    if (!file && f && f->present) {
+        snprintf(path, sizeof path, "%s/mesos-%s.log", f->str, who);
+        file = path;
+    }
+    if (file) {
+        int rc = log_open_file(file);
+        if (rc < 0) {
+            fprintf(stderr, "Failed to open log file '%s': %s\n", file, strerror(-rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run_master(int argc, char **argv)
+{
+    int help;
+    char err[512];
+    if (flags_parse(master_flags, NFLAGS(master_flags), argc, argv, 2, &help, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n\nSee 'mesos_api master --help' for the flags.\n", err);
+        return 1;
+    }
+    if (help) { flags_usage(master_flags, NFLAGS(master_flags), "master"); return 0; }
+    if (flags_find(master_flags, NFLAGS(master_flags), "version")->i) {
+        printf("mesos %s\n", build_version);
+        return 0;
+    }
+    if (flags_find(master_flags, NFLAGS(master_flags), "registry_strict")->i) {
+        fprintf(stderr, "Cannot run with --registry_strict; this feature is not supported\n");
+        return 1;
+    }
+    if (setup_logging(master_flags, NFLAGS(master_flags), "master") < 0) return 1;
+
+    main_loop = loop_new();
+    struct master *m = master_start(main_loop, master_flags, NFLAGS(master_flags),
+                                    master_calls, NFLAGS(master_calls), err);
+    if (!m) {
+        LOG_ERR("%s", err);
+        return 1;
+    }
+    loop_run(main_loop);
+    LOG("Master shutting down");
+    master_stop(m);
+    loop_free(main_loop);
+    for (size_t i = 0; i < NFLAGS(master_flags); i++) free(master_flags[i].str);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage();
+        return argc < 2 ? 1 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("mesos %s\n", build_version);
+        return 0;
+    }
+    if (strcmp(argv[1], "master") == 0) return run_master(argc, argv);
+    fprintf(stderr, "Unknown command '%s'\n\n", argv[1]);
+    usage();
+    return 1;
+}

@@ -1,0 +1,66 @@
+/* api.h -- POST /api/v1: Mesos' content negotiation, Call decoding and
+ * validation, dispatch through a call table, Response encoding.
+ *
+ * Handlers see only protobuf: a JSON request is converted to Call bytes
+ * first, and a handler's Response bytes are transcoded to JSON on the way
+ * out when the client asked for JSON. */
+#ifndef API_H
+#define API_H
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "server.h"
+
+struct api_ctx;
+typedef void (*call_fn)(struct api_ctx *c);
+
+#define CALL_READ   1     /* no side effects */
+#define CALL_WRITE  2
+#define CALL_STREAM 4     /* answers with an event stream */
+
+struct call {
+    const char *name;     /* the Call.Type value name, e.g. "GET_HEALTH" */
+    call_fn fn;
+    int flags;
+};
+
+/* One /api/v1 endpoint: which protobuf messages it speaks and its calls. */
+struct api {
+    const char *what;          /* "Call" as in "Failed to parse body into Call protobuf" */
+    const char *validate_what; /* "master::Call" in validation messages */
+    int call_msg;              /* PBD_M_* of the Call */
+    int call_type_enum;        /* PBD_E_* of Call.Type */
+    int response_msg;          /* PBD_M_* of the Response */
+    int event_msg;             /* PBD_M_* of the Event (streams) */
+    const struct call *calls;
+    size_t ncalls;
+    void *state;               /* handed to handlers (struct master *) */
+};
+
+struct api_ctx {
+    struct api *api;
+    struct request *r;
+    void *state;
+    int json;                  /* respond in JSON (else protobuf) */
+    const uint8_t *call;       /* the Call's protobuf bytes */
+    size_t call_len;
+    int32_t type;              /* Call.type */
+    const uint8_t *sub;        /* the call's own sub-message bytes, if present */
+    size_t sub_len;
+    struct buf call_buf;       /* owns the bytes when converted from JSON */
+};
+
+/* The route handler for /api/v1; arg is a struct api *. */
+void api_handle(struct request *r, void *arg);
+
+/* Answers. Each finishes the call: the ctx must not be used afterwards. */
+void api_respond(struct api_ctx *c, struct buf *response_pb);   /* 200 with the Response; takes the buf */
+void api_empty(struct api_ctx *c, int status);                  /* 200/202, no body */
+void api_error(struct api_ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void api_done(struct api_ctx *c);                               /* free a ctx kept for a deferred answer */
+
+/* Encode one Event (protobuf bytes of api->event_msg) for a stream in the
+ * negotiated encoding and send it as one RecordIO record. */
+int api_stream_event(struct api *a, struct request *r, int json, const void *pb, size_t n);
+
+#endif

@@ -1,0 +1,37 @@
+/* buf.h -- bounded growable byte buffers.
+ *
+ * Every buffer has a ceiling (`max`, 0 = BUF_DEFAULT_MAX): buf_reserve() fails
+ * with -1 instead of growing past it, so no peer can make us allocate without
+ * bound. Out of memory aborts in one place (xmalloc). */
+#ifndef BUF_H
+#define BUF_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define BUF_DEFAULT_MAX ((size_t)1 << 30)
+
+struct buf {
+    char *data;
+    size_t len;   /* bytes in use */
+    size_t cap;   /* bytes allocated */
+    size_t max;   /* ceiling for len; 0 means BUF_DEFAULT_MAX */
+};
+
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+void *xcalloc(size_t n, size_t sz);
+char *xstrdup(const char *s);
+
+/* Ensure room for `extra` more bytes. Returns 0, or -1 past b->max. */
+int buf_reserve(struct buf *b, size_t extra);
+/* Append; return 0 or -1 past max (nothing appended then). */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drop the first n bytes (memmove). */
+void buf_consume(struct buf *b, size_t n);
+void buf_reset(struct buf *b);            /* len = 0, keeps memory */
+void buf_free(struct buf *b);             /* frees memory, zeroes struct, keeps max */
+
+#endif

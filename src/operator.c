@@ -1,0 +1,466 @@
+/* operator.c -- the master: start-up, its v0 endpoints, and the handlers of
+ * the v1 operator calls (one function per call, named after it:
+ * GET_HEALTH is op_get_health). Handlers build the Response as protobuf
+ * bytes; api.c turns them into JSON when the client asked for JSON. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/sysinfo.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "json.h"
+#include "log.h"
+#include "master.h"
+#include "mesos/v1/master/master.pb.h"
+#include "net.h"
+#include "pbdesc.h"
+#include "pbjson.h"
+#include "pbn.h"
+#include "pbw.h"
+
+static double now_secs(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void uuid4(char out[37])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* getrandom cannot fail for 16 bytes once the pool is ready; be safe anyway. */
+        uint64_t t = (uint64_t)(now_secs() * 1e6) ^ (uint64_t)getpid();
+        for (int i = 0; i < 16; i++) b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;   /* version 4 */
+    b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static const char *flag_str(struct master *m, const char *name)
+{
+    struct flag *f = flags_find(m->flags, m->nflags, name);
+    return f && f->present ? f->str : NULL;
+}
+
+static int64_t flag_int(struct master *m, const char *name)
+{
+    struct flag *f = flags_find(m->flags, m->nflags, name);
+    return f && f->present ? f->i : 0;
+}
+
+/* ==== Responses ========================================================= */
+
+static void respond_nanopb(struct api_ctx *c, const mesos_v1_master_Response *resp)
+{
+    struct buf pb = {0};
+    if (!pbn_encode(&pb, mesos_v1_master_Response_fields, resp)) {
+        buf_free(&pb);
+        api_error(c, 500, "Failed to encode the response");
+        return;
+    }
+    api_respond(c, &pb);
+}
+
+void op_get_health(struct api_ctx *c)
+{
+    mesos_v1_master_Response resp = mesos_v1_master_Response_init_zero;
+    resp.has_type = true;
+    resp.type = mesos_v1_master_Response_Type_GET_HEALTH;
+    resp.has_get_health = true;
+    resp.get_health.healthy = true;   /* a slow answer is itself the signal */
+    respond_nanopb(c, &resp);
+}
+
+static int cmp_flag(const void *a, const void *b)
+{
+    const struct flag *x = *(const struct flag * const *)a, *y = *(const struct flag * const *)b;
+    return strcmp(x->used_name, y->used_name);
+}
+
+void op_get_flags(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    const struct flag **v = xcalloc(m->nflags, sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < m->nflags; i++)
+        if (m->flags[i].present) v[n++] = &m->flags[i];
+    qsort(v, n, sizeof *v, cmp_flag);
+
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_FLAGS);
+    size_t gf = pbw_begin(&pb, 3);
+    for (size_t i = 0; i < n; i++) {
+        char val[4096];
+        flags_format(v[i], val, sizeof val);
+        size_t fl = pbw_begin(&pb, 1);
+        pbw_put_str(&pb, 1, v[i]->used_name);
+        pbw_put_str(&pb, 2, val);
+        pbw_end(&pb, fl);
+    }
+    pbw_end(&pb, gf);
+    free(v);
+    api_respond(c, &pb);
+}
+
+void op_get_version(struct api_ctx *c)
+{
+    mesos_v1_master_Response resp = mesos_v1_master_Response_init_zero;
+    resp.has_type = true;
+    resp.type = mesos_v1_master_Response_Type_GET_VERSION;
+    resp.has_get_version = true;
+    mesos_v1_VersionInfo *vi = &resp.get_version.version_info;
+    vi->version = pbn_str(build_version);
+    vi->build_date = pbn_str(build_date);
+    vi->has_build_time = true;
+    vi->build_time = build_time;
+    vi->build_user = pbn_str(build_user);
+    vi->git_sha = pbn_str(build_git_sha[0] ? build_git_sha : NULL);
+    respond_nanopb(c, &resp);
+}
+
+/* ==== Metrics =========================================================== */
+
+static int cmp_metric(const void *a, const void *b)
+{
+    return strcmp(((const struct metric *)a)->name, ((const struct metric *)b)->name);
+}
+
+struct mlist { struct metric *v; size_t n, cap; };
+
+static void put(struct mlist *l, const char *name, double value)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 128;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", name);
+    l->v[l->n].value = value;
+    l->n++;
+}
+
+size_t master_metrics(struct master *m, struct metric **out)
+{
+    struct mlist l = {0};
+    const struct server_stats *hs = server_stats(m->http);
+    put(&l, "master/uptime_secs", now_secs() - m->start_time);
+    put(&l, "master/elected", 1);
+
+    /* The cluster's state. Agents and frameworks join in later issues; the
+     * gauges report what this master really holds. */
+    static const char *const zero[] = {
+        "master/slaves_connected", "master/slaves_disconnected", "master/slaves_active",
+        "master/slaves_inactive", "master/slaves_unreachable", "master/slave_registrations",
+        "master/slave_reregistrations", "master/slave_removals",
+        "master/frameworks_connected", "master/frameworks_disconnected", "master/frameworks_active",
+        "master/frameworks_inactive", "master/outstanding_offers",
+        "master/tasks_staging", "master/tasks_starting", "master/tasks_running", "master/tasks_killing",
+        "master/tasks_unreachable", "master/tasks_finished", "master/tasks_failed", "master/tasks_killed",
+        "master/tasks_lost", "master/tasks_error", "master/tasks_dropped", "master/tasks_gone",
+        "master/tasks_gone_by_operator", "master/dropped_messages",
+        "master/cpus_total", "master/cpus_used", "master/cpus_percent",
+        "master/gpus_total", "master/gpus_used", "master/gpus_percent",
+        "master/mem_total", "master/mem_used", "master/mem_percent",
+        "master/disk_total", "master/disk_used", "master/disk_percent",
+        "master/cpus_revocable_total", "master/cpus_revocable_used", "master/cpus_revocable_percent",
+        "master/mem_revocable_total", "master/mem_revocable_used", "master/mem_revocable_percent",
+        "master/disk_revocable_total", "master/disk_revocable_used", "master/disk_revocable_percent",
+        "master/gpus_revocable_total", "master/gpus_revocable_used", "master/gpus_revocable_percent",
+        "master/event_queue_messages", "master/event_queue_dispatches",
+        "allocator/event_queue_dispatches", "allocator/mesos/event_queue_dispatches",
+        "allocator/mesos/allocation_runs",
+    };
+    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++) put(&l, zero[i], 0);
+    put(&l, "master/operator_event_stream_subscribers", (double)hs->streams_active);
+    /* An HTTP request being answered is the one asking for metrics. */
+    put(&l, "master/event_queue_http_requests", 0);
+
+    /* libprocess' system metrics. */
+    put(&l, "system/cpus_total", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    double load[3];
+    if (getloadavg(load, 3) == 3) {
+        put(&l, "system/load_1min", load[0]);
+        put(&l, "system/load_5min", load[1]);
+        put(&l, "system/load_15min", load[2]);
+    }
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+        put(&l, "system/mem_total_bytes", (double)si.totalram * si.mem_unit);
+        put(&l, "system/mem_free_bytes", (double)si.freeram * si.mem_unit);
+    }
+    qsort(l.v, l.n, sizeof *l.v, cmp_metric);
+    *out = l.v;
+    return l.n;
+}
+
+void op_get_metrics(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    mesos_v1_master_Call_GetMetrics req = mesos_v1_master_Call_GetMetrics_init_zero;
+    if (!pbn_decode(c->sub, c->sub_len, mesos_v1_master_Call_GetMetrics_fields, &req)) {
+        api_error(c, 400, "Failed to parse body into Call protobuf");
+        return;
+    }
+    /* Every metric here is read synchronously, so each is ready within any
+     * timeout; a negative one is invalid as in upstream's Duration parsing. */
+    if (req.has_timeout && req.timeout.nanoseconds < 0) {
+        api_error(c, 400, "Failed to validate master::Call: Expecting 'get_metrics.timeout' to be non-negative");
+        return;
+    }
+    struct metric *v;
+    size_t n = master_metrics(m, &v);
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_METRICS);
+    size_t gm = pbw_begin(&pb, 5);
+    for (size_t i = 0; i < n; i++) {
+        size_t e = pbw_begin(&pb, 1);
+        pbw_put_str(&pb, 1, v[i].name);
+        pbw_put_double(&pb, 2, v[i].value);
+        pbw_end(&pb, e);
+    }
+    pbw_end(&pb, gm);
+    free(v);
+    api_respond(c, &pb);
+}
+
+/* ==== Logging level ===================================================== */
+
+void op_get_logging_level(struct api_ctx *c)
+{
+    mesos_v1_master_Response resp = mesos_v1_master_Response_init_zero;
+    resp.has_type = true;
+    resp.type = mesos_v1_master_Response_Type_GET_LOGGING_LEVEL;
+    resp.has_get_logging_level = true;
+    resp.get_logging_level.level = log_verbose;
+    respond_nanopb(c, &resp);
+}
+
+static void log_revert_cb(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    struct master *m = container_of(t, struct master, log_revert);
+    log_verbose = m->log_revert_to;
+    LOG("Logging level reverted to %u", log_verbose);
+}
+
+void op_set_logging_level(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    mesos_v1_master_Call_SetLoggingLevel req = mesos_v1_master_Call_SetLoggingLevel_init_zero;
+    if (!pbn_decode(c->sub, c->sub_len, mesos_v1_master_Call_SetLoggingLevel_fields, &req)) {
+        api_error(c, 400, "Failed to parse body into Call protobuf");
+        return;
+    }
+    /* As glog's helper in upstream: the level reverts to the one in force
+     * before the first of overlapping calls, after the latest duration. */
+    if (!loop_timer_active(&m->log_revert)) m->log_revert_to = log_verbose;
+    log_verbose = req.level;
+    int64_t ns = req.duration.nanoseconds;
+    uint64_t ms = ns <= 0 ? 0 : (uint64_t)(ns / 1000000);
+    loop_timer_start(m->loop, &m->log_revert, ms);
+    LOG("Set logging level to %u for %lld ms", req.level, (long long)ms);
+    api_empty(c, 200);
+}
+
+/* ==== GET_MASTER ======================================================== */
+
+static void encode_master_info(struct master *m, struct buf *pb)
+{
+    mesos_v1_MasterInfo mi = mesos_v1_MasterInfo_init_zero;
+    mi.id = pbn_str(m->id);
+    mi.ip = m->ip_be;
+    mi.port = (uint32_t)m->port;
+    mi.pid = pbn_str(m->pid);
+    mi.hostname = pbn_str(m->hostname);
+    mi.version = pbn_str(build_version);
+    mi.has_address = true;
+    mi.address.hostname = pbn_str(m->hostname);
+    mi.address.ip = pbn_str(m->ip);
+    mi.address.port = m->port;
+    pbn_encode(pb, mesos_v1_MasterInfo_fields, &mi);
+    /* capabilities: AGENT_UPDATE, AGENT_DRAINING, QUOTA_V2, as upstream lists. */
+    for (int t = 1; t <= 3; t++) {
+        size_t k = pbw_begin(pb, 9);
+        pbw_put_uint(pb, 1, (uint64_t)t);
+        pbw_end(pb, k);
+    }
+}
+
+void op_get_master(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_MASTER);
+    size_t gm = pbw_begin(&pb, 16);
+    size_t mi = pbw_begin(&pb, 1);
+    encode_master_info(m, &pb);
+    pbw_end(&pb, mi);
+    pbw_put_double(&pb, 2, m->start_time);
+    pbw_put_double(&pb, 3, m->elected_time);
+    pbw_end(&pb, gm);
+    api_respond(c, &pb);
+}
+
+/* ==== v0 endpoints tools still read ===================================== */
+
+static void v0_health(struct request *r, void *arg)
+{
+    (void)arg;
+    server_respond(r, 200, NULL, NULL, "", 0);
+}
+
+/* "?jsonp=cb" wraps the JSON in cb(...) as text/javascript, as libprocess does. */
+static void respond_json_maybe_jsonp(struct request *r, struct buf *js)
+{
+    const char *q = r->head->query;
+    size_t qn = r->head->query_len;
+    for (size_t i = 0; i < qn;) {
+        size_t j = i;
+        while (j < qn && q[j] != '&') j++;
+        if (j - i > 6 && memcmp(q + i, "jsonp=", 6) == 0) {
+            struct buf w = {0};
+            buf_append(&w, q + i + 6, j - i - 6);
+            buf_putc(&w, '(');
+            buf_append(&w, js->data, js->len);
+            buf_puts(&w, ");");
+            buf_free(js);
+            server_respond_buf(r, 200, NULL, "text/javascript", &w);
+            return;
+        }
+        i = j + 1;
+    }
+    server_respond_buf(r, 200, NULL, "application/json", js);
+}
+
+static void v0_metrics(struct request *r, void *arg)
+{
+    struct master *m = arg;
+    struct metric *v;
+    size_t n = master_metrics(m, &v);
+    struct buf js = {0};
+    buf_putc(&js, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i) buf_putc(&js, ',');
+        json_write_string(&js, v[i].name, strlen(v[i].name));
+        buf_putc(&js, ':');
+        json_write_double(&js, v[i].value);
+    }
+    buf_putc(&js, '}');
+    free(v);
+    respond_json_maybe_jsonp(r, &js);
+}
+
+static void v0_version(struct request *r, void *arg)
+{
+    (void)arg;
+    struct buf js = {0};
+    buf_puts(&js, "{\"build_date\":");
+    json_write_string(&js, build_date, strlen(build_date));
+    buf_puts(&js, ",\"build_time\":");
+    json_write_double(&js, build_time);
+    buf_puts(&js, ",\"build_user\":");
+    json_write_string(&js, build_user, strlen(build_user));
+    if (build_git_sha[0]) {
+        buf_puts(&js, ",\"git_sha\":");
+        json_write_string(&js, build_git_sha, strlen(build_git_sha));
+    }
+    buf_puts(&js, ",\"version\":");
+    json_write_string(&js, build_version, strlen(build_version));
+    buf_putc(&js, '}');
+    respond_json_maybe_jsonp(r, &js);
+}
+
+/* ==== Start-up ========================================================== */
+
+/* The address to advertise when --ip is not given: the first non-loopback
+ * IPv4 address of this host, else 127.0.0.1. */
+static void pick_ip(char *out, size_t n)
+{
+    struct ifaddrs *ifa = NULL, *i;
+    snprintf(out, n, "127.0.0.1");
+    if (getifaddrs(&ifa) != 0) return;
+    for (i = ifa; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        struct sockaddr_in *sin = (struct sockaddr_in *)(void *)i->ifa_addr;
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127) continue;
+        inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)n);
+        break;
+    }
+    freeifaddrs(ifa);
+}
+
+struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
+                            const struct call *calls, size_t ncalls, char *err)
+{
+    struct master *m = xcalloc(1, sizeof *m);
+    m->loop = l;
+    m->flags = flags;
+    m->nflags = nflags;
+    const char *ip = flag_str(m, "ip");
+    struct server_config cfg = {
+        .ip = ip,
+        .port = (int)flag_int(m, "port"),
+        .process_id = "master",
+        .max_head_bytes = 64 * 1024,
+        .max_uri_bytes = 8 * 1024,
+        .max_body_bytes = (size_t)flag_int(m, "max_request_body_size"),
+        .idle_timeout_ms = (uint64_t)flag_int(m, "http_idle_timeout") / 1000000,
+        .request_timeout_ms = (uint64_t)flag_int(m, "http_request_timeout") / 1000000,
+        .max_stream_buffer = (size_t)flag_int(m, "max_stream_buffer_size"),
+        .max_connections = (int)flag_int(m, "max_connections"),
+    };
+    char nerr[NET_ERR_LEN];
+    m->http = server_new(l, &cfg, nerr);
+    if (!m->http) {
+        snprintf(err, 256, "Failed to listen on %.64s:%d: %.160s", ip ? ip : "0.0.0.0", cfg.port, nerr);
+        free(m);
+        return NULL;
+    }
+    m->port = server_port(m->http);
+    if (ip && strcmp(ip, "0.0.0.0") != 0) snprintf(m->ip, sizeof m->ip, "%s", ip);
+    else pick_ip(m->ip, sizeof m->ip);
+    struct in_addr a;
+    m->ip_be = inet_pton(AF_INET, m->ip, &a) == 1 ? a.s_addr : 0;
+    const char *hn = flag_str(m, "hostname");
+    if (hn) snprintf(m->hostname, sizeof m->hostname, "%s", hn);
+    else if (gethostname(m->hostname, sizeof m->hostname) != 0) snprintf(m->hostname, sizeof m->hostname, "%s", m->ip);
+    snprintf(m->pid, sizeof m->pid, "master@%s:%d", m->ip, m->port);
+    uuid4(m->id);
+    m->start_time = now_secs();
+    m->elected_time = m->start_time;   /* a standalone master leads at once */
+    loop_timer_init(&m->log_revert, log_revert_cb);
+
+    m->api = (struct api){
+        .what = "Call", .validate_what = "master::Call",
+        .call_msg = PBD_M_mesos_v1_master_Call,
+        .call_type_enum = PBD_E_mesos_v1_master_Call_Type,
+        .response_msg = PBD_M_mesos_v1_master_Response,
+        .event_msg = PBD_M_mesos_v1_master_Event,
+        .calls = calls, .ncalls = ncalls, .state = m,
+    };
+    server_route(m->http, "/api/v1", api_handle, &m->api);
+    server_route(m->http, "/health", v0_health, m);
+    server_route(m->http, "/version", v0_version, m);
+    /* The metrics process is "metrics", not "master", in libprocess. */
+    server_route(m->http, "/metrics/snapshot", v0_metrics, m);
+
+    LOG("Master %s (%s) started on %s:%d", m->id, m->hostname, m->ip, m->port);
+    LOG("Master ID: %s Hostname: %s", m->id, m->hostname);
+    return m;
+}
+
+void master_stop(struct master *m)
+{
+    if (!m) return;
+    loop_timer_stop(m->loop, &m->log_revert);
+    server_free(m->http);
+    free(m);
+}

@@ -1,0 +1,620 @@
+/* pbjson.c -- protobuf <-> JSON by walking descriptor tables.
+ *
+ * To JSON: one pass over a message's bytes collects its fields (skipping
+ * unknown ones and wire types that do not fit the declared type, as protobuf
+ * would), then the fields are written in declaration order, as stout's
+ * JSON::Protobuf does. Nested messages recurse on their byte spans, so a
+ * stored object is transcoded straight from the bytes we keep.
+ *
+ * From JSON: the strict tokenizer in json.c, then protobuf::parse's rules
+ * (OPERATOR_API.md 4.2): unknown keys ignored, null means absent, numbers may
+ * come as strings, enums only by name, required fields checked at the end. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json.h"
+#include "pbjson.h"
+#include "pbw.h"
+
+#define MAX_DEPTH PBW_MAX_DEPTH
+
+const char *pbd_enum_name(int e, int32_t number)
+{
+    const struct pbd_enum *en = &pbd_enums[e];
+    size_t lo = 0, hi = en->nvalues;
+    while (lo < hi) {           /* values are sorted by number */
+        size_t mid = (lo + hi) / 2;
+        if (en->values[mid].number < number) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < en->nvalues && en->values[lo].number == number ? en->values[lo].name : NULL;
+}
+
+int pbd_enum_number(int e, const char *name, size_t len, int32_t *number)
+{
+    const struct pbd_enum *en = &pbd_enums[e];
+    for (size_t i = 0; i < en->nvalues; i++)
+        if (strlen(en->values[i].name) == len && memcmp(en->values[i].name, name, len) == 0) {
+            *number = en->values[i].number;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct pbd_field *field_by_tag(const struct pbd_msg *m, uint32_t tag)
+{
+    size_t lo = 0, hi = m->nfields;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->fields[m->by_tag[mid]].tag < tag) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < m->nfields && m->fields[m->by_tag[lo]].tag == tag ? &m->fields[m->by_tag[lo]] : NULL;
+}
+
+static int wire_type_of(int type)
+{
+    switch (type) {
+    case PBD_DOUBLE: case PBD_FIXED64: case PBD_SFIXED64: return PBW_I64;
+    case PBD_FLOAT: case PBD_FIXED32: case PBD_SFIXED32: return PBW_I32;
+    case PBD_STRING: case PBD_BYTES: case PBD_MESSAGE: return PBW_LEN;
+    case PBD_GROUP: return PBW_SGROUP;
+    default: return PBW_VARINT;
+    }
+}
+
+/* ==== Protobuf to JSON ================================================== */
+
+struct entry { uint16_t fi; struct pbw_field f; };
+
+/* Entries of all open messages share one stack-like array. */
+struct scratch { struct entry *e; size_t len, cap; };
+
+static int push(struct scratch *s, uint16_t fi, const struct pbw_field *f)
+{
+    if (s->len == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->e = xrealloc(s->e, s->cap * sizeof *s->e);
+    }
+    s->e[s->len].fi = fi;
+    s->e[s->len].f = *f;
+    s->len++;
+    return 0;
+}
+
+static int msg_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, struct scratch *s, int depth);
+
+static int64_t zigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* One scalar value (VARINT / I64 / I32 already decoded into v). */
+static int scalar_to_json(const struct pbd_field *fd, uint64_t v, struct buf *out)
+{
+    switch (fd->type) {
+    case PBD_INT64: case PBD_SFIXED64: return json_write_int64(out, (int64_t)v);
+    case PBD_UINT64: case PBD_FIXED64: return json_write_uint64(out, v);
+    case PBD_INT32: case PBD_SFIXED32: return json_write_int64(out, (int32_t)(uint32_t)v);
+    case PBD_UINT32: case PBD_FIXED32: return json_write_uint64(out, (uint32_t)v);
+    case PBD_SINT32: return json_write_int64(out, (int32_t)zigzag((uint32_t)v));
+    case PBD_SINT64: return json_write_int64(out, zigzag(v));
+    case PBD_BOOL: return buf_puts(out, v ? "true" : "false");
+    case PBD_DOUBLE: { double d; memcpy(&d, &v, 8); return json_write_double(out, d); }
+    case PBD_FLOAT: { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return json_write_double(out, (double)f); }
+    case PBD_ENUM: {
+        const char *name = pbd_enum_name(fd->ref, (int32_t)v);
+        return json_write_string(out, name, strlen(name));  /* callers filter unknown values */
+    }
+    }
+    return -1;
+}
+
+static int enum_known(const struct pbd_field *fd, uint64_t v)
+{
+    return pbd_enum_name(fd->ref, (int32_t)v) != NULL;
+}
+
+/* A packed run of scalars: emit each known element, comma-separated. */
+static int packed_to_json(const struct pbd_field *fd, const struct pbw_field *f, struct buf *out, int *first)
+{
+    const uint8_t *p = f->p, *end = f->p + f->n;
+    int wt = wire_type_of(fd->type);
+    while (p < end) {
+        uint64_t v = 0;
+        if (wt == PBW_VARINT) {
+            int k = pbw_varint(p, end, &v);
+            if (k < 0) return -1;
+            p += k;
+        } else {
+            size_t w = wt == PBW_I64 ? 8 : 4;
+            if ((size_t)(end - p) < w) return -1;
+            for (size_t i = w; i-- > 0;) v = v << 8 | p[i];
+            p += w;
+        }
+        if (fd->type == PBD_ENUM && !enum_known(fd, v)) continue;
+        if (!*first && buf_putc(out, ',') < 0) return -1;
+        *first = 0;
+        if (scalar_to_json(fd, v, out) < 0) return -1;
+    }
+    return 0;
+}
+
+static int value_to_json(const struct pbd_field *fd, const struct pbw_field *f, struct buf *out,
+                         struct scratch *s, int depth)
+{
+    switch (fd->type) {
+    case PBD_STRING: return json_write_string(out, (const char *)f->p, f->n);
+    case PBD_BYTES: return json_write_base64(out, f->p, f->n);
+    case PBD_MESSAGE: return msg_to_json(fd->ref, f->p, f->n, out, s, depth + 1);
+    default: return scalar_to_json(fd, f->v, out);
+    }
+}
+
+/* Map entries: {"key":value,...}. The key is written as text. */
+static int map_entry_to_json(const struct pbd_field *fd, const struct pbw_field *f, struct buf *out,
+                             struct scratch *s, int depth, int *first)
+{
+    const struct pbd_msg *em = &pbd_msgs[fd->ref];
+    struct pbw_field kf = {0}, vf = {0}, x;
+    int have_k = 0, have_v = 0, rc;
+    struct pbw_reader r;
+    pbw_reader_init(&r, f->p, f->n);
+    while ((rc = pbw_next(&r, &x)) == 1) {
+        if (x.tag == 1 && x.wt == wire_type_of(em->fields[0].type)) { kf = x; have_k = 1; }
+        if (x.tag == 2 && x.wt == wire_type_of(em->fields[1].type)) { vf = x; have_v = 1; }
+    }
+    if (rc < 0) return -1;
+    const struct pbd_field *kd = field_by_tag(em, 1), *vd = field_by_tag(em, 2);
+    if (!kd || !vd) return -1;
+    if (!*first && buf_putc(out, ',') < 0) return -1;
+    *first = 0;
+    if (kd->type == PBD_STRING) {
+        if (json_write_string(out, have_k ? (const char *)kf.p : "", have_k ? kf.n : 0) < 0) return -1;
+    } else {
+        struct buf k = { .max = 64 };
+        int r2 = scalar_to_json(kd, have_k ? kf.v : 0, &k);
+        r2 = r2 < 0 ? -1 : json_write_string(out, k.data, k.len);
+        buf_free(&k);
+        if (r2 < 0) return -1;
+    }
+    if (buf_putc(out, ':') < 0) return -1;
+    if (have_v) return value_to_json(vd, &vf, out, s, depth);
+    /* An absent value is the type's zero value, as protobuf reads it. */
+    switch (vd->type) {
+    case PBD_MESSAGE: return buf_puts(out, "{}");
+    case PBD_STRING: case PBD_BYTES: return buf_puts(out, "\"\"");
+    case PBD_ENUM: return scalar_to_json(vd, (uint64_t)pbd_enums[vd->ref].values[0].number, out);
+    default: return scalar_to_json(vd, 0, out);
+    }
+}
+
+/* Write a [default = X] value as the JSON the field's type calls for. */
+static int default_to_json(const struct pbd_field *fd, struct buf *out)
+{
+    const char *d = fd->dflt;
+    switch (fd->type) {
+    case PBD_STRING: return json_write_string(out, d, strlen(d));
+    case PBD_BYTES: return json_write_base64(out, (const unsigned char *)d, strlen(d));
+    case PBD_ENUM: return json_write_string(out, d, strlen(d));
+    case PBD_BOOL: return buf_puts(out, strcmp(d, "true") == 0 ? "true" : "false");
+    case PBD_DOUBLE: case PBD_FLOAT: {
+        double v = strcmp(d, "inf") == 0 ? INFINITY : strcmp(d, "-inf") == 0 ? -INFINITY
+                 : strcmp(d, "nan") == 0 ? NAN : strtod(d, NULL);
+        if (fd->type == PBD_FLOAT) v = (double)(float)v;
+        return json_write_double(out, v);
+    }
+    default: return buf_puts(out, d);   /* integers are written as declared */
+    }
+}
+
+static int msg_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, struct scratch *s, int depth)
+{
+    const struct pbd_msg *m = &pbd_msgs[mi];
+    if (depth > MAX_DEPTH) return -1;
+    size_t base = s->len;
+    struct pbw_reader r;
+    struct pbw_field f;
+    int rc;
+
+    /* Pass 1: collect the known fields whose wire type fits. */
+    pbw_reader_init(&r, p, n);
+    while ((rc = pbw_next(&r, &f)) == 1) {
+        const struct pbd_field *fd = field_by_tag(m, f.tag);
+        if (!fd) continue;
+        int wt = wire_type_of(fd->type);
+        int packed = fd->label == PBD_REPEATED && f.wt == PBW_LEN && wt != PBW_LEN && wt != PBW_SGROUP;
+        if (f.wt != wt && !packed) continue;
+        if (fd->type == PBD_GROUP) continue;   /* no groups in Mesos' protos */
+        push(s, (uint16_t)(fd - m->fields), &f);
+    }
+    if (rc < 0) { s->len = base; return -1; }
+
+    /* Pass 2: write in declaration order. */
+    int first_key = 1;
+    rc = buf_putc(out, '{');
+    for (uint16_t fi = 0; rc == 0 && fi < m->nfields; fi++) {
+        const struct pbd_field *fd = &m->fields[fi];
+        size_t last = SIZE_MAX, count = 0;
+        for (size_t i = base; i < s->len; i++)
+            if (s->e[i].fi == fi) {
+                /* Unknown enum numbers are dropped, as proto2 does. */
+                if (fd->type == PBD_ENUM && s->e[i].f.wt == PBW_VARINT && !enum_known(fd, s->e[i].f.v))
+                    continue;
+                last = i; count++;
+            }
+        if (count == 0) {
+            int emit_default = fd->label == PBD_OPTIONAL && fd->dflt && !(fd->flags & PBD_DEPRECATED);
+            int emit_empty = fd->label == PBD_REPEATED && (fd->flags & PBD_ALWAYS);
+            if (!emit_default && !emit_empty) continue;
+        }
+        if (!first_key && buf_putc(out, ',') < 0) { rc = -1; break; }
+        first_key = 0;
+        if (json_write_string(out, fd->name, strlen(fd->name)) < 0 || buf_putc(out, ':') < 0) { rc = -1; break; }
+        if (count == 0 && fd->label != PBD_REPEATED) { rc = default_to_json(fd, out); continue; }
+        if (fd->label != PBD_REPEATED) { rc = value_to_json(fd, &s->e[last].f, out, s, depth); continue; }
+
+        int is_map = fd->flags & PBD_MAP, first = 1;
+        rc = buf_putc(out, is_map ? '{' : '[');
+        for (size_t i = base; rc == 0 && i < s->len; i++) {
+            if (s->e[i].fi != fi) continue;
+            struct pbw_field ef = s->e[i].f;   /* s->e may move while recursing */
+            if (is_map) rc = map_entry_to_json(fd, &ef, out, s, depth, &first);
+            else if (ef.wt == PBW_LEN && wire_type_of(fd->type) != PBW_LEN) rc = packed_to_json(fd, &ef, out, &first);
+            else if (fd->type == PBD_ENUM && !enum_known(fd, ef.v)) continue;
+            else {
+                if (!first && buf_putc(out, ',') < 0) { rc = -1; break; }
+                first = 0;
+                rc = value_to_json(fd, &ef, out, s, depth);
+            }
+        }
+        if (rc == 0) rc = buf_putc(out, is_map ? '}' : ']');
+    }
+    if (rc == 0) rc = buf_putc(out, '}');
+    s->len = base;
+    return rc;
+}
+
+int pbjson_to_json(int msg, const void *p, size_t n, struct buf *out)
+{
+    struct scratch s = {0};
+    int rc = msg_to_json(msg, p, n, out, &s, 0);
+    free(s.e);
+    return rc;
+}
+
+/* ==== JSON to protobuf ================================================== */
+
+struct conv {
+    const char *s;
+    const struct json_tok *t;
+    struct buf *err;
+};
+
+static int fail(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct conv *c, const char *fmt, ...)
+{
+    if (c->err->len == 0) {          /* the first (innermost) cause wins */
+        char tmp[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(tmp, sizeof tmp, fmt, ap);
+        va_end(ap);
+        buf_puts(c->err, tmp);
+    }
+    return PBJSON_ECONVERT;
+}
+
+static const char *kind(int type)
+{
+    switch (type) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_NUMBER: return "number";
+    case JSON_NULL: return "null";
+    default: return "boolean";
+    }
+}
+
+static int obj_to_pb(struct conv *c, int mi, int ti, struct buf *out, int depth);
+
+/* The text of a NUMBER token, or of a STRING token holding a number (its
+ * escapes decoded into tmp). Returns 0, or an error. */
+static int number_text(struct conv *c, const struct pbd_field *fd, int ti, struct buf *tmp,
+                       const char **p, size_t *n)
+{
+    const struct json_tok *t = &c->t[ti];
+    if (t->type == JSON_NUMBER) { *p = c->s + t->start; *n = t->end - t->start; return 0; }
+    if (t->type != JSON_STRING)
+        return fail(c, "Not expecting a JSON %s for field '%s'", kind(t->type), fd->name);
+    buf_reset(tmp);
+    if (json_tok_string(c->s, t, tmp) < 0) return PBJSON_ELIMIT;
+    *p = tmp->data ? tmp->data : ""; *n = tmp->len;
+    return 0;
+}
+
+/* Clamp a double into an integer type without undefined behaviour. The C
+ * cast Mesos does is undefined out of range; we saturate instead. */
+static int64_t d2i64(double d)
+{
+    if (d != d) return 0;
+    if (d >= 9223372036854775807.0) return INT64_MAX;
+    if (d <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)d;
+}
+static uint64_t d2u64(double d)
+{
+    if (d != d || d <= 0) return d <= -1 ? (uint64_t)d2i64(d) : 0;
+    if (d >= 18446744073709551615.0) return UINT64_MAX;
+    return (uint64_t)d;
+}
+
+static int scalar_to_pb(struct conv *c, const struct pbd_field *fd, int ti, struct buf *out)
+{
+    const struct json_tok *t = &c->t[ti];
+    uint32_t tag = fd->tag;
+
+    if (fd->type == PBD_STRING || fd->type == PBD_BYTES) {
+        if (t->type != JSON_STRING)
+            return fail(c, "Not expecting a JSON %s for field '%s'", kind(t->type), fd->name);
+        struct buf v = {0};
+        int rc = json_tok_string(c->s, t, &v) < 0 ? PBJSON_ELIMIT : 0;
+        if (rc == 0 && fd->type == PBD_BYTES) {
+            struct buf raw = {0};
+            char bad = 0;
+            if (base64_decode(v.data ? v.data : "", v.len, &raw, &bad) < 0)
+                rc = fail(c, "Failed to base64 decode bytes field '%s': Invalid character '%c'", fd->name, bad);
+            else if (pbw_put_bytes(out, tag, raw.data, raw.len) < 0)
+                rc = PBJSON_ELIMIT;
+            buf_free(&raw);
+        } else if (rc == 0 && pbw_put_bytes(out, tag, v.data, v.len) < 0) {
+            rc = PBJSON_ELIMIT;
+        }
+        buf_free(&v);
+        return rc;
+    }
+    if (fd->type == PBD_ENUM) {
+        if (t->type != JSON_STRING)
+            return fail(c, "Not expecting a JSON %s for field '%s'", kind(t->type), fd->name);
+        struct buf v = {0};
+        int32_t num;
+        int rc = 0;
+        if (json_tok_string(c->s, t, &v) < 0) rc = PBJSON_ELIMIT;
+        else if (pbd_enum_number(fd->ref, v.data ? v.data : "", v.len, &num) < 0) {
+            /* proto2: an unknown name on an optional or repeated field is dropped. */
+            if (fd->label == PBD_REQUIRED)
+                rc = fail(c, "Failed to find enum for '%.*s'", (int)v.len, v.data ? v.data : "");
+        } else if (pbw_put_int32(out, tag, num) < 0) rc = PBJSON_ELIMIT;
+        buf_free(&v);
+        return rc;
+    }
+    if (fd->type == PBD_BOOL) {
+        int b;
+        if (t->type == JSON_TRUE || t->type == JSON_FALSE) b = t->type == JSON_TRUE;
+        else if (t->type == JSON_STRING && json_tok_eq(c->s, t, "true")) b = 1;
+        else if (t->type == JSON_STRING && json_tok_eq(c->s, t, "false")) b = 0;
+        else return fail(c, "Not expecting a JSON %s for field '%s'", kind(t->type), fd->name);
+        return pbw_put_uint(out, tag, (uint64_t)b) < 0 ? PBJSON_ELIMIT : 0;
+    }
+
+    /* Numbers: a JSON number, or a string holding one. */
+    struct buf tmp = { .max = 4096 };
+    const char *p = "";
+    size_t n = 0;
+    int rc = number_text(c, fd, ti, &tmp, &p, &n);
+    if (rc) { buf_free(&tmp); return rc; }
+    int64_t i64 = 0;
+    uint64_t u64 = 0;
+    double d = 0;
+    int is_int = json_span_int64(p, n, &i64) == 0;
+    int is_uint = !is_int && json_span_uint64(p, n, &u64) == 0;
+    int is_dbl = json_span_double(p, n, &d) == 0;
+    if ((fd->type == PBD_DOUBLE || fd->type == PBD_FLOAT) && t->type == JSON_STRING && !is_dbl) {
+        if (n == 8 && memcmp(p, "Infinity", 8) == 0) { d = INFINITY; is_dbl = 1; }
+        else if (n == 9 && memcmp(p, "-Infinity", 9) == 0) { d = -INFINITY; is_dbl = 1; }
+    }
+    if (!is_dbl) {
+        rc = fail(c, "Failed to parse '%.*s' as a JSON number for field '%s': not a number",
+                  (int)(n > 200 ? 200 : n), p, fd->name);
+        buf_free(&tmp);
+        return rc;
+    }
+    buf_free(&tmp);
+    if (!is_int && !is_uint) { i64 = d2i64(d); u64 = d2u64(d); }
+    else if (is_int) u64 = (uint64_t)i64;
+    else i64 = (int64_t)u64;
+
+    switch (fd->type) {
+    case PBD_DOUBLE: rc = pbw_put_double(out, tag, is_int ? (double)i64 : is_uint ? (double)u64 : d); break;
+    case PBD_FLOAT: {
+        float f = (float)(is_int ? (double)i64 : is_uint ? (double)u64 : d);
+        uint32_t b;
+        memcpy(&b, &f, 4);
+        rc = pbw_put_fixed32(out, tag, b);
+        break;
+    }
+    case PBD_INT64: case PBD_UINT64: rc = pbw_put_uint(out, tag, u64); break;
+    case PBD_INT32: rc = pbw_put_int32(out, tag, (int32_t)(uint32_t)u64); break;
+    case PBD_UINT32: rc = pbw_put_uint(out, tag, (uint32_t)u64); break;
+    case PBD_SINT32: { int32_t v = (int32_t)(uint32_t)u64;
+        rc = pbw_put_uint(out, tag, (uint32_t)(((uint32_t)v << 1) ^ (uint32_t)(v >> 31))); break; }
+    case PBD_SINT64: rc = pbw_put_uint(out, tag, ((uint64_t)i64 << 1) ^ (uint64_t)(i64 >> 63)); break;
+    case PBD_FIXED64: case PBD_SFIXED64: rc = pbw_put_fixed64(out, tag, u64); break;
+    case PBD_FIXED32: case PBD_SFIXED32: rc = pbw_put_fixed32(out, tag, (uint32_t)u64); break;
+    default: return fail(c, "Unsupported type for field '%s'", fd->name);
+    }
+    return rc < 0 ? PBJSON_ELIMIT : 0;
+}
+
+/* One element of a field (the value of a singular field or one array item). */
+static int element_to_pb(struct conv *c, const struct pbd_field *fd, int ti, struct buf *out, int depth)
+{
+    const struct json_tok *t = &c->t[ti];
+    if (t->type == JSON_NULL) return 0;
+    if (fd->type == PBD_MESSAGE) {
+        if (t->type != JSON_OBJECT)
+            return fail(c, "Not expecting a JSON %s for field '%s'", kind(t->type), fd->name);
+        size_t mark = pbw_begin(out, fd->tag);
+        if (mark == SIZE_MAX) return PBJSON_ELIMIT;
+        int rc = obj_to_pb(c, fd->ref, ti, out, depth + 1);
+        if (rc) return rc;
+        return pbw_end(out, mark) < 0 ? PBJSON_ELIMIT : 0;
+    }
+    return scalar_to_pb(c, fd, ti, out);
+}
+
+/* A map field: each member of the JSON object becomes one entry message. */
+static int map_to_pb(struct conv *c, const struct pbd_field *fd, int ti, struct buf *out, int depth)
+{
+    const struct json_tok *t = &c->t[ti];
+    if (t->type != JSON_OBJECT)
+        return fail(c, "Not expecting a JSON %s for field '%s'", kind(t->type), fd->name);
+    const struct pbd_msg *em = &pbd_msgs[fd->ref];
+    const struct pbd_field *kd = field_by_tag(em, 1), *vd = field_by_tag(em, 2);
+    if (!kd || !vd) return fail(c, "Malformed map field '%s'", fd->name);
+    int k = ti + 1;
+    for (uint32_t i = 0; i < t->size; i++) {
+        int v = k + 1;
+        size_t mark = pbw_begin(out, fd->tag);
+        if (mark == SIZE_MAX) return PBJSON_ELIMIT;
+        int rc;
+        if (kd->type == PBD_STRING) {
+            struct buf key = {0};
+            rc = json_tok_string(c->s, &c->t[k], &key) < 0 ? PBJSON_ELIMIT
+               : pbw_put_bytes(out, 1, key.data, key.len) < 0 ? PBJSON_ELIMIT : 0;
+            buf_free(&key);
+        } else {
+            rc = scalar_to_pb(c, kd, k, out);   /* the key text is converted like a string value */
+        }
+        if (rc == 0) rc = element_to_pb(c, vd, v, out, depth);
+        if (rc) return rc;
+        if (pbw_end(out, mark) < 0) return PBJSON_ELIMIT;
+        k = (int)c->t[v].next;
+    }
+    return 0;
+}
+
+static int obj_to_pb(struct conv *c, int mi, int ti, struct buf *out, int depth)
+{
+    const struct pbd_msg *m = &pbd_msgs[mi];
+    const struct json_tok *t = &c->t[ti];
+    if (depth > MAX_DEPTH) return fail(c, "Nesting too deep");
+    int k = ti + 1;
+    for (uint32_t i = 0; i < t->size; i++) {
+        int v = k + 1, next = (int)c->t[v].next;
+        const struct json_tok *kt = &c->t[k];
+        /* Duplicate keys: the last one wins, as picojson's map keeps it. */
+        int later = 0;
+        for (int k2 = next; k2 < (int)t->next && !later; k2 = (int)c->t[k2 + 1].next)
+            if (c->t[k2].end - c->t[k2].start == kt->end - kt->start &&
+                memcmp(c->s + c->t[k2].start, c->s + kt->start, kt->end - kt->start) == 0)
+                later = 1;
+        const struct pbd_field *fd = NULL;
+        if (!later)
+            for (uint16_t f = 0; f < m->nfields && !fd; f++)
+                if (json_tok_eq(c->s, kt, m->fields[f].name)) fd = &m->fields[f];
+        if (fd && c->t[v].type != JSON_NULL) {
+            int rc;
+            if (fd->flags & PBD_MAP) {
+                rc = map_to_pb(c, fd, v, out, depth);
+            } else if (c->t[v].type == JSON_ARRAY) {
+                if (fd->label != PBD_REPEATED)
+                    return fail(c, "Not expecting a JSON array for field '%s'", fd->name);
+                rc = 0;
+                for (int e = v + 1, j = 0; rc == 0 && j < (int)c->t[v].size; j++, e = (int)c->t[e].next)
+                    rc = element_to_pb(c, fd, e, out, depth);
+            } else {
+                rc = element_to_pb(c, fd, v, out, depth);   /* a lone value is a one-element list */
+            }
+            if (rc) return rc;
+        }
+        k = next;
+    }
+    return 0;
+}
+
+/* ==== Required fields =================================================== */
+
+/* Append the paths of missing required fields, protobuf's order: this
+ * message's missing fields in declaration order, then set sub-messages in
+ * tag order ("name[i]." for repeated ones). Returns -1 on malformed bytes. */
+static int missing(int mi, const uint8_t *p, size_t n, const char *prefix, struct buf *out, int depth)
+{
+    const struct pbd_msg *m = &pbd_msgs[mi];
+    if (depth > MAX_DEPTH) return -1;
+    struct pbw_reader r;
+    struct pbw_field f;
+    int rc;
+    for (uint16_t fi = 0; fi < m->nfields; fi++) {
+        const struct pbd_field *fd = &m->fields[fi];
+        if (fd->label != PBD_REQUIRED) continue;
+        int found = 0;
+        pbw_reader_init(&r, p, n);
+        while ((rc = pbw_next(&r, &f)) == 1)
+            if (f.tag == fd->tag && f.wt == wire_type_of(fd->type) &&
+                !(fd->type == PBD_ENUM && !pbd_enum_name(fd->ref, (int32_t)f.v))) found = 1;
+        if (rc < 0) return -1;
+        if (!found) buf_printf(out, "%s%s%s", out->len ? ", " : "", prefix, fd->name);
+    }
+    for (uint16_t ti = 0; ti < m->nfields; ti++) {
+        const struct pbd_field *fd = &m->fields[m->by_tag[ti]];
+        if (fd->type != PBD_MESSAGE) continue;
+        int idx = 0;
+        pbw_reader_init(&r, p, n);
+        while ((rc = pbw_next(&r, &f)) == 1) {
+            if (f.tag != fd->tag || f.wt != PBW_LEN) continue;
+            char sub[512];
+            if (fd->label == PBD_REPEATED)
+                snprintf(sub, sizeof sub, "%s%s[%d].", prefix, fd->name, idx++);
+            else
+                snprintf(sub, sizeof sub, "%s%s.", prefix, fd->name);
+            if (missing(fd->ref, f.p, f.n, sub, out, depth + 1) < 0) return -1;
+        }
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+int pbjson_check(int msg, const void *p, size_t n, struct buf *err)
+{
+    size_t before = err->len;
+    if (missing(msg, p, n, "", err, 0) < 0) {
+        err->len = before;
+        buf_puts(err, "malformed");
+        return -1;
+    }
+    return err->len > before ? -1 : 0;
+}
+
+int pbjson_from_json(int msg, const char *s, size_t n, struct buf *out, struct buf *err)
+{
+    struct json_err je;
+    int ntok = json_parse(s, n, NULL, 0, &je);
+    if (ntok < 0) {
+        buf_puts(err, je.msg);
+        return PBJSON_ESYNTAX;
+    }
+    struct json_tok *t = xmalloc((size_t)ntok * sizeof *t);
+    int rc = json_parse(s, n, t, (size_t)ntok, &je);
+    if (rc < 0) {
+        buf_puts(err, je.msg);
+        free(t);
+        return PBJSON_ESYNTAX;
+    }
+    struct conv c = { s, t, err };
+    size_t start = out->len;
+    if (t[0].type != JSON_OBJECT) rc = fail(&c, "Expecting a JSON object");
+    else rc = obj_to_pb(&c, msg, 0, out, 0);
+    free(t);
+    if (rc) return rc;
+    struct buf miss = { .max = 1 << 20 };
+    if (missing(msg, (const uint8_t *)out->data + start, out->len - start, "", &miss, 0) < 0 || miss.len) {
+        buf_puts(err, "Missing required fields: ");
+        buf_append(err, miss.data, miss.len);
+        buf_free(&miss);
+        return PBJSON_ECONVERT;
+    }
+    buf_free(&miss);
+    return 0;
+}
