@@ -68,6 +68,7 @@ struct http_chunked {
     uint64_t left;            /* bytes left in the current chunk */
     unsigned char _state;     /* private */
     unsigned char _digits;    /* private */
+    unsigned short _count;    /* private: bytes of the current size line or trailer */
 };
 
 /* Decode chunked data in place: buf[0..*len) on input; on return buf[0..*len)
@@ -79,8 +80,12 @@ struct http_chunked {
  *   HTTP_INCOMPLETE  need more input (all input consumed),
  *   HTTP_BAD  malformed framing.
  * Chunk extensions are skipped; trailer fields are skipped up to a limit of
- * HTTP_MAX_TRAILER bytes (HTTP_BAD past it). A chunk size over 2^40 is BAD. */
+ * HTTP_MAX_TRAILER bytes (HTTP_BAD past it). A chunk size over 2^40 is BAD,
+ * and so is a chunk-size line (size, extensions, line end) over
+ * HTTP_MAX_CHUNK_LINE bytes. Called again once done, it decodes nothing and
+ * returns all of its input as left over. */
 #define HTTP_MAX_TRAILER 8192
+#define HTTP_MAX_CHUNK_LINE 4096
 ssize_t http_decode_chunked(struct http_chunked *d, char *buf, size_t *len);
 
 #endif
