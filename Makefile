@@ -4,8 +4,8 @@
 CC      ?= cc
 PYTHON  := /usr/bin/python3
 VERSION := 1.12.0
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Isrc -Ivendor \
+OPT     ?= -O2 -g
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Isrc -Ivendor \
            -DMESOS_API_VERSION='"$(VERSION)"'
 LDFLAGS ?=
 LIBS    := -lprotobuf-nanopb -lz -lm
@@ -74,8 +74,8 @@ blackbox: mesos_api
 	$(PYTHON) test/blackbox/run.py ./mesos_api
 
 asan:
-	$(MAKE) BUILD=asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
-	    STATIC= OBJDIR=build-asan asan-run
+	$(MAKE) BUILD=asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    STATIC= asan-run
 
 # The sanitizer build lives in build-asan/ (dynamic: ASan cannot be static).
 ifeq ($(BUILD),asan)

@@ -225,7 +225,8 @@ static void update_interest(struct conn *c)
     if (c->out.len > c->out_off) ev |= LOOP_WRITE;
     /* Keep reading while streaming or waiting on a handler too, so a peer
      * that goes away is noticed; input is bounded by the head limit. */
-    if (!c->eof && c->state != ST_CLOSING && c->in.len < c->in.max) ev |= LOOP_READ;
+    int room = c->state == ST_HANDLER ? c->in.len < c->in.cap : c->in.len < c->in.max;
+    if (!c->eof && c->state != ST_CLOSING && room) ev |= LOOP_READ;
     loop_set(c->srv->loop, &c->lfd, ev);
 }
 
@@ -483,6 +484,13 @@ static void dispatch(struct conn *c)
     s->stats.requests++;
     c->state = ST_HANDLER;
     arm_timer(c);
+    /* Reading the body may have moved c->in: point the head into it again.
+     * From here until the answer, c->in is never reallocated (conn_io reads
+     * only into spare room), so these pointers stay valid for the handler. */
+    if (http_parse_request(c->in.data, c->head_len, 0, &c->head) != (int)c->head_len) {
+        reject(c, 400, NULL);
+        return;
+    }
 
     size_t enc_len;
     const char *enc = request_header(r, "Content-Encoding", &enc_len);
@@ -634,9 +642,16 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
     if (events & (LOOP_READ | LOOP_ERROR)) {
         int got = 0;
         for (int i = 0; i < 4; i++) {   /* bounded reads per event: fairness */
-            if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+            if (c->state == ST_HANDLER) {
+                /* The request head lives in c->in: read only into spare room. */
+                if (c->in.cap == c->in.len) break;
+            } else if (c->state == ST_STREAM) {
+                /* Past the handler nothing needs the head; input is discarded. */
+                c->in.len = 0;
+                if (buf_reserve(&c->in, 4096) < 0) break;
+            } else if (buf_reserve(&c->in, READ_CHUNK) < 0) {
                 if (c->state == ST_HEAD) { reject(c, 431, NULL); goto out; }
-                break;   /* pipelined input waits until the handler is done */
+                break;
             }
             long n = net_read(f->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
             if (n == -EAGAIN) break;
@@ -657,7 +672,7 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
         }
         if (c->state == ST_STREAM || c->state == ST_HANDLER) {
             /* Bytes after a stream request are not requests we will serve. */
-            if (c->state == ST_STREAM) buf_reset(&c->in);
+            if (c->state == ST_STREAM) c->in.len = 0;
             update_interest(c);
             goto out;
         }

@@ -51,7 +51,8 @@ void server_route(struct server *s, const char *prefix, route_fn fn, void *arg);
 
 /* ---- inside a handler (and until the response is complete) ---- */
 struct request {
-    const struct http_req *head;    /* valid until the response is queued */
+    const struct http_req *head;    /* valid until the response is queued; for a
+                                       stream, only until server_stream_begin */
     const char *path; size_t path_len;   /* without the process-id prefix */
     const char *body; size_t body_len;   /* decoded (chunked, gzip) */
     int keep_alive;
