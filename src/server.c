@@ -449,7 +449,10 @@ static const struct route *find_route(struct server *s, const char *path, size_t
     for (size_t i = 0; i < s->nroutes; i++) {
         const struct route *rt = &s->routes[i];
         if (n < rt->len || memcmp(path, rt->prefix, rt->len) != 0) continue;
-        if (n > rt->len && path[rt->len] != '/' && rt->prefix[rt->len - 1] != '/') continue;
+        /* "/a" matches "/a" and "/a/..."; a prefix ending in '/' or '.'
+         * ("/mesos.internal.") matches anything that continues it. */
+        char last = rt->prefix[rt->len - 1];
+        if (n > rt->len && path[rt->len] != '/' && last != '/' && last != '.') continue;
         if (!best || rt->len > best->len) best = rt;
     }
     return best;

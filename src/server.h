@@ -46,7 +46,8 @@ const struct server_stats *server_stats(const struct server *s);
 struct loop *server_loop(const struct server *s);
 
 /* Route requests whose path (after the optional "/<process_id>" prefix) is
- * `prefix` or starts with `prefix` + "/". The longest match wins. */
+ * `prefix` or starts with `prefix` + "/" (or with `prefix` itself when it
+ * ends in '/' or '.'). The longest match wins. */
 void server_route(struct server *s, const char *prefix, route_fn fn, void *arg);
 
 /* ---- inside a handler (and until the response is complete) ---- */
