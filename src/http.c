@@ -140,7 +140,8 @@ int http_parse_request(const char *buf, size_t len, size_t prev_len, struct http
 
     /* The target's grammar (3.2) is the URI's; we only need it free of
      * whitespace and controls so that its end is unambiguous, and leave the
-     * rest to routing. Raw bytes >= 0x80 pass, as libprocess lets them. */
+     * rest to routing. Raw bytes >= 0x80 pass, as in libprocess's http_parser
+     * when built non-strict. */
     req->target = ++p;
     while (p < end && (unsigned char)*p > ' ' && *p != 0x7f) p++;
     if (p == end) return HTTP_INCOMPLETE;

@@ -25,7 +25,8 @@ struct http_req {
     const char *method; size_t method_len;
     const char *target; size_t target_len;  /* request-target as sent, incl. query */
     const char *path; size_t path_len;      /* target up to '?' or '#' */
-    const char *query; size_t query_len;    /* after '?', without it; 0 if none */
+    const char *query; size_t query_len;    /* after '?', without it; 0 if none
+                                               (never NULL once parsed) */
     int minor_version;                      /* HTTP/1.<minor>; 0 or 1 */
     struct http_header headers[HTTP_MAX_HEADERS];
     size_t num_headers;

@@ -268,13 +268,13 @@ static int test_too_many_headers(void)
     return 0;
 }
 
-static const char *good_heads[] = {
-    "GET /master/state HTTP/1.1\r\nHost: example.com\r\n\r\n",
-    "POST /api/v1/scheduler HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\n"
-    "Accept: application/json\r\nContent-Length: 10\r\n\r\n",
-    "GET / HTTP/1.0\n\n",
-    "\r\n\n\r\nGET /a?b=c HTTP/1.1\nX: \t y \t\r\nZ:\n\r\n",
-    "OPTIONS * HTTP/1.1\r\nA: b\r\nA: c\r\n\n",
+static const struct { int line; const char *s; } good_heads[] = {
+    { __LINE__, "GET /master/state HTTP/1.1\r\nHost: example.com\r\n\r\n" },
+    { __LINE__, "POST /api/v1/scheduler HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\n"
+                "Accept: application/json\r\nContent-Length: 10\r\n\r\n" },
+    { __LINE__, "GET / HTTP/1.0\n\n" },
+    { __LINE__, "\r\n\n\r\nGET /a?b=c HTTP/1.1\nX: \t y \t\r\nZ:\n\r\n" },
+    { __LINE__, "OPTIONS * HTTP/1.1\r\nA: b\r\nA: c\r\n\n" },
 };
 
 /* Every prefix is INCOMPLETE, with prev_len 0, with the previous prefix's
@@ -283,8 +283,8 @@ static const char *good_heads[] = {
 static int test_per_byte(void)
 {
     for (size_t i = 0; i < sizeof good_heads / sizeof good_heads[0]; i++) {
-        const char *s = good_heads[i], *mode = "prefix";
-        int line = (int)i;
+        const char *s = good_heads[i].s, *mode = "prefix";
+        int line = good_heads[i].line;
         size_t n = strlen(s);
         struct http_req r, whole;
         EXPECT(parse(s, n, 0, &whole) == (int)n);

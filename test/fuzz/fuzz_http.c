@@ -89,7 +89,7 @@ static void feed(const char *s, size_t n, size_t first, size_t step, struct dec 
             r->rest_len = (size_t)rc + n - off;
         }
         free(p);
-        if (rc != HTTP_INCOMPLETE) { r->rc = rc; return; }
+        if (rc != HTTP_INCOMPLETE) { r->rc = rc < 0 ? rc : (ssize_t)r->rest_len; return; }
     }
 }
 
