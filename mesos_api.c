@@ -8,6 +8,7 @@
 #include <string.h>
 #include "log.h"
 #include "loop.h"
+#include "agent.h"
 #include "master.h"
 
 /* ==== The master's operator calls (mesos.v1.master.Call.Type) ============ */
@@ -20,6 +21,7 @@ static const struct call master_calls[] = {
     { "GET_LOGGING_LEVEL", op_get_logging_level, CALL_READ },
     { "SET_LOGGING_LEVEL", op_set_logging_level, CALL_WRITE },
     { "GET_MASTER",        op_get_master,        CALL_READ },
+    { "GET_AGENTS",        op_get_agents,        CALL_READ },
 };
 
 /* ==== The master's flags (upstream names and defaults) =================== */
@@ -112,6 +114,30 @@ static struct flag master_flags[] = {
     F("zk", NULL, S, NULL, "ZooKeeper URL (not supported: standalone only)"),
     F("zk_session_timeout", NULL, D, "10secs", "ZooKeeper session timeout"),
 };
+
+static const struct flag agent_flags[] = {
+    F("attributes", NULL, S, NULL, "Attributes of this agent: rack:r1;zone:2"),
+    F("external_log_file", NULL, S, NULL, "Log file served as /slave/log"),
+    F("hostname", NULL, S, NULL, "Hostname to advertise"),
+    F("ip", NULL, S, NULL, "IP address to listen on"),
+    F("log_dir", NULL, S, NULL, "Directory for the log file (mesos-agent.log)"),
+    F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
+    F("master", NULL, S, NULL, "The master: HOST:PORT"),
+    F("port", NULL, I, "5051", "Port to listen on"),
+    F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
+    F("resources", NULL, S, NULL, "Total resources: cpus:4;mem:4096;disk:10000;ports:[31000-32000] (detected when absent)"),
+    F("version", NULL, B, "false", "Print the version and exit"),
+    F("work_dir", NULL, S, NULL, "Directory for sandboxes and checkpoints (required)"),
+};
+
+static struct flag local_flags[] = {
+    F("agents", "num_slaves", I, "1", "Number of agents to run"),
+    F("ip", NULL, S, "127.0.0.1", "IP address of the master and the agents"),
+    F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
+    F("port", NULL, I, "5050", "Port of the master; agents take the next ports"),
+    F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
+    F("work_dir", NULL, S, "/tmp/mesos_api-local", "Directory for the agents' work dirs"),
+};
 #undef S
 #undef B
 #undef I
@@ -135,6 +161,8 @@ static void usage(void)
     printf("Usage: mesos_api <command> [--flag=value ...]\n\n"
            "Commands:\n"
            "  master     run a Mesos master (v1 operator API on --port, default 5050)\n"
+           "  agent      run a Mesos agent that registers with --master=HOST:PORT\n"
+           "  local      run a master and --agents=N agents in one process (default 1)\n"
            "  --help     this text; 'mesos_api master --help' lists the master's flags\n"
            "  --version  print the version\n");
 }
@@ -206,6 +234,111 @@ static int run_master(int argc, char **argv)
     return 0;
 }
 
+/* A private copy of a flag table, so several agents keep their own values. */
+static struct flag *copy_flags(const struct flag *t, size_t n)
+{
+    struct flag *c = xcalloc(n, sizeof *c);
+    memcpy(c, t, n * sizeof *c);
+    return c;
+}
+
+static void free_flags(struct flag *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(t[i].str);
+}
+
+static int run_agent(int argc, char **argv)
+{
+    int help;
+    char err[512];
+    size_t n = NFLAGS(agent_flags);
+    struct flag *fl = copy_flags(agent_flags, n);
+    if (flags_parse(fl, n, argc, argv, 2, &help, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n\nSee 'mesos_api agent --help' for the flags.\n", err);
+        return 1;
+    }
+    if (help) { flags_usage(fl, n, "agent"); return 0; }
+    if (flags_find(fl, n, "version")->i) { printf("mesos %s\n", build_version); return 0; }
+    if (setup_logging(fl, n, "agent") < 0) return 1;
+    main_loop = loop_new();
+    struct agent_proc *a = agent_start(main_loop, fl, n, err);
+    if (!a) {
+        LOG_ERR("%s", err);
+        return 1;
+    }
+    loop_run(main_loop);
+    LOG("Agent shutting down");
+    agent_stop(a);
+    loop_free(main_loop);
+    free_flags(fl, n);
+    free(fl);
+    return 0;
+}
+
+/* mesos-local: a master and N agents on one loop, with no configuration. */
+static int run_local(int argc, char **argv)
+{
+    int help;
+    char err[512];
+    if (flags_parse(local_flags, NFLAGS(local_flags), argc, argv, 2, &help, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n\nSee 'mesos_api local --help' for the flags.\n", err);
+        return 1;
+    }
+    if (help) { flags_usage(local_flags, NFLAGS(local_flags), "local"); return 0; }
+    if (setup_logging(local_flags, NFLAGS(local_flags), "local") < 0) return 1;
+    const char *ip = flags_find(local_flags, NFLAGS(local_flags), "ip")->str;
+    int port = (int)flags_find(local_flags, NFLAGS(local_flags), "port")->i;
+    int64_t nagents = flags_find(local_flags, NFLAGS(local_flags), "agents")->i;
+    const char *wd = flags_find(local_flags, NFLAGS(local_flags), "work_dir")->str;
+    if (nagents < 0 || nagents > 64) {
+        fprintf(stderr, "--agents must be between 0 and 64\n");
+        return 1;
+    }
+    /* The master gets the local ip/port as if given on its command line. */
+    char a_ip[300], a_port[32];
+    snprintf(a_ip, sizeof a_ip, "--ip=%s", ip);
+    snprintf(a_port, sizeof a_port, "--port=%d", port);
+    char *margv[] = { argv[0], "master", a_ip, a_port };
+    if (flags_parse(master_flags, NFLAGS(master_flags), 4, margv, 2, &help, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    main_loop = loop_new();
+    struct master *m = master_start(main_loop, master_flags, NFLAGS(master_flags),
+                                    master_calls, NFLAGS(master_calls), err);
+    if (!m) { LOG_ERR("%s", err); return 1; }
+    size_t n = NFLAGS(agent_flags);
+    struct flag **fls = xcalloc((size_t)nagents + 1, sizeof *fls);
+    struct agent_proc **agents = xcalloc((size_t)nagents + 1, sizeof *agents);
+    for (int64_t i = 0; i < nagents; i++) {
+        char f_master[320], f_port[32], f_wd[1200];
+        snprintf(f_master, sizeof f_master, "--master=%s:%d", ip, m->port);
+        snprintf(f_port, sizeof f_port, "--port=%d", port == 0 ? 0 : port + 1 + (int)i);
+        snprintf(f_wd, sizeof f_wd, "--work_dir=%s/agents/%lld", wd, (long long)i);
+        char *aargv[] = { argv[0], "agent", f_master, f_port, f_wd, a_ip };
+        fls[i] = copy_flags(agent_flags, n);
+        if (flags_parse(fls[i], n, 6, aargv, 2, &help, err, sizeof err) < 0 ||
+            !(agents[i] = agent_start(main_loop, fls[i], n, err))) {
+            LOG_ERR("agent %lld: %s", (long long)i, err);
+            return 1;
+        }
+    }
+    loop_run(main_loop);
+    LOG("Shutting down");
+    for (int64_t i = 0; i < nagents; i++) {
+        agent_stop(agents[i]);
+        free_flags(fls[i], n);
+        free(fls[i]);
+    }
+    free(agents);
+    free(fls);
+    master_stop(m);
+    loop_free(main_loop);
+    free_flags(master_flags, NFLAGS(master_flags));
+    free_flags(local_flags, NFLAGS(local_flags));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -224,6 +357,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "master") == 0) return run_master(argc, argv);
+    if (strcmp(argv[1], "agent") == 0 || strcmp(argv[1], "slave") == 0) return run_agent(argc, argv);
+    if (strcmp(argv[1], "local") == 0) return run_local(argc, argv);
     fprintf(stderr, "Unknown command '%s'\n\n", argv[1]);
     usage();
     return 1;

@@ -11,6 +11,31 @@
 #include "flags.h"
 #include "loop.h"
 #include "server.h"
+#include "wire.h"
+
+/* An agent the master knows (agents.c). Its SlaveInfo is kept as the
+ * protobuf bytes the agent sent, with the id the master assigned; the v0
+ * SlaveInfo and v1 AgentInfo share field numbers, so the bytes serve both. */
+struct agent {
+    struct master *m;
+    struct agent *next;
+    char id[96];
+    struct buf info;             /* SlaveInfo / AgentInfo bytes, id included */
+    struct buf capabilities;     /* concatenated Capability messages, each with its key (tag 10) */
+    struct upid pid;
+    char version[32];
+    double registered_time, reregistered_time;   /* epoch seconds; 0 = never */
+    int deactivated;
+    unsigned pings_missed;
+    struct loop_timer ping;
+};
+
+/* An agent the master gave up on (ping timeouts), with when. */
+struct unreachable {
+    struct unreachable *next;
+    char id[96];
+    double time;
+};
 
 struct master {
     struct loop *loop;
@@ -34,6 +59,15 @@ struct master {
 
     /* counters published by GET_METRICS */
     uint64_t http_api_calls;
+
+    /* the master<->agent wire and the agents (agents.c) */
+    struct wire *wire;
+    struct agent *agents;
+    size_t nagents;
+    uint64_t next_agent;         /* suffix of the next agent id, "-S<n>" */
+    struct unreachable *unreachable;
+    size_t nunreachable;
+    uint64_t agent_registrations, agent_reregistrations, agent_removals;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -46,7 +80,14 @@ void master_stop(struct master *m);
 struct metric { char name[96]; double value; };
 size_t master_metrics(struct master *m, struct metric **out);
 
+/* agents.c: messages from agents arrive here; agents_free at shutdown. */
+void agents_on_message(void *master, const struct upid *from, const char *name, const void *body, size_t n);
+void agents_free(struct master *m);
+/* Append an AgentInfo-shaped Response.GetAgents.Agent for each agent. */
+void agents_encode_get_agents(struct master *m, struct buf *pb);
+
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
+void op_get_agents(struct api_ctx *c);
 void op_get_health(struct api_ctx *c);
 void op_get_flags(struct api_ctx *c);
 void op_get_version(struct api_ctx *c);

@@ -157,9 +157,7 @@ size_t master_metrics(struct master *m, struct metric **out)
     /* The cluster's state. Agents and frameworks join in later issues; the
      * gauges report what this master really holds. */
     static const char *const zero[] = {
-        "master/slaves_connected", "master/slaves_disconnected", "master/slaves_active",
-        "master/slaves_inactive", "master/slaves_unreachable", "master/slave_registrations",
-        "master/slave_reregistrations", "master/slave_removals",
+        "master/slaves_disconnected",
         "master/frameworks_connected", "master/frameworks_disconnected", "master/frameworks_active",
         "master/frameworks_inactive", "master/outstanding_offers",
         "master/tasks_staging", "master/tasks_starting", "master/tasks_running", "master/tasks_killing",
@@ -179,6 +177,15 @@ size_t master_metrics(struct master *m, struct metric **out)
         "allocator/mesos/allocation_runs",
     };
     for (size_t i = 0; i < sizeof zero / sizeof *zero; i++) put(&l, zero[i], 0);
+    size_t active = 0;
+    for (struct agent *a = m->agents; a; a = a->next) active += !a->deactivated;
+    put(&l, "master/slaves_connected", (double)m->nagents);
+    put(&l, "master/slaves_active", (double)active);
+    put(&l, "master/slaves_inactive", (double)(m->nagents - active));
+    put(&l, "master/slaves_unreachable", (double)m->nunreachable);
+    put(&l, "master/slave_registrations", (double)m->agent_registrations);
+    put(&l, "master/slave_reregistrations", (double)m->agent_reregistrations);
+    put(&l, "master/slave_removals", (double)m->agent_removals);
     put(&l, "master/operator_event_stream_subscribers", (double)hs->streams_active);
     /* An HTTP request being answered is the one asking for metrics. */
     put(&l, "master/event_queue_http_requests", 0);
@@ -306,6 +313,19 @@ void op_get_master(struct api_ctx *c)
     pbw_put_double(&pb, 2, m->start_time);
     pbw_put_double(&pb, 3, m->elected_time);
     pbw_end(&pb, gm);
+    api_respond(c, &pb);
+}
+
+/* ==== GET_AGENTS ======================================================== */
+
+void op_get_agents(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_AGENTS);
+    size_t k = pbw_begin(&pb, 10);
+    agents_encode_get_agents(m, &pb);
+    pbw_end(&pb, k);
     api_respond(c, &pb);
 }
 
@@ -452,6 +472,12 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     /* The metrics process is "metrics", not "master", in libprocess. */
     server_route(m->http, "/metrics/snapshot", v0_metrics, m);
 
+    struct upid self;
+    snprintf(self.id, sizeof self.id, "master");
+    snprintf(self.host, sizeof self.host, "%s", m->ip);
+    self.port = m->port;
+    m->wire = wire_new(l, m->http, &self, agents_on_message, m);
+
     LOG("Master %s (%s) started on %s:%d", m->id, m->hostname, m->ip, m->port);
     LOG("Master ID: %s Hostname: %s", m->id, m->hostname);
     return m;
@@ -461,6 +487,8 @@ void master_stop(struct master *m)
 {
     if (!m) return;
     loop_timer_stop(m->loop, &m->log_revert);
+    agents_free(m);
+    wire_free(m->wire);
     server_free(m->http);
     free(m);
 }

@@ -1,0 +1,49 @@
+/* agent.h -- a Mesos agent: it registers with a master over the libprocess
+ * wire and keeps that registration alive. Like the master, it owns its HTTP
+ * server and runs on the caller's loop, so `mesos_api local` can run a
+ * master and several agents in one process. */
+#ifndef AGENT_H
+#define AGENT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "flags.h"
+#include "loop.h"
+#include "server.h"
+#include "wire.h"
+
+enum agent_state { AGENT_DISCONNECTED, AGENT_REGISTERING, AGENT_REGISTERED };
+
+struct agent_proc {
+    struct loop *loop;
+    struct server *http;
+    struct wire *wire;
+    struct flag *flags;
+    size_t nflags;
+    struct upid master;          /* where to register */
+    char hostname[256];
+    char ip[64];
+    int port;
+    char work_dir[1024];
+    char id[96];                 /* empty until the master assigns one */
+    struct buf info;             /* SlaveInfo bytes without id */
+    int state;                   /* enum agent_state */
+    uint64_t backoff_ms;         /* registration retry backoff */
+    struct loop_timer retry;     /* registration retries */
+    struct loop_timer ping_watch;/* the master is lost without pings */
+    double ping_timeout_secs;    /* from MasterSlaveConnection */
+    double start_time;
+    uint64_t registrations, pings;
+};
+
+/* Start an agent with parsed flags. Returns NULL with a message in err (512
+ * bytes). `index` distinguishes agents of `mesos_api local` (0 for one). */
+struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags, char *err);
+void agent_stop(struct agent_proc *a);
+
+/* The default --resources when none is given: cpus from the CPU count, mem
+ * as upstream (total minus 1 GiB, or half when that is less than 1 GiB),
+ * disk from the work_dir's file system likewise, ports 31000-32000. */
+void agent_default_resources(const char *work_dir, char *out, size_t n);
+
+#endif

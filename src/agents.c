@@ -1,0 +1,292 @@
+/* agents.c -- the master's side of the master<->agent wire: registration,
+ * re-registration, liveness, and the agents' part of the state calls.
+ *
+ * The handshake is upstream's (LIBPROCESS_WIRE.md): RegisterSlaveMessage
+ * gets SlaveRegisteredMessage with a new id "<master id>-S<n>";
+ * ReregisterSlaveMessage keeps the agent's id. Every --agent_ping_timeout
+ * the master sends PingSlaveMessage; an agent that misses
+ * --max_agent_ping_timeouts pongs in a row is removed and remembered as
+ * unreachable, as src/master/master.cpp does. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include "log.h"
+#include "master.h"
+#include "pbdesc.h"
+#include "pbw.h"
+
+static double now_secs(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static int64_t flag_i(struct master *m, const char *name)
+{
+    struct flag *f = flags_find(m->flags, m->nflags, name);
+    return f && f->present ? f->i : 0;
+}
+
+static uint64_t ping_interval_ms(struct master *m)
+{
+    return (uint64_t)flag_i(m, "agent_ping_timeout") / 1000000;
+}
+
+static double total_ping_timeout_secs(struct master *m)
+{
+    return (double)flag_i(m, "agent_ping_timeout") / 1e9 * (double)flag_i(m, "max_agent_ping_timeouts");
+}
+
+static struct agent *by_pid(struct master *m, const struct upid *pid)
+{
+    for (struct agent *a = m->agents; a; a = a->next)
+        if (a->pid.port == pid->port && strcmp(a->pid.host, pid->host) == 0 && strcmp(a->pid.id, pid->id) == 0)
+            return a;
+    return NULL;
+}
+
+static struct agent *by_id(struct master *m, const char *id, size_t n)
+{
+    for (struct agent *a = m->agents; a; a = a->next)
+        if (strlen(a->id) == n && memcmp(a->id, id, n) == 0) return a;
+    return NULL;
+}
+
+/* The string value of a SlaveID-shaped field `tag` of msg, or NULL. */
+static const char *id_field(const uint8_t *p, size_t n, uint32_t tag, size_t *len)
+{
+    struct pbw_field f, v;
+    if (pbw_find(p, n, tag, &f) != 1 || f.wt != PBW_LEN) return NULL;
+    if (pbw_find(f.p, f.n, 1, &v) != 1 || v.wt != PBW_LEN) return NULL;
+    *len = v.n;
+    return (const char *)v.p;
+}
+
+/* SlaveInfo bytes without its id field, then with ours appended. */
+static void set_info(struct agent *a, const uint8_t *p, size_t n)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    buf_reset(&a->info);
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag != 6) buf_append(&a->info, f.start, (size_t)(r.p - f.start));
+    size_t k = pbw_begin(&a->info, 6);
+    pbw_put_str(&a->info, 1, a->id);
+    pbw_end(&a->info, k);
+}
+
+/* Keep the capabilities (repeated field `tag` of the message) as Agent.capabilities (tag 10). */
+static void set_capabilities(struct agent *a, const uint8_t *p, size_t n, uint32_t tag)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    buf_reset(&a->capabilities);
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag == tag && f.wt == PBW_LEN) pbw_put_bytes(&a->capabilities, 10, f.p, f.n);
+}
+
+static void send_to(struct master *m, struct agent *a, const char *name, struct buf *b)
+{
+    wire_send(m->wire, &a->pid, name, b->data, b->len);
+    buf_free(b);
+}
+
+static void put_connection(struct master *m, struct buf *b, uint32_t tag)
+{
+    size_t k = pbw_begin(b, tag);
+    pbw_put_double(b, 1, total_ping_timeout_secs(m));
+    pbw_end(b, k);
+}
+
+static void remove_agent(struct master *m, struct agent *a, int unreachable)
+{
+    struct agent **pp = &m->agents;
+    while (*pp && *pp != a) pp = &(*pp)->next;
+    if (!*pp) return;
+    *pp = a->next;
+    m->nagents--;
+    m->agent_removals++;
+    if (unreachable) {
+        struct unreachable *u = xcalloc(1, sizeof *u);
+        snprintf(u->id, sizeof u->id, "%s", a->id);
+        u->time = now_secs();
+        u->next = m->unreachable;
+        m->unreachable = u;
+        m->nunreachable++;
+    }
+    loop_timer_stop(m->loop, &a->ping);
+    buf_free(&a->info);
+    buf_free(&a->capabilities);
+    free(a);
+}
+
+static void ping_cb(struct loop *l, struct loop_timer *t)
+{
+    struct agent *a = container_of(t, struct agent, ping);
+    struct master *m = a->m;
+    if (a->pings_missed >= (unsigned)flag_i(m, "max_agent_ping_timeouts")) {
+        LOG_WARN("Agent %s at %s:%d missed %u pings: marking it unreachable", a->id, a->pid.host,
+                 a->pid.port, a->pings_missed);
+        remove_agent(m, a, 1);
+        return;
+    }
+    struct buf b = {0};
+    pbw_put_uint(&b, 1, 1);              /* connected = true */
+    a->pings_missed++;
+    send_to(m, a, "mesos.internal.PingSlaveMessage", &b);
+    loop_timer_start(l, &a->ping, ping_interval_ms(m));
+}
+
+static struct agent *admit(struct master *m, const struct upid *from, const char *id)
+{
+    struct agent *a = xcalloc(1, sizeof *a);
+    a->m = m;
+    a->pid = *from;
+    if (id) snprintf(a->id, sizeof a->id, "%s", id);
+    else snprintf(a->id, sizeof a->id, "%s-S%llu", m->id, (unsigned long long)m->next_agent++);
+    a->registered_time = now_secs();
+    loop_timer_init(&a->ping, ping_cb);
+    loop_timer_start(m->loop, &a->ping, ping_interval_ms(m));
+    a->next = m->agents;
+    m->agents = a;
+    m->nagents++;
+    return a;
+}
+
+static void on_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re)
+{
+    struct pbw_field info, ver;
+    uint32_t info_tag = re ? 2 : 1;
+    if (pbw_find(p, n, info_tag, &info) != 1 || info.wt != PBW_LEN) {
+        LOG_WARN("Ignoring a malformed %sregistration from %s:%d", re ? "re" : "", from->host, from->port);
+        return;
+    }
+    size_t idn = 0;
+    const char *id = re ? id_field(info.p, info.n, 6, &idn) : NULL;
+    struct agent *a = by_pid(m, from);
+    if (!a && id) a = by_id(m, id, idn);
+    int known = a != NULL;
+    if (!a) {
+        char idbuf[96] = "";
+        if (id) snprintf(idbuf, sizeof idbuf, "%.*s", (int)(idn < 95 ? idn : 95), id);
+        a = admit(m, from, id ? idbuf : NULL);
+    }
+    a->pid = *from;
+    a->pings_missed = 0;
+    set_info(a, info.p, info.n);
+    set_capabilities(a, p, n, re ? 9 : 4);
+    if (pbw_find(p, n, re ? 6 : 2, &ver) == 1 && ver.wt == PBW_LEN)
+        snprintf(a->version, sizeof a->version, "%.*s", (int)(ver.n < 31 ? ver.n : 31), (const char *)ver.p);
+    if (re) {
+        a->reregistered_time = now_secs();
+        m->agent_reregistrations++;
+    } else if (!known) {
+        m->agent_registrations++;
+    }
+    /* An agent re-sends its registration until answered: a known one just
+     * gets the answer again. */
+    struct buf b = {0};
+    size_t k = pbw_begin(&b, 1);
+    pbw_put_str(&b, 1, a->id);
+    pbw_end(&b, k);
+    put_connection(m, &b, re ? 3 : 2);
+    LOG("%s agent %s at %s:%d", re ? "Re-registered" : known ? "Registration retry from" : "Registered",
+        a->id, from->host, from->port);
+    send_to(m, a, re ? "mesos.internal.SlaveReregisteredMessage" : "mesos.internal.SlaveRegisteredMessage", &b);
+}
+
+void agents_on_message(void *arg, const struct upid *from, const char *name, const void *body, size_t n)
+{
+    struct master *m = arg;
+    const uint8_t *p = body;
+    if (strcmp(name, "mesos.internal.RegisterSlaveMessage") == 0) {
+        on_register(m, from, p, n, 0);
+    } else if (strcmp(name, "mesos.internal.ReregisterSlaveMessage") == 0) {
+        on_register(m, from, p, n, 1);
+    } else if (strcmp(name, "mesos.internal.PongSlaveMessage") == 0) {
+        struct agent *a = by_pid(m, from);
+        if (a) a->pings_missed = 0;
+    } else if (strcmp(name, "mesos.internal.UnregisterSlaveMessage") == 0) {
+        size_t idn;
+        const char *id = id_field(p, n, 1, &idn);
+        struct agent *a = id ? by_id(m, id, idn) : NULL;
+        if (a && by_pid(m, from) == a) {
+            LOG("Agent %s unregistered", a->id);
+            remove_agent(m, a, 0);
+        }
+    } else {
+        LOG_V(1, "Dropping unhandled message %s from %s:%d", name, from->host, from->port);
+    }
+}
+
+void agents_free(struct master *m)
+{
+    while (m->agents) remove_agent(m, m->agents, 0);
+    while (m->unreachable) {
+        struct unreachable *u = m->unreachable;
+        m->unreachable = u->next;
+        free(u);
+    }
+}
+
+/* ==== GET_AGENTS ======================================================== */
+
+static void put_time(struct buf *b, uint32_t tag, double secs)
+{
+    size_t k = pbw_begin(b, tag);
+    pbw_put_uint(b, 1, (uint64_t)(int64_t)llround(secs * 1e9));
+    pbw_end(b, k);
+}
+
+/* Resources in the "endpoint" format (OPERATOR_API.md 4.3.3): an
+ * unreserved resource gets role "*", one with a single reservation gets
+ * that reservation's role. */
+static void put_endpoint_resources(struct buf *b, uint32_t tag, const uint8_t *info, size_t n)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, info, n);
+    while (pbw_next(&r, &f) == 1) {
+        if (f.tag != 3 || f.wt != PBW_LEN) continue;
+        size_t k = pbw_begin(b, tag);
+        buf_append(b, f.p, f.n);
+        struct pbw_field role, res;
+        if (pbw_find(f.p, f.n, 6, &role) != 1) {
+            int nres = 0;
+            struct pbw_reader rr;
+            pbw_reader_init(&rr, f.p, f.n);
+            while (pbw_next(&rr, &res) == 1)
+                if (res.tag == 13 && res.wt == PBW_LEN) nres++;
+            if (nres == 0) pbw_put_str(b, 6, "*");
+            else if (nres == 1 && pbw_find(f.p, f.n, 13, &res) == 1) {
+                struct pbw_field rl;
+                if (pbw_find(res.p, res.n, 3, &rl) == 1 && rl.wt == PBW_LEN) pbw_put_bytes(b, 6, rl.p, rl.n);
+            }
+        }
+        pbw_end(b, k);
+    }
+}
+
+void agents_encode_get_agents(struct master *m, struct buf *pb)
+{
+    for (struct agent *a = m->agents; a; a = a->next) {
+        size_t k = pbw_begin(pb, 1);
+        pbw_put_bytes(pb, 1, a->info.data, a->info.len);         /* agent_info */
+        pbw_put_uint(pb, 2, !a->deactivated);                     /* active */
+        pbw_put_str(pb, 3, a->version[0] ? a->version : "1.12.0");
+        char pid[512];
+        upid_format(&a->pid, pid, sizeof pid);
+        pbw_put_str(pb, 4, pid);
+        put_time(pb, 5, a->registered_time);
+        if (a->reregistered_time > 0) put_time(pb, 6, a->reregistered_time);
+        put_endpoint_resources(pb, 7, (const uint8_t *)a->info.data, a->info.len);
+        buf_append(pb, a->capabilities.data, a->capabilities.len);
+        pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
+        pbw_end(pb, k);
+    }
+}
