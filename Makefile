@@ -61,7 +61,7 @@ proto-check:
 
 # ---- tests ----------------------------------------------------------------
 # `make test` = unit tests + black-box tests, then both again under ASan/UBSan.
-test: proto-check unit blackbox fuzz-replay asan
+test: proto-check unit blackbox cluster fuzz-replay asan
 
 build/test/%: test/%.c $(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
@@ -72,6 +72,9 @@ unit: $(UNIT:%=build/test/%)
 
 blackbox: mesos_api
 	$(PYTHON) test/blackbox/run.py ./mesos_api
+
+cluster: mesos_api
+	$(PYTHON) test/cluster/run.py ./mesos_api
 
 asan:
 	$(MAKE) BUILD=asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
@@ -91,6 +94,7 @@ build-asan/test/%: test/%.c $(ASAN_LIB_OBJ)
 asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	@set -e; for t in $(UNIT:%=build-asan/test/%); do echo "== $$t (asan)"; $$t; done
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/blackbox/run.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/run.py build-asan/mesos_api
 endif
 
 # Fuzz targets: built with gcc to replay the corpus in `make test`; with
@@ -122,5 +126,5 @@ bench: mesos_api
 clean:
 	rm -rf build build-asan mesos_api
 
-.PHONY: all deps proto proto-check test unit blackbox asan asan-run fuzz fuzz-replay size bench clean
+.PHONY: all deps proto proto-check test unit blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)

@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""Cluster tests: real master and agent processes on loopback.
+
+Starts `mesos_api master` and `mesos_api agent` processes on free
+127.0.0.1 ports and checks, through the master's operator API, what a user
+would check: agents register and show up in GET_AGENTS with their
+resources and attributes; an agent killed with SIGKILL is marked
+unreachable after the ping timeout; a restarted agent keeps its id; agents
+re-register with a restarted master; an agent started before its master
+registers once the master is up. Every wait is bounded.
+
+Usage: test/cluster/run.py ./mesos_api      (ends with "N passed, N failed")
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
+passed = failed = 0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Proc:
+    """A mesos_api process whose stderr is collected in the background."""
+
+    def __init__(self, *args):
+        self.args = [BIN] + list(args)
+        self.log = []
+        self.p = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.p.stderr:
+            self.log.append(line.decode(errors="replace"))
+
+    def wait_log(self, pattern, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            for line in list(self.log):
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.02)
+        return None
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
+
+
+def call(port, body, timeout=5):
+    data = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+    resp = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    head, _, payload = resp.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    return status, json.loads(payload) if payload and status == 200 else payload.decode()
+
+
+def agents(port):
+    status, body = call(port, {"type": "GET_AGENTS"})
+    assert status == 200, (status, body)
+    return body["get_agents"]["agents"]
+
+
+def metric(port, name):
+    status, body = call(port, {"type": "GET_METRICS", "get_metrics": {}})
+    assert status == 200
+    return {m["name"]: m.get("value") for m in body["get_metrics"]["metrics"]}[name]
+
+
+def wait_for(pred, timeout=10, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            v = pred()
+            if v:
+                return v
+        except (OSError, AssertionError, KeyError):
+            pass
+        time.sleep(step)
+    return None
+
+
+def test(fn):
+    global passed, failed
+    tmp = tempfile.mkdtemp(prefix="mesos_api-cluster-")
+    procs = []
+    try:
+        fn(tmp, procs)
+        passed += 1
+        print("ok - %s" % fn.__name__)
+    except Exception as e:  # noqa: BLE001 -- any failure is a test failure
+        failed += 1
+        print("FAIL - %s: %r" % (fn.__name__, e))
+        for p in procs:
+            print("  --- %s" % " ".join(p.args[1:3]))
+            sys.stdout.write("".join("  " + l for l in p.log[-15:]))
+    finally:
+        for p in procs:
+            p.stop(signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return fn
+
+
+def start_master(procs, port, *extra):
+    m = Proc("master", "--ip=127.0.0.1", "--port=%d" % port, *extra)
+    procs.append(m)
+    assert m.wait_log(r"started on 127\.0\.0\.1:%d" % port), "master did not start"
+    return m
+
+
+def start_agent(procs, mport, wd, *extra):
+    port = free_port()
+    a = Proc("agent", "--ip=127.0.0.1", "--port=%d" % port, "--master=127.0.0.1:%d" % mport,
+             "--work_dir=%s" % wd, *extra)
+    procs.append(a)
+    return a, port
+
+
+@test
+def two_agents_register_with_resources_and_attributes(tmp, procs):
+    mp = free_port()
+    start_master(procs, mp)
+    a1, p1 = start_agent(procs, mp, tmp + "/a1", "--resources=cpus:4;mem:4096;disk:10000;ports:[31000-32000]",
+                         "--attributes=rack:r1;zone:2")
+    a2, p2 = start_agent(procs, mp, tmp + "/a2", "--resources=cpus(web):2;mem:1024")
+    got = wait_for(lambda: len(agents(mp)) == 2 and agents(mp))
+    assert got, "two agents never showed up"
+    by_port = {a["agent_info"]["port"]: a for a in got}
+    one = by_port[p1]
+    assert one["active"] is True and one["deactivated"] is False
+    assert one["pid"] == "slave(1)@127.0.0.1:%d" % p1
+    assert one["agent_info"]["id"]["value"].endswith("-S0") or one["agent_info"]["id"]["value"].endswith("-S1")
+    res = {r["name"]: r for r in one["total_resources"]}
+    assert res["cpus"]["scalar"]["value"] == 4.0 and res["cpus"]["role"] == "*"
+    assert res["ports"]["ranges"]["range"] == [{"begin": 31000, "end": 32000}]
+    attrs = {a["name"]: a for a in one["agent_info"]["attributes"]}
+    assert attrs["rack"] == {"name": "rack", "type": "TEXT", "text": {"value": "r1"}}
+    assert attrs["zone"]["scalar"]["value"] == 2.0
+    two = by_port[p2]
+    cpus = [r for r in two["total_resources"] if r["name"] == "cpus"][0]
+    assert cpus["role"] == "web", cpus
+    assert cpus["reservations"] == [{"type": "STATIC", "role": "web"}], cpus
+    assert metric(mp, "master/slaves_active") == 2.0
+    assert metric(mp, "master/slave_registrations") == 2.0
+    assert a1.wait_log("Registered with master"), "agent never heard back"
+    ids = open(tmp + "/a1/meta/agent_id").read().strip()
+    assert ids == one["agent_info"]["id"]["value"]
+
+
+@test
+def killed_agent_becomes_unreachable(tmp, procs):
+    mp = free_port()
+    start_master(procs, mp, "--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=3")
+    a1, _ = start_agent(procs, mp, tmp + "/a1", "--resources=cpus:1;mem:128")
+    assert wait_for(lambda: len(agents(mp)) == 1), "agent did not register"
+    t0 = time.time()
+    a1.stop(signal.SIGKILL)
+    assert wait_for(lambda: len(agents(mp)) == 0, timeout=10), "agent was never removed"
+    took = time.time() - t0
+    assert 0.4 <= took <= 5, took       # 3 missed pings of 200 ms, not at once
+    assert metric(mp, "master/slaves_unreachable") == 1.0
+    assert metric(mp, "master/slave_removals") == 1.0
+
+
+@test
+def restarted_agent_keeps_its_id(tmp, procs):
+    mp = free_port()
+    start_master(procs, mp)
+    a1, port = start_agent(procs, mp, tmp + "/a1", "--resources=cpus:1;mem:128")
+    first = wait_for(lambda: agents(mp))
+    assert first, "agent did not register"
+    aid = first[0]["agent_info"]["id"]["value"]
+    a1.stop()
+    a2 = Proc("agent", "--ip=127.0.0.1", "--port=%d" % port, "--master=127.0.0.1:%d" % mp,
+              "--work_dir=%s" % (tmp + "/a1"), "--resources=cpus:1;mem:128")
+    procs.append(a2)
+    assert a2.wait_log("Re-registered with master"), "agent did not re-register"
+    now = agents(mp)
+    assert len(now) == 1 and now[0]["agent_info"]["id"]["value"] == aid
+    assert "reregistered_time" in now[0]
+    assert metric(mp, "master/slave_reregistrations") == 1.0
+
+
+@test
+def agents_reregister_with_a_restarted_master(tmp, procs):
+    mp = free_port()
+    m = start_master(procs, mp, "--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=2")
+    start_agent(procs, mp, tmp + "/a1", "--resources=cpus:1;mem:128")
+    first = wait_for(lambda: agents(mp))
+    assert first
+    aid = first[0]["agent_info"]["id"]["value"]
+    m.stop()
+    start_master(procs, mp, "--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=2")
+    again = wait_for(lambda: agents(mp), timeout=15)
+    assert again, "agent never came back"
+    assert again[0]["agent_info"]["id"]["value"] == aid
+    assert metric(mp, "master/slave_reregistrations") == 1.0
+
+
+@test
+def agent_started_before_its_master_registers(tmp, procs):
+    mp = free_port()
+    a1, _ = start_agent(procs, mp, tmp + "/a1", "--resources=cpus:1;mem:128")
+    time.sleep(0.5)
+    start_master(procs, mp)
+    assert wait_for(lambda: len(agents(mp)) == 1, timeout=15), "agent never registered"
+
+
+@test
+def local_runs_a_master_with_agents(tmp, procs):
+    mp = free_port()
+    # agents take the ports after the master's; make sure those are free too
+    loc = Proc("local", "--agents=2", "--port=%d" % mp, "--work_dir=%s" % tmp)
+    procs.append(loc)
+    got = wait_for(lambda: len(agents(mp)) == 2 and agents(mp))
+    assert got, "local cluster did not come up"
+    assert sorted(a["agent_info"]["port"] for a in got) == [mp + 1, mp + 2]
+    assert loc.stop() == 0
+
+
+@test
+def agent_flag_errors(tmp, procs):
+    r = subprocess.run([BIN, "agent", "--work_dir=" + tmp], capture_output=True, timeout=10)
+    assert r.returncode == 1 and b"--master" in r.stderr, r.stderr
+    r = subprocess.run([BIN, "agent", "--master=zk://x:2181/mesos", "--work_dir=" + tmp],
+                       capture_output=True, timeout=10)
+    assert r.returncode == 1 and b"ZooKeeper" in r.stderr, r.stderr
+    r = subprocess.run([BIN, "agent", "--master=127.0.0.1:1", "--work_dir=" + tmp,
+                        "--resources=cpus:-1"], capture_output=True, timeout=10)
+    assert r.returncode == 1 and b"cpus" in r.stderr, r.stderr
+
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
