@@ -116,6 +116,12 @@ def test(fn):
     procs = []
     try:
         fn(tmp, procs)
+        # A clean shutdown is part of every test: under ASan a leak or any
+        # error report makes the exit status non-zero.
+        for p in procs:
+            if p.p.poll() is None:
+                rc = p.stop()
+                assert rc == 0, "%s exited %s after SIGTERM" % (" ".join(p.args[1:2]), rc)
         passed += 1
         print("ok - %s" % fn.__name__)
     except Exception as e:  # noqa: BLE001 -- any failure is a test failure
