@@ -61,7 +61,7 @@ proto-check:
 
 # ---- tests ----------------------------------------------------------------
 # `make test` = unit tests + black-box tests, then both again under ASan/UBSan.
-test: proto-check unit blackbox cluster fuzz-replay asan
+test: proto-check unit blackbox cluster fuzz-replay valgrind asan
 
 build/test/%: test/%.c $(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
@@ -69,6 +69,17 @@ build/test/%: test/%.c $(LIB_OBJ) | deps
 
 unit: $(UNIT:%=build/test/%)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+# The unit tests under valgrind (memcheck): errors and definite leaks fail.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+# valgrind cannot see inside a static glibc, so the server runs under it
+# from a dynamically linked twin of the same objects.
+build/mesos_api-dyn: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+valgrind: $(UNIT:%=build/test/%) build/mesos_api-dyn
+	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+	@set -e; for t in $(UNIT:%=build/test/%); do echo "== $$t (valgrind)"; $(VALGRIND) $$t; done
+	$(PYTHON) tools/valgrind_smoke.py "$(VALGRIND)" build/mesos_api-dyn
 
 blackbox: mesos_api
 	$(PYTHON) test/blackbox/run.py ./mesos_api
@@ -126,5 +137,5 @@ bench: mesos_api
 clean:
 	rm -rf build build-asan mesos_api
 
-.PHONY: all deps proto proto-check test unit blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
+.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)
