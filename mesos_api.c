@@ -9,6 +9,7 @@
 #include "log.h"
 #include "loop.h"
 #include "agent.h"
+#include "executor.h"
 #include "master.h"
 
 /* ==== The master's operator calls (mesos.v1.master.Call.Type) ============ */
@@ -359,6 +360,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "master") == 0) return run_master(argc, argv);
     if (strcmp(argv[1], "agent") == 0 || strcmp(argv[1], "slave") == 0) return run_agent(argc, argv);
     if (strcmp(argv[1], "local") == 0) return run_local(argc, argv);
+    if (strcmp(argv[1], "executor") == 0) return executor_main(argc, argv);
     fprintf(stderr, "Unknown command '%s'\n\n", argv[1]);
     usage();
     return 1;

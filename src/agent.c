@@ -188,6 +188,7 @@ static void on_registered(struct agent_proc *a, const uint8_t *p, size_t n, int 
     a->state = AGENT_REGISTERED;
     loop_timer_stop(a->loop, &a->retry);
     arm_ping_watch(a);
+    agent_exec_resend(a);     /* updates the new master has not seen */
 }
 
 static void on_message(void *arg, const struct upid *from, const char *name, const void *body, size_t n)
@@ -206,9 +207,16 @@ static void on_message(void *arg, const struct upid *from, const char *name, con
             /* A ping saying we are not connected, or before our answer
              * arrived: keep registering. */
         }
-    } else {
+    } else if (!agent_exec_message(a, name, p, n)) {
         LOG_V(1, "Dropping unhandled message %s", name);
     }
+}
+
+static void reaper_cb(struct loop *l, struct loop_timer *t)
+{
+    struct agent_proc *a = container_of(t, struct agent_proc, reaper);
+    agent_exec_reap(a);
+    loop_timer_start(l, t, 100);
 }
 
 /* ==== Resources and attributes text ===================================== */
@@ -378,6 +386,9 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     self.port = a->port;
     a->wire = wire_new(l, a->http, &self, on_message, a);
     server_route(a->http, "/health", v0_health, a);
+    server_route(a->http, "/api/v1/executor", agent_executor_api, a);
+    loop_timer_init(&a->reaper, reaper_cb);
+    loop_timer_start(l, &a->reaper, 100);
     loop_timer_init(&a->retry, retry_cb);
     loop_timer_init(&a->ping_watch, ping_watch_cb);
     load_id(a);
@@ -397,6 +408,8 @@ void agent_stop(struct agent_proc *a)
     if (!a) return;
     loop_timer_stop(a->loop, &a->retry);
     loop_timer_stop(a->loop, &a->ping_watch);
+    loop_timer_stop(a->loop, &a->reaper);
+    agent_exec_free_all(a);    /* executors keep running, as upstream's do */
     wire_free(a->wire);
     server_free(a->http);
     buf_free(&a->info);

@@ -14,6 +14,8 @@
 
 enum agent_state { AGENT_DISCONNECTED, AGENT_REGISTERING, AGENT_REGISTERED };
 
+struct aexec;
+
 struct agent_proc {
     struct loop *loop;
     struct server *http;
@@ -34,7 +36,16 @@ struct agent_proc {
     double ping_timeout_secs;    /* from MasterSlaveConnection */
     double start_time;
     uint64_t registrations, pings;
+    struct aexec *executors;     /* agent_exec.c */
+    struct loop_timer reaper;    /* collects exited executors */
 };
+
+/* agent_exec.c: executors, tasks and status updates. */
+int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n);  /* 1 if handled */
+void agent_exec_resend(struct agent_proc *a);
+void agent_exec_reap(struct agent_proc *a);
+void agent_exec_free_all(struct agent_proc *a);
+void agent_executor_api(struct request *r, void *arg);   /* POST /api/v1/executor */
 
 /* Start an agent with parsed flags. Returns NULL with a message in err (512
  * bytes). `index` distinguishes agents of `mesos_api local` (0 for one). */

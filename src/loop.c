@@ -1,34 +1,56 @@
 /* loop.c -- a single-threaded event loop: poll() over a dense array of
- * descriptors, and a binary min-heap of timers.
+ * descriptors, and a binary min-heap of timers (contract in loop.h).
  *
- * Adding and removing a descriptor is O(1): each struct loop_fd knows its
- * slot in the pollfd array, and removal moves the last entry into the hole.
- * Timers are O(log n). Callbacks may add or remove anything, including the
- * handle being dispatched and the struct that contains it: dispatch works
- * from a snapshot of the ready slots and re-checks, before each callback,
- * that the slot still holds the same descriptor it held when poll returned
- * (a generation number per slot makes reuse of a slot visible). */
+ * The one idea: slots do not move while callbacks run. Each struct loop_fd
+ * knows its slot in the pollfd array, so adding is an append and removing
+ * moves the last entry into the hole (O(1)). But a move during dispatch
+ * would make us skip, or run twice, whatever got moved, and a removed
+ * handle may already be freed. So while dispatching, loop_del only empties
+ * the slot (fds[i] = NULL, fd = -1) and remembers it; the holes are filled
+ * once every ready slot has been visited. Dispatch reads fds[i] afresh for
+ * each slot and never touches a handle after its callback returns.
+ *
+ * Timers are ordered by (when_ms, arming sequence number): equal deadlines
+ * fire first-armed first, and a timer armed while timers run sorts after
+ * every timer that was due when they started, so "stop at the first one
+ * armed too late" runs each due timer once and cannot spin on a callback
+ * that re-arms itself for 0 ms.
+ *
+ * poll() is O(n) per call in the kernel; it is fine for the thousands of
+ * connections a master sees, and the file is small enough to swap for
+ * epoll later without touching callers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "buf.h"
 #include "loop.h"
 
+struct tentry {
+    uint64_t when;             /* copy of t->when_ms, kept here for cache locality */
+    uint64_t seq;              /* arming order: breaks ties, fences the timer phase */
+    struct loop_timer *t;
+};
+
 struct loop {
     struct pollfd *pfd;
-    struct loop_fd **fds;      /* fds[i] owns pfd[i] */
-    uint64_t *gen;             /* bumped whenever slot i changes owner */
+    struct loop_fd **fds;      /* fds[i] owns pfd[i]; NULL = hole left during dispatch */
     size_t n, cap;
-    struct loop_timer **heap;
+    size_t *holes;             /* slots emptied during dispatch, filled afterwards */
+    size_t nholes, hcap;
+    int dispatching;
+    struct tentry *heap;
     size_t nt, tcap;
+    uint64_t seq;
     uint64_t now;
-    uint64_t next_gen;
-    volatile int stop;
-    /* dispatch snapshot */
-    struct { size_t slot; uint64_t gen; short revents; } *ready;
-    size_t rcap;
+    volatile sig_atomic_t stop;
+    int wake_w;                /* self-pipe: loop_stop from a signal handler wakes poll */
+    struct loop_fd wake;
 };
 
 uint64_t loop_clock_ms(void)
@@ -40,108 +62,158 @@ uint64_t loop_clock_ms(void)
 
 uint64_t loop_now_ms(struct loop *l) { return l->now; }
 
+static void on_wake(struct loop *l, struct loop_fd *f, int ev)
+{
+    char tmp[64];
+    (void)l; (void)ev;
+    while (read(f->fd, tmp, sizeof tmp) > 0) {}
+}
+
 struct loop *loop_new(void)
 {
     struct loop *l = xcalloc(1, sizeof *l);
     l->now = loop_clock_ms();
+    l->wake_w = -1;
+    l->wake._slot = SIZE_MAX;
+    /* Without the pipe loop_stop still works, but a signal landing just
+     * before poll() would only be noticed at the next event or timer. */
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0) {
+        l->wake_w = p[1];
+        loop_add(l, &l->wake, p[0], LOOP_READ, on_wake);
+    }
     return l;
 }
 
 void loop_free(struct loop *l)
 {
     if (!l) return;
+    if (l->wake_w >= 0) {
+        close(l->wake.fd);
+        close(l->wake_w);
+    }
     free(l->pfd);
     free(l->fds);
-    free(l->gen);
+    free(l->holes);
     free(l->heap);
-    free(l->ready);
     free(l);
 }
 
-/* ==== Descriptors ====================================================== */
+/* ==== Descriptors ======================================================= */
 
-static short to_poll(int ev)
+static int registered(const struct loop *l, const struct loop_fd *f)
 {
-    return (short)((ev & LOOP_READ ? POLLIN : 0) | (ev & LOOP_WRITE ? POLLOUT : 0));
+    return f->_slot < l->n && l->fds[f->_slot] == f;
 }
 
 int loop_add(struct loop *l, struct loop_fd *f, int fd, int events, loop_fd_cb cb)
 {
     if (fd < 0) return -EBADF;
     if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->pfd = xrealloc(l->pfd, l->cap * sizeof *l->pfd);
-        l->fds = xrealloc(l->fds, l->cap * sizeof *l->fds);
-        l->gen = xrealloc(l->gen, l->cap * sizeof *l->gen);
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        l->pfd = xrealloc(l->pfd, cap * sizeof *l->pfd);
+        l->fds = xrealloc(l->fds, cap * sizeof *l->fds);
+        l->cap = cap;
     }
     f->fd = fd;
     f->events = events;
     f->cb = cb;
     f->_slot = l->n;
-    l->pfd[l->n].fd = fd;
-    l->pfd[l->n].events = to_poll(events);
-    l->pfd[l->n].revents = 0;
+    /* Appended past the slots being dispatched, so a handle added by a
+     * callback waits for the next poll. */
+    l->pfd[l->n] = (struct pollfd){ .fd = fd, .events = 0, .revents = 0 };
     l->fds[l->n] = f;
-    l->gen[l->n] = ++l->next_gen;
     l->n++;
+    loop_set(l, f, events);
     return 0;
 }
 
 void loop_set(struct loop *l, struct loop_fd *f, int events)
 {
-    if (f->_slot >= l->n || l->fds[f->_slot] != f) return;
+    if (!registered(l, f)) return;
     f->events = events;
-    l->pfd[f->_slot].events = to_poll(events);
+    l->pfd[f->_slot].events = (short)((events & LOOP_READ ? POLLIN : 0) |
+                                      (events & LOOP_WRITE ? POLLOUT : 0));
+}
+
+/* Swap-remove: the last entry moves into slot i. */
+static void remove_slot(struct loop *l, size_t i)
+{
+    size_t last = --l->n;
+    if (i == last) return;
+    l->pfd[i] = l->pfd[last];
+    l->fds[i] = l->fds[last];
+    l->fds[i]->_slot = i;
 }
 
 void loop_del(struct loop *l, struct loop_fd *f)
 {
+    if (!registered(l, f)) return;
     size_t i = f->_slot;
-    if (i >= l->n || l->fds[i] != f) return;
-    size_t last = --l->n;
-    if (i != last) {
-        l->pfd[i] = l->pfd[last];
-        l->fds[i] = l->fds[last];
-        l->fds[i]->_slot = i;
-        l->gen[i] = ++l->next_gen;   /* a new owner: a pending snapshot entry must not fire */
-    }
-    /* The moved descriptor keeps its readiness through the snapshot's own
-     * record of it: its old slot index now names nothing, so it may miss
-     * this round; poll reports it again next round (level-triggered). */
     f->_slot = SIZE_MAX;
+    if (!l->dispatching) {
+        remove_slot(l, i);
+        return;
+    }
+    /* An empty slot: poll ignores fd -1, dispatch skips NULL, and clearing
+     * revents keeps this iteration's readiness from reaching anyone. */
+    l->fds[i] = NULL;
+    l->pfd[i] = (struct pollfd){ .fd = -1, .events = 0, .revents = 0 };
+    if (l->nholes == l->hcap) {
+        l->hcap = l->hcap ? l->hcap * 2 : 16;
+        l->holes = xrealloc(l->holes, l->hcap * sizeof *l->holes);
+    }
+    l->holes[l->nholes++] = i;
 }
 
-/* ==== Timers =========================================================== */
-
-static void heap_swap(struct loop *l, size_t a, size_t b)
+/* Fill the holes left by loop_del during dispatch, each in O(1): drop empty
+ * slots at the end, then move the last live entry into the hole. */
+static void fill_holes(struct loop *l)
 {
-    struct loop_timer *t = l->heap[a];
-    l->heap[a] = l->heap[b];
-    l->heap[b] = t;
-    l->heap[a]->_idx = a;
-    l->heap[b]->_idx = b;
+    for (size_t k = 0; k < l->nholes; k++) {
+        while (l->n && !l->fds[l->n - 1]) l->n--;
+        if (l->holes[k] < l->n) remove_slot(l, l->holes[k]);
+    }
+    l->nholes = 0;
+}
+
+/* ==== Timers ============================================================ */
+
+static int before(const struct tentry *a, const struct tentry *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void heap_set(struct loop *l, size_t i, struct tentry e)
+{
+    l->heap[i] = e;
+    e.t->_idx = i;
 }
 
 static void heap_up(struct loop *l, size_t i)
 {
+    struct tentry e = l->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (l->heap[p]->when_ms <= l->heap[i]->when_ms) break;
-        heap_swap(l, p, i);
+        if (!before(&e, &l->heap[p])) break;
+        heap_set(l, i, l->heap[p]);
         i = p;
     }
+    heap_set(l, i, e);
 }
 
 static void heap_down(struct loop *l, size_t i)
 {
+    struct tentry e = l->heap[i];
     for (;;) {
-        size_t a = 2 * i + 1, b = a + 1, m = i;
-        if (a < l->nt && l->heap[a]->when_ms < l->heap[m]->when_ms) m = a;
-        if (b < l->nt && l->heap[b]->when_ms < l->heap[m]->when_ms) m = b;
-        if (m == i) return;
-        heap_swap(l, i, m);
-        i = m;
+        size_t c = 2 * i + 1;
+        if (c >= l->nt) break;
+        if (c + 1 < l->nt && before(&l->heap[c + 1], &l->heap[c])) c++;
+        if (!before(&l->heap[c], &e)) break;
+        heap_set(l, i, l->heap[c]);
+        i = c;
     }
+    heap_set(l, i, e);
 }
 
 void loop_timer_init(struct loop_timer *t, loop_timer_cb cb)
@@ -156,15 +228,15 @@ int loop_timer_active(const struct loop_timer *t) { return t->_idx != SIZE_MAX; 
 void loop_timer_stop(struct loop *l, struct loop_timer *t)
 {
     size_t i = t->_idx;
-    if (i == SIZE_MAX || i >= l->nt || l->heap[i] != t) return;
-    size_t last = --l->nt;
-    if (i != last) {
-        l->heap[i] = l->heap[last];
-        l->heap[i]->_idx = i;
-        heap_down(l, i);
-        heap_up(l, i);
-    }
+    if (i >= l->nt || l->heap[i].t != t) return;   /* not armed (in this loop) */
     t->_idx = SIZE_MAX;
+    size_t last = --l->nt;
+    if (i == last) return;
+    heap_set(l, i, l->heap[last]);        /* the last entry fills the hole, then */
+    if (i > 0 && before(&l->heap[i], &l->heap[(i - 1) / 2]))   /* moves whichever way */
+        heap_up(l, i);
+    else
+        heap_down(l, i);
 }
 
 void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms)
@@ -174,64 +246,49 @@ void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms)
         l->tcap = l->tcap ? l->tcap * 2 : 64;
         l->heap = xrealloc(l->heap, l->tcap * sizeof *l->heap);
     }
-    t->when_ms = loop_clock_ms() + ms;
-    t->_idx = l->nt;
-    l->heap[l->nt++] = t;
-    heap_up(l, t->_idx);
+    /* From the fresh clock, not the cached one: a timer armed at the end of
+     * a long callback still waits its full `ms`. Saturate, never wrap. */
+    uint64_t now = loop_clock_ms();
+    t->when_ms = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+    size_t i = l->nt++;
+    heap_set(l, i, (struct tentry){ t->when_ms, ++l->seq, t });
+    heap_up(l, i);
 }
 
-/* ==== Running ========================================================== */
+/* ==== Running =========================================================== */
 
-int loop_run_once(struct loop *l, int max_wait_ms)
+static int dispatch_fds(struct loop *l)
 {
-    l->now = loop_clock_ms();
-    int wait = max_wait_ms;
-    if (l->nt) {
-        uint64_t when = l->heap[0]->when_ms;
-        uint64_t d = when > l->now ? when - l->now : 0;
-        if (wait < 0 || d < (uint64_t)wait) wait = d > 1000000000 ? 1000000000 : (int)d;
-    }
-    int rc = poll(l->pfd, (nfds_t)l->n, wait);
-    if (rc < 0 && errno != EINTR) return -errno;
-    l->now = loop_clock_ms();
     int handled = 0;
-
-    if (rc > 0) {
-        if (l->rcap < l->n) {
-            l->rcap = l->n;
-            l->ready = xrealloc(l->ready, l->rcap * sizeof *l->ready);
-        }
-        size_t nr = 0;
-        for (size_t i = 0; i < l->n; i++)
-            if (l->pfd[i].revents) {
-                l->ready[nr].slot = i;
-                l->ready[nr].gen = l->gen[i];
-                l->ready[nr].revents = l->pfd[i].revents;
-                nr++;
-            }
-        for (size_t k = 0; k < nr; k++) {
-            size_t i = l->ready[k].slot;
-            if (i >= l->n || l->gen[i] != l->ready[k].gen) continue;   /* removed or replaced */
-            struct loop_fd *f = l->fds[i];
-            short re = l->ready[k].revents;
-            int ev = 0;
-            if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) ev |= LOOP_READ;
-            if (re & (POLLOUT | POLLERR)) ev |= LOOP_WRITE;
-            if (re & (POLLERR | POLLHUP | POLLNVAL)) ev |= LOOP_ERROR;
-            ev &= f->events | LOOP_ERROR | ((re & (POLLHUP | POLLERR | POLLNVAL)) ? LOOP_READ : 0);
-            if (!ev) continue;
-            f->cb(l, f, ev);
-            handled++;
-        }
+    size_t end = l->n;                    /* slots added by callbacks wait a round */
+    l->dispatching = 1;
+    for (size_t i = 0; i < end; i++) {
+        short re = l->pfd[i].revents;
+        struct loop_fd *f = l->fds[i];
+        if (!re || !f) continue;
+        l->pfd[i].revents = 0;
+        /* Errors and hang-ups are reported whatever the interest, with READ
+         * (the read then returns the EOF or the error) and with WRITE for a
+         * writer, so a failed connect reaches the callback that waits for it. */
+        int err = re & (POLLERR | POLLHUP | POLLNVAL) ? LOOP_ERROR : 0;
+        int ev = (re & POLLIN ? LOOP_READ : 0) | (re & POLLOUT ? LOOP_WRITE : 0);
+        ev &= f->events;                  /* interest may have changed since poll */
+        if (err) ev |= LOOP_ERROR | LOOP_READ | (f->events & LOOP_WRITE);
+        if (!ev) continue;
+        f->cb(l, f, ev);                  /* f may be freed from here on */
+        if (f != &l->wake) handled++;
     }
+    l->dispatching = 0;
+    fill_holes(l);
+    return handled;
+}
 
-    /* Due timers, earliest first. A timer re-armed from its own callback
-     * lands at now + ms > now only if ms > 0; a 0 ms re-arm waits for the
-     * next iteration because we stop at the first timer armed after start. */
-    uint64_t now = l->now;
-    size_t budget = l->nt;
-    while (l->nt && l->heap[0]->when_ms <= now && budget--) {
-        struct loop_timer *t = l->heap[0];
+static int run_timers(struct loop *l)
+{
+    int handled = 0;
+    uint64_t fence = l->seq;              /* timers armed from here on wait a round */
+    while (l->nt && l->heap[0].when <= l->now && l->heap[0].seq <= fence) {
+        struct loop_timer *t = l->heap[0].t;
         loop_timer_stop(l, t);
         t->cb(l, t);
         handled++;
@@ -239,13 +296,40 @@ int loop_run_once(struct loop *l, int max_wait_ms)
     return handled;
 }
 
-void loop_run(struct loop *l)
+int loop_run_once(struct loop *l, int max_wait_ms)
 {
-    l->stop = 0;
-    while (!l->stop) {
-        int rc = loop_run_once(l, -1);
-        if (rc < 0) break;
+    if (l->dispatching) return -EBUSY;    /* not re-entrant from a callback */
+    l->now = loop_clock_ms();
+    int wait = max_wait_ms < 0 ? -1 : max_wait_ms;
+    if (l->nt) {
+        uint64_t when = l->heap[0].when;
+        uint64_t d = when > l->now ? when - l->now : 0;
+        if (wait < 0 || d < (uint64_t)wait) wait = d > INT_MAX ? INT_MAX : (int)d;
     }
+    int rc = poll(l->pfd, (nfds_t)l->n, wait);
+    if (rc < 0 && errno != EINTR) return -errno;
+    l->now = loop_clock_ms();
+    int handled = rc > 0 ? dispatch_fds(l) : 0;
+    return handled + run_timers(l);
 }
 
-void loop_stop(struct loop *l) { l->stop = 1; }
+/* A stop requested before loop_run starts (a signal during start-up) is
+ * honoured; the flag is cleared on the way out so the loop can run again. */
+void loop_run(struct loop *l)
+{
+    while (!l->stop)
+        if (loop_run_once(l, -1) < 0) break;
+    l->stop = 0;
+}
+
+/* Async-signal-safe: a flag and a write(2). */
+void loop_stop(struct loop *l)
+{
+    l->stop = 1;
+    if (l->wake_w >= 0) {
+        int e = errno;
+        ssize_t r = write(l->wake_w, "", 1);   /* pipe full = a wake-up is pending anyway */
+        (void)r;
+        errno = e;
+    }
+}

@@ -40,10 +40,14 @@ void loop_free(struct loop *l);
 uint64_t loop_now_ms(struct loop *l);
 uint64_t loop_clock_ms(void);
 
-/* Register fd with interest `events`. Returns 0 or -errno. */
+/* Register fd with interest `events`. Returns 0 or -errno. f must not be
+ * registered already; one added from a callback is first polled next round. */
 int loop_add(struct loop *l, struct loop_fd *f, int fd, int events, loop_fd_cb cb);
 void loop_set(struct loop *l, struct loop_fd *f, int events);   /* change interest */
 void loop_del(struct loop *l, struct loop_fd *f);               /* does not close fd */
+/* loop_del from a callback: f's pending events of this round are dropped, and
+ * f's memory may be freed at once. Deleting an f that is not registered
+ * (zero-filled, or deleted already) is a no-op. */
 
 /* Arm (or re-arm) a timer `ms` from now. */
 void loop_timer_init(struct loop_timer *t, loop_timer_cb cb);
@@ -54,8 +58,9 @@ int loop_timer_active(const struct loop_timer *t);
 /* Run one iteration: wait at most max_wait_ms (or until the next timer),
  * dispatch ready fds, then due timers. Returns number of events handled or -errno. */
 int loop_run_once(struct loop *l, int max_wait_ms);
-/* Run until loop_stop() is called. */
+/* Run until loop_stop() is called (also if it was called before loop_run). */
 void loop_run(struct loop *l);
+/* Async-signal-safe: may be called from a signal handler; wakes poll(). */
 void loop_stop(struct loop *l);
 
 #endif

@@ -1,6 +1,15 @@
-/* net.c -- non-blocking socket helpers (see net.h). Every descriptor is
- * created non-blocking and close-on-exec in one system call where Linux
- * allows it, so a forked executor never inherits our sockets. */
+/* net.c -- non-blocking TCP socket helpers (contract in net.h).
+ *
+ * Every descriptor is made non-blocking and close-on-exec in the system call
+ * that creates it (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4), never by a later
+ * fcntl: an executor forked in between would otherwise inherit it. Failures
+ * return -errno and, where a caller may want to log them, a sentence in err.
+ *
+ * Address literals are parsed with AI_NUMERICHOST: something that looks
+ * numeric but is not a valid address ("256.1.1.1") fails at once, instead
+ * of turning into a DNS query that may block the loop for seconds. Real host
+ * names do go through getaddrinfo, which blocks; callers resolve rarely
+ * (once per listen, once per peer connection). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +22,9 @@
 #include <unistd.h>
 #include "net.h"
 
-static int seterr(char *err, int e, const char *what)
+static int fail(char *err, int e, const char *what, const char *host, int port)
 {
-    if (err) snprintf(err, NET_ERR_LEN, "%s: %s", what, strerror(e));
+    if (err) snprintf(err, NET_ERR_LEN, "%s %.100s:%d: %s", what, host ? host : "*", port, strerror(e));
     return -e;
 }
 
@@ -26,46 +35,74 @@ int net_set_nonblock(int fd)
     return 0;
 }
 
-/* Resolve host:port for a passive (listen) or active (connect) socket. */
+/* ==== Resolving ========================================================= */
+
+/* host:port -> address list. "[::1]" is accepted as "::1". For listening,
+ * NULL, "" and "0.0.0.0" mean every IPv4 address. */
 static int resolve(const char *host, int port, int passive, struct addrinfo **res, char *err)
 {
+    char name[256], service[16];
     struct addrinfo hints;
-    char ps[16];
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = passive ? AI_PASSIVE : 0;
-    snprintf(ps, sizeof ps, "%d", port);
-    if (host && (!*host || strcmp(host, "0.0.0.0") == 0) && passive) host = NULL;
-    if (!host && passive) hints.ai_family = AF_INET;
-    int rc = getaddrinfo(host, ps, &hints, res);
-    if (rc != 0) {
-        if (err) snprintf(err, NET_ERR_LEN, "cannot resolve '%s': %s", host ? host : "*", gai_strerror(rc));
-        return -EINVAL;
+    if (port < 0 || port > 65535) return fail(err, EINVAL, "bad port for", host, port);
+    snprintf(service, sizeof service, "%d", port);
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+
+    if (host && *host == '[') {
+        size_t n = strlen(host);
+        if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof name) return fail(err, EINVAL, "bad address", host, port);
+        memcpy(name, host + 1, n - 2);
+        name[n - 2] = 0;
+        host = name;
     }
-    return 0;
+    if (passive && (!host || !*host || strcmp(host, "0.0.0.0") == 0)) {
+        host = NULL;
+        hints.ai_family = AF_INET;
+    } else if (!host || !*host) {
+        return fail(err, EINVAL, "no host to connect to", host, port);
+    } else if (strchr(host, ':') || strspn(host, "0123456789.") == strlen(host)) {
+        hints.ai_flags |= AI_NUMERICHOST;
+    }
+
+    int rc = getaddrinfo(host, service, &hints, res);
+    if (rc == 0) return 0;
+    int e = rc == EAI_SYSTEM ? errno : rc == EAI_MEMORY ? ENOMEM : EINVAL;
+    if (err) snprintf(err, NET_ERR_LEN, "cannot resolve '%.100s': %s", host ? host : "*",
+                      rc == EAI_SYSTEM ? strerror(e) : gai_strerror(rc));
+    return -e;
 }
+
+/* ==== Listening and accepting =========================================== */
 
 int net_listen(const char *ip, int port, int backlog, char *err)
 {
-    struct addrinfo *res, *ai;
+    struct addrinfo *res;
     int rc = resolve(ip, port, 1, &res, err);
     if (rc < 0) return rc;
-    int last = EADDRNOTAVAIL;
-    for (ai = res; ai; ai = ai->ai_next) {
+    /* A name may resolve to several addresses: listen on the first that
+     * works, as anet does, and report the last failure otherwise. */
+    int e = EADDRNOTAVAIL;
+    const char *what = "cannot listen on";
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) { last = errno; continue; }
+        if (fd < 0) { e = errno; what = "cannot create socket for"; continue; }
+        /* A restarted master must rebind while old connections sit in TIME_WAIT. */
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            e = errno; what = "cannot bind";
+        } else if (listen(fd, backlog) < 0) {
+            e = errno; what = "cannot listen on";
+        } else {
             freeaddrinfo(res);
             return fd;
         }
-        last = errno;
         close(fd);
     }
     freeaddrinfo(res);
-    return seterr(err, last, "bind/listen");
+    return fail(err, e, what, ip, port);
 }
 
 int net_local_port(int fd)
@@ -78,23 +115,35 @@ int net_local_port(int fd)
     return -EAFNOSUPPORT;
 }
 
+/* "1.2.3.4:5" or "[::1]:5". A v4 peer on a dual-stack v6 socket arrives as
+ * ::ffff:1.2.3.4 and is shown as plain IPv4, as everyone else would write it. */
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t n)
 {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
+    char ip[INET6_ADDRSTRLEN];
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
         inet_ntop(AF_INET, &s->sin_addr, ip, sizeof ip);
-        port = ntohs(s->sin_port);
-        snprintf(out, n, "%s:%d", ip, port);
+        snprintf(out, n, "%s:%d", ip, ntohs(s->sin_port));
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof ip);
-        port = ntohs(s->sin6_port);
-        snprintf(out, n, "[%s]:%d", ip, port);
+        if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) {
+            inet_ntop(AF_INET, &s->sin6_addr.s6_addr[12], ip, sizeof ip);
+            snprintf(out, n, "%s:%d", ip, ntohs(s->sin6_port));
+        } else {
+            inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof ip);
+            snprintf(out, n, "[%s]:%d", ip, ntohs(s->sin6_port));
+        }
     } else {
         snprintf(out, n, "?");
     }
+}
+
+/* Small request/response messages: Nagle would hold each answer back for
+ * the peer's delayed ACK (up to 40 ms on Linux). */
+static void nodelay(int fd)
+{
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 int net_accept(int lfd, char *peer, size_t peer_len)
@@ -105,23 +154,26 @@ int net_accept(int lfd, char *peer, size_t peer_len)
     do fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (peer) format_peer(&ss, peer, peer_len);
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) nodelay(fd);
+    if (peer && peer_len) format_peer(&ss, peer, peer_len);
     return fd;
 }
 
+/* ==== Connecting ======================================================== */
+
+/* Only the first address that starts connecting is tried: the outcome
+ * comes later (net_connect_result), when falling back would need state we
+ * do not keep. Local refusals (no route, bad family) do fall through. */
 int net_connect(const char *host, int port, char *err)
 {
-    struct addrinfo *res, *ai;
+    struct addrinfo *res;
     int rc = resolve(host, port, 0, &res, err);
     if (rc < 0) return rc;
-    int last = ECONNREFUSED;
-    for (ai = res; ai; ai = ai->ai_next) {
+    int e = EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) { last = errno; continue; }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (fd < 0) { e = errno; continue; }
+        nodelay(fd);
         int r;
         do r = connect(fd, ai->ai_addr, ai->ai_addrlen);
         while (r < 0 && errno == EINTR);
@@ -129,11 +181,11 @@ int net_connect(const char *host, int port, char *err)
             freeaddrinfo(res);
             return fd;
         }
-        last = errno;
+        e = errno;
         close(fd);
     }
     freeaddrinfo(res);
-    return seterr(err, last, "connect");
+    return fail(err, e, "cannot connect to", host, port);
 }
 
 int net_connect_result(int fd)
@@ -144,6 +196,8 @@ int net_connect_result(int fd)
     return -e;
 }
 
+/* ==== Reading and writing =============================================== */
+
 long net_read(int fd, void *p, size_t n)
 {
     ssize_t r;
@@ -153,6 +207,8 @@ long net_read(int fd, void *p, size_t n)
     return (long)r;
 }
 
+/* send(), not write(): MSG_NOSIGNAL turns a write to a reset connection
+ * into EPIPE even if the caller forgot to ignore SIGPIPE. */
 long net_write(int fd, const void *p, size_t n)
 {
     ssize_t r;

@@ -9,6 +9,8 @@
 #define NET_ERR_LEN 256
 
 /* Listen on ip:port (IPv4 dotted, IPv6 literal, or hostname; NULL/"0.0.0.0" = any).
+ * IPv6 literals may be bracketed ("[::1]"); malformed numeric addresses fail
+ * without a DNS lookup.
  * port 0 picks a free port; SO_REUSEADDR set; non-blocking; CLOEXEC. */
 int net_listen(const char *ip, int port, int backlog, char *err);
 /* Port a bound socket listens on. */

@@ -1,0 +1,719 @@
+/* agent_exec.c -- the agent's executors, tasks and status updates.
+ *
+ * RunTaskMessage from the master creates the sandbox
+ *   WORK_DIR/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>/
+ * and starts the executor in it: for a task with a CommandInfo, the command
+ * executor (`mesos_api executor`, this same binary), else the task's own
+ * ExecutorInfo command. The executor subscribes to POST /api/v1/executor,
+ * gets LAUNCH, and sends UPDATE calls. Each update is acknowledged to the
+ * executor at once (ACKNOWLEDGED) and forwarded to the master as a
+ * StatusUpdateMessage, re-sent with a doubling interval until the master
+ * relays the framework's StatusUpdateAcknowledgementMessage; per task they
+ * go out strictly in order, as upstream's status update manager does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "agent.h"
+#include "api.h"
+#include "log.h"
+#include "pbdesc.h"
+#include "pbjson.h"
+#include "pbw.h"
+
+#define RETRY_MIN_MS (10 * 1000)          /* upstream STATUS_UPDATE_RETRY_INTERVAL_MIN */
+#define RETRY_MAX_MS (10 * 60 * 1000)
+#define REGISTRATION_TIMEOUT_MS (60 * 1000) /* --executor_registration_timeout default */
+
+enum { TASK_STARTING = 0, TASK_RUNNING = 1, TASK_FINISHED = 2, TASK_FAILED = 3, TASK_KILLED = 4,
+       TASK_LOST = 5, TASK_STAGING = 6, TASK_ERROR = 7, TASK_KILLING = 8, TASK_DROPPED = 9,
+       TASK_GONE = 11 };
+
+static int terminal(int s)
+{
+    return s == TASK_FINISHED || s == TASK_FAILED || s == TASK_KILLED || s == TASK_LOST ||
+           s == TASK_ERROR || s == TASK_DROPPED || s == TASK_GONE;
+}
+
+struct supdate {                 /* one StatusUpdate waiting for its ack */
+    struct supdate *next;
+    struct buf bytes;            /* StatusUpdate */
+    unsigned char uuid[16];
+    int state;
+};
+
+struct atask {
+    struct atask *next;
+    struct aexec *ex;
+    char id[256];
+    struct buf info;             /* TaskInfo bytes */
+    int state;
+    int launched;                /* sent to the executor */
+    struct supdate *updates;     /* head is in flight to the master */
+    struct loop_timer retry;
+    uint64_t retry_ms;
+};
+
+struct aexec {
+    struct aexec *next;
+    struct agent_proc *a;
+    char framework_id[256], executor_id[256], container_id[40];
+    char sandbox[2048];
+    struct buf framework_info;   /* FrameworkInfo bytes */
+    struct buf executor_info;    /* ExecutorInfo bytes */
+    int command_executor;
+    pid_t pid;
+    struct request *stream;      /* the executor's SUBSCRIBE stream, or NULL */
+    int stream_json;
+    struct atask *tasks;
+    struct loop_timer reg_timeout;
+};
+
+static double now_secs(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void uuid_bytes(unsigned char u[16])
+{
+    if (getrandom(u, 16, 0) != 16)
+        for (int i = 0; i < 16; i++) u[i] = (unsigned char)rand();
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+}
+
+static void put_id(struct buf *b, uint32_t tag, const char *v)
+{
+    size_t k = pbw_begin(b, tag);
+    pbw_put_str(b, 1, v);
+    pbw_end(b, k);
+}
+
+/* The value of an id-shaped sub-message field (`{value = 1}`) as a C string. */
+static int get_id(const uint8_t *p, size_t n, uint32_t tag, char *out, size_t cap)
+{
+    struct pbw_field f, v;
+    if (pbw_find(p, n, tag, &f) != 1 || f.wt != PBW_LEN || pbw_find(f.p, f.n, 1, &v) != 1 || v.wt != PBW_LEN)
+        return -1;
+    snprintf(out, cap, "%.*s", (int)v.n, (const char *)v.p);
+    return 0;
+}
+
+static int mkdirs(const char *path)
+{
+    char tmp[2048];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static struct aexec *find_exec(struct agent_proc *a, const char *fw, const char *ex)
+{
+    for (struct aexec *e = a->executors; e; e = e->next)
+        if (strcmp(e->framework_id, fw) == 0 && strcmp(e->executor_id, ex) == 0) return e;
+    return NULL;
+}
+
+static struct atask *find_task(struct agent_proc *a, const char *fw, const char *task, struct aexec **exo)
+{
+    for (struct aexec *e = a->executors; e; e = e->next)
+        if (strcmp(e->framework_id, fw) == 0)
+            for (struct atask *t = e->tasks; t; t = t->next)
+                if (strcmp(t->id, task) == 0) { if (exo) *exo = e; return t; }
+    return NULL;
+}
+
+/* ==== Status update manager ============================================= */
+
+static void send_head(struct atask *t)
+{
+    struct agent_proc *a = t->ex->a;
+    if (!t->updates || a->state != AGENT_REGISTERED) return;
+    struct buf m = {0};
+    pbw_put_bytes(&m, 1, t->updates->bytes.data, t->updates->bytes.len);
+    char pid[400];
+    upid_format(wire_self(a->wire), pid, sizeof pid);
+    pbw_put_str(&m, 2, pid);
+    wire_send(a->wire, &a->master, "mesos.internal.StatusUpdateMessage", m.data, m.len);
+    buf_free(&m);
+}
+
+static void retry_cb(struct loop *l, struct loop_timer *timer)
+{
+    struct atask *t = container_of(timer, struct atask, retry);
+    if (!t->updates) return;
+    send_head(t);
+    if (t->retry_ms < RETRY_MAX_MS) t->retry_ms *= 2;
+    loop_timer_start(l, timer, t->retry_ms);
+}
+
+static void task_free(struct atask *t)
+{
+    loop_timer_stop(t->ex->a->loop, &t->retry);
+    while (t->updates) {
+        struct supdate *u = t->updates;
+        t->updates = u->next;
+        buf_free(&u->bytes);
+        free(u);
+    }
+    buf_free(&t->info);
+    free(t);
+}
+
+/* Queue a TaskStatus (bytes, from the executor or made here) for the master. */
+static void enqueue(struct atask *t, const uint8_t *status, size_t n)
+{
+    struct aexec *e = t->ex;
+    struct agent_proc *a = e->a;
+    struct supdate *u = xcalloc(1, sizeof *u);
+    struct pbw_field f;
+    if (pbw_find(status, n, 11, &f) == 1 && f.wt == PBW_LEN && f.n == 16) memcpy(u->uuid, f.p, 16);
+    else uuid_bytes(u->uuid);
+    u->state = pbw_find(status, n, 2, &f) == 1 ? (int)f.v : TASK_LOST;
+    /* The status as the agent forwards it: with agent_id, executor_id,
+     * timestamp and uuid set (later fields win in protobuf). */
+    struct buf st = {0};
+    buf_append(&st, status, n);
+    put_id(&st, 5, a->id);
+    put_id(&st, 7, e->executor_id);
+    if (pbw_find(status, n, 6, &f) != 1) pbw_put_double(&st, 6, now_secs());
+    if (pbw_find(status, n, 11, &f) != 1) pbw_put_bytes(&st, 11, u->uuid, 16);
+    put_id(&u->bytes, 1, e->framework_id);
+    put_id(&u->bytes, 2, e->executor_id);
+    put_id(&u->bytes, 3, a->id);
+    pbw_put_bytes(&u->bytes, 4, st.data, st.len);
+    pbw_put_double(&u->bytes, 5, now_secs());
+    pbw_put_bytes(&u->bytes, 6, u->uuid, 16);
+    buf_free(&st);
+    t->state = u->state;
+    struct supdate **pp = &t->updates;
+    while (*pp) pp = &(*pp)->next;
+    *pp = u;
+    if (t->updates == u) {
+        t->retry_ms = RETRY_MIN_MS;
+        send_head(t);
+        loop_timer_start(a->loop, &t->retry, t->retry_ms);
+    }
+}
+
+/* An update the agent makes itself (SOURCE_AGENT). */
+static void agent_update(struct atask *t, int state, int reason, const char *message)
+{
+    struct buf st = {0};
+    put_id(&st, 1, t->id);
+    pbw_put_uint(&st, 2, (uint64_t)state);
+    if (message) pbw_put_str(&st, 4, message);
+    pbw_put_uint(&st, 9, 1);                        /* SOURCE_AGENT */
+    if (reason >= 0) pbw_put_uint(&st, 10, (uint64_t)reason);
+    enqueue(t, (const uint8_t *)st.data, st.len);
+    buf_free(&st);
+}
+
+static void exec_free(struct aexec *e);
+
+/* StatusUpdateAcknowledgementMessage {slave_id, framework_id, task_id, uuid}. */
+static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256], task[256];
+    struct pbw_field u;
+    if (get_id(p, n, 2, fw, sizeof fw) < 0 || get_id(p, n, 3, task, sizeof task) < 0 ||
+        pbw_find(p, n, 4, &u) != 1 || u.n != 16)
+        return;
+    struct aexec *e;
+    struct atask *t = find_task(a, fw, task, &e);
+    if (!t || !t->updates || memcmp(t->updates->uuid, u.p, 16) != 0) {
+        LOG_V(1, "Ignoring an acknowledgement for task %s that matches no pending update", task);
+        return;
+    }
+    struct supdate *head = t->updates;
+    t->updates = head->next;
+    int was_terminal = terminal(head->state);
+    buf_free(&head->bytes);
+    free(head);
+    if (t->updates) {
+        t->retry_ms = RETRY_MIN_MS;
+        send_head(t);
+        loop_timer_start(a->loop, &t->retry, t->retry_ms);
+    } else {
+        loop_timer_stop(a->loop, &t->retry);
+        if (was_terminal) {
+            /* The task is done and its last update is known to the framework. */
+            struct atask **pp = &e->tasks;
+            while (*pp != t) pp = &(*pp)->next;
+            *pp = t->next;
+            task_free(t);
+            if (!e->tasks && e->pid <= 0) exec_free(e);
+        }
+    }
+}
+
+/* ==== Executors ========================================================= */
+
+static void exec_free(struct aexec *e)
+{
+    struct agent_proc *a = e->a;
+    struct aexec **pp = &a->executors;
+    while (*pp && *pp != e) pp = &(*pp)->next;
+    if (*pp) *pp = e->next;
+    if (e->stream) {
+        e->stream->on_close = NULL;
+        server_stream_end(e->stream);
+    }
+    loop_timer_stop(a->loop, &e->reg_timeout);
+    while (e->tasks) {
+        struct atask *t = e->tasks;
+        e->tasks = t->next;
+        task_free(t);
+    }
+    buf_free(&e->framework_info);
+    buf_free(&e->executor_info);
+    free(e);
+}
+
+static int send_event(struct aexec *e, struct buf *ev)
+{
+    if (!e->stream) return -1;
+    int rc;
+    if (e->stream_json) {
+        struct buf js = {0};
+        rc = pbjson_to_json(PBD_M_mesos_v1_executor_Event, ev->data, ev->len, &js);
+        if (rc == 0) rc = server_stream_record(e->stream, js.data, js.len);
+        buf_free(&js);
+    } else {
+        rc = server_stream_record(e->stream, ev->data, ev->len);
+    }
+    if (rc < 0) e->stream = NULL;      /* the server dropped it */
+    return rc;
+}
+
+static void launch_pending(struct aexec *e)
+{
+    for (struct atask *t = e->tasks; t && e->stream; t = t->next) {
+        if (t->launched || terminal(t->state)) continue;
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, 2);                      /* LAUNCH */
+        size_t k = pbw_begin(&ev, 4);
+        pbw_put_bytes(&ev, 1, t->info.data, t->info.len);
+        pbw_end(&ev, k);
+        if (send_event(e, &ev) == 0) t->launched = 1;
+        buf_free(&ev);
+    }
+}
+
+static void reg_timeout_cb(struct loop *l, struct loop_timer *timer)
+{
+    (void)l;
+    struct aexec *e = container_of(timer, struct aexec, reg_timeout);
+    if (e->stream) return;
+    LOG_WARN("Executor %s of framework %s did not subscribe in time", e->executor_id, e->framework_id);
+    for (struct atask *t = e->tasks; t; t = t->next)
+        if (!terminal(t->state)) agent_update(t, TASK_FAILED, 23, "Executor did not register in time");
+    if (e->pid > 0) kill(-e->pid, SIGKILL);
+}
+
+static void self_exe(char *out, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", out, n - 1);
+    if (k < 0) k = 0;
+    out[k] = 0;
+}
+
+/* Start the executor process in its sandbox. */
+static int spawn(struct aexec *e)
+{
+    struct agent_proc *a = e->a;
+    char exe[1024], cmd[8192] = "";
+    self_exe(exe, sizeof exe);
+    struct pbw_field c, v;
+    if (!e->command_executor && pbw_find(e->executor_info.data, e->executor_info.len, 7, &c) == 1 &&
+        pbw_find(c.p, c.n, 3, &v) == 1 && v.wt == PBW_LEN)
+        snprintf(cmd, sizeof cmd, "%.*s", (int)v.n, (const char *)v.p);
+    char out[2100], err[2100];
+    snprintf(out, sizeof out, "%s/stdout", e->sandbox);
+    snprintf(err, sizeof err, "%s/stderr", e->sandbox);
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        /* Its own session: the executor outlives an agent restart. */
+        setsid();
+        int fo = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644), fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fi = open("/dev/null", O_RDONLY);
+        if (fo >= 0) dup2(fo, 1);
+        if (fe >= 0) dup2(fe, 2);
+        if (fi >= 0) dup2(fi, 0);
+        if (chdir(e->sandbox) != 0) _exit(127);
+        char ep[400];
+        snprintf(ep, sizeof ep, "%s:%d", a->ip, a->port);
+        setenv("MESOS_AGENT_ENDPOINT", ep, 1);
+        setenv("MESOS_FRAMEWORK_ID", e->framework_id, 1);
+        setenv("MESOS_EXECUTOR_ID", e->executor_id, 1);
+        setenv("MESOS_SANDBOX", e->sandbox, 1);
+        setenv("MESOS_DIRECTORY", e->sandbox, 1);
+        setenv("MESOS_AGENT_ID", a->id, 1);
+        setenv("MESOS_SLAVE_ID", a->id, 1);
+        setenv("MESOS_CONTAINER_ID", e->container_id, 1);
+        setenv("MESOS_CHECKPOINT", "1", 1);
+        signal(SIGPIPE, SIG_DFL);
+        if (e->command_executor) execl(exe, exe, "executor", (char *)NULL);
+        else execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    e->pid = pid;
+    LOG("Started executor %s of framework %s (pid %d) in %s", e->executor_id, e->framework_id, (int)pid, e->sandbox);
+    return 0;
+}
+
+/* Make the command executor's ExecutorInfo for a task with a CommandInfo:
+ * executor id = task id, as upstream's agent does. */
+static void command_executor_info(struct buf *out, const char *task_id, const char *fw)
+{
+    put_id(out, 1, task_id);
+    put_id(out, 8, fw);
+    size_t c = pbw_begin(out, 7);
+    pbw_put_str(out, 3, "mesos_api executor");
+    pbw_end(out, c);
+    char name[400];
+    snprintf(name, sizeof name, "Command Executor (Task: %s) (Command: mesos_api executor)", task_id);
+    pbw_put_str(out, 9, name);
+}
+
+/* RunTaskMessage {framework = 2, pid = 3, task = 4}. */
+static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    struct pbw_field fi, ti;
+    if (pbw_find(p, n, 2, &fi) != 1 || pbw_find(p, n, 4, &ti) != 1 || ti.wt != PBW_LEN) {
+        LOG_WARN("Ignoring a malformed RunTaskMessage");
+        return;
+    }
+    char fw[256] = "", task[256] = "", ex[256] = "";
+    if (get_id(fi.p, fi.n, 3, fw, sizeof fw) < 0) get_id(p, n, 1, fw, sizeof fw);
+    get_id(ti.p, ti.n, 2, task, sizeof task);
+    if (!fw[0] || !task[0]) { LOG_WARN("RunTaskMessage without framework or task id"); return; }
+    struct pbw_field exi, cmd;
+    int has_exec = pbw_find(ti.p, ti.n, 5, &exi) == 1 && exi.wt == PBW_LEN;
+    int has_cmd = pbw_find(ti.p, ti.n, 7, &cmd) == 1;
+    if (has_exec) get_id(exi.p, exi.n, 1, ex, sizeof ex);
+    else snprintf(ex, sizeof ex, "%s", task);
+    if (find_task(a, fw, task, NULL)) {
+        LOG_WARN("Task %s of framework %s is already known: ignoring the duplicate launch", task, fw);
+        return;
+    }
+    struct aexec *e = find_exec(a, fw, ex);
+    int fresh = e == NULL;
+    if (!e) {
+        e = xcalloc(1, sizeof *e);
+        e->a = a;
+        snprintf(e->framework_id, sizeof e->framework_id, "%s", fw);
+        snprintf(e->executor_id, sizeof e->executor_id, "%s", ex);
+        unsigned char u[16];
+        uuid_bytes(u);
+        snprintf(e->container_id, sizeof e->container_id,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        buf_append(&e->framework_info, fi.p, fi.n);
+        e->command_executor = !has_exec;
+        if (has_exec) buf_append(&e->executor_info, exi.p, exi.n);
+        else command_executor_info(&e->executor_info, task, fw);
+        snprintf(e->sandbox, sizeof e->sandbox, "%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
+                 a->work_dir, a->id, fw, ex, e->container_id);
+        loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+        e->next = a->executors;
+        a->executors = e;
+    }
+    struct atask *t = xcalloc(1, sizeof *t);
+    t->ex = e;
+    snprintf(t->id, sizeof t->id, "%s", task);
+    buf_append(&t->info, ti.p, ti.n);
+    t->state = TASK_STAGING;
+    loop_timer_init(&t->retry, retry_cb);
+    t->next = e->tasks;
+    e->tasks = t;
+    LOG("Launching task %s of framework %s with executor %s", task, fw, ex);
+    if (!has_exec && !has_cmd) {
+        agent_update(t, TASK_ERROR, -1, "Task has neither an executor nor a command");
+        return;
+    }
+    if (fresh) {
+        int rc = mkdirs(e->sandbox);
+        if (rc == 0) rc = spawn(e);
+        if (rc < 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "Failed to launch the executor: %s", strerror(-rc));
+            agent_update(t, TASK_FAILED, 0, msg);
+            return;
+        }
+        loop_timer_start(a->loop, &e->reg_timeout, REGISTRATION_TIMEOUT_MS);
+    } else {
+        launch_pending(e);
+    }
+}
+
+/* KillTaskMessage {framework_id = 1, task_id = 2, kill_policy = 3}. */
+static void on_kill_task(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256], task[256];
+    if (get_id(p, n, 1, fw, sizeof fw) < 0 || get_id(p, n, 2, task, sizeof task) < 0) return;
+    struct aexec *e;
+    struct atask *t = find_task(a, fw, task, &e);
+    if (!t) {
+        LOG_WARN("Cannot kill unknown task %s of framework %s", task, fw);
+        return;
+    }
+    if (terminal(t->state)) return;
+    if (!t->launched || !e->stream) {
+        /* Not yet with its executor: it dies here. */
+        agent_update(t, TASK_KILLED, 30, "Killed before delivery to the executor");
+        return;
+    }
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 3);                          /* KILL */
+    size_t k = pbw_begin(&ev, 5);
+    put_id(&ev, 1, task);
+    struct pbw_field kp;
+    if (pbw_find(p, n, 3, &kp) == 1) pbw_put_bytes(&ev, 2, kp.p, kp.n);
+    pbw_end(&ev, k);
+    send_event(e, &ev);
+    buf_free(&ev);
+}
+
+static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256];
+    if (get_id(p, n, 1, fw, sizeof fw) < 0) return;
+    for (struct aexec *e = a->executors; e; e = e->next) {
+        if (strcmp(e->framework_id, fw) != 0) continue;
+        LOG("Shutting down executor %s of framework %s", e->executor_id, fw);
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, 7);                      /* SHUTDOWN */
+        if (send_event(e, &ev) < 0 && e->pid > 0) kill(-e->pid, SIGTERM);
+        buf_free(&ev);
+    }
+}
+
+int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n)
+{
+    if (strcmp(name, "mesos.internal.RunTaskMessage") == 0) on_run_task(a, p, n);
+    else if (strcmp(name, "mesos.internal.KillTaskMessage") == 0) on_kill_task(a, p, n);
+    else if (strcmp(name, "mesos.internal.StatusUpdateAcknowledgementMessage") == 0) on_ack(a, p, n);
+    else if (strcmp(name, "mesos.internal.ShutdownFrameworkMessage") == 0) on_shutdown_framework(a, p, n);
+    else return 0;
+    return 1;
+}
+
+/* Re-send every pending update (after re-registering with a master). */
+void agent_exec_resend(struct agent_proc *a)
+{
+    for (struct aexec *e = a->executors; e; e = e->next)
+        for (struct atask *t = e->tasks; t; t = t->next)
+            if (t->updates) {
+                send_head(t);
+                t->retry_ms = RETRY_MIN_MS;
+                loop_timer_start(a->loop, &t->retry, t->retry_ms);
+            }
+}
+
+/* Reap exited executors; their unfinished tasks fail. */
+void agent_exec_reap(struct agent_proc *a)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        for (struct aexec *e = a->executors; e; e = e->next) {
+            if (e->pid != pid) continue;
+            e->pid = 0;
+            LOG("Executor %s of framework %s exited (%s %d)", e->executor_id, e->framework_id,
+                WIFEXITED(status) ? "status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            int left = 0;
+            for (struct atask *t = e->tasks; t; t = t->next)
+                if (!terminal(t->state)) {
+                    agent_update(t, TASK_FAILED, 1, "Executor terminated");   /* REASON_EXECUTOR_TERMINATED */
+                    left++;
+                }
+            if (e->stream) {
+                e->stream->on_close = NULL;
+                server_stream_end(e->stream);
+                e->stream = NULL;
+            }
+            int pending = 0;
+            for (struct atask *t = e->tasks; t; t = t->next) pending += t->updates != NULL;
+            if (!pending && !left) exec_free(e);
+            break;
+        }
+    }
+}
+
+/* ==== POST /api/v1/executor ============================================= */
+
+static void stream_closed(struct request *r, void *arg)
+{
+    (void)r;
+    struct aexec *e = arg;
+    e->stream = NULL;
+    LOG("Executor %s of framework %s disconnected", e->executor_id, e->framework_id);
+}
+
+void agent_executor_api(struct request *r, void *arg)
+{
+    struct agent_proc *a = arg;
+    if (r->head->method_len != 4 || memcmp(r->head->method, "POST", 4) != 0) {
+        server_respond(r, 405, "Allow: POST\r\n", "text/plain; charset=utf-8", "405 Method Not Allowed.", 23);
+        return;
+    }
+    size_t ctl;
+    const char *ct = request_header(r, "Content-Type", &ctl);
+    int json = ct && ctl == 16 && memcmp(ct, "application/json", 16) == 0;
+    int proto = ct && ctl == 22 && memcmp(ct, "application/x-protobuf", 22) == 0;
+    if (!ct) { server_error(r, 400, "Expecting 'Content-Type' to be present"); return; }
+    if (!json && !proto) {
+        server_error(r, 415, "Expecting 'Content-Type' of application/json or application/x-protobuf");
+        return;
+    }
+    struct buf call = {0}, err = { .max = 4096 };
+    const uint8_t *p;
+    size_t n;
+    if (json) {
+        int rc = pbjson_from_json(PBD_M_mesos_v1_executor_Call, r->body, r->body_len, &call, &err);
+        if (rc) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "Failed to %s: %.*s", rc == PBJSON_ESYNTAX ? "parse body into JSON"
+                     : "convert JSON into Call protobuf", (int)err.len, err.data);
+            server_error(r, 400, msg);
+            goto out;
+        }
+        p = (const uint8_t *)call.data;
+        n = call.len;
+    } else {
+        if (pbjson_check(PBD_M_mesos_v1_executor_Call, r->body, r->body_len, &err) < 0) {
+            server_error(r, 400, "Failed to parse body into Call protobuf");
+            goto out;
+        }
+        p = (const uint8_t *)r->body;
+        n = r->body_len;
+    }
+    char fw[256], ex[256];
+    struct pbw_field type, sub;
+    if (get_id(p, n, 1, ex, sizeof ex) < 0 || get_id(p, n, 2, fw, sizeof fw) < 0 ||
+        pbw_find(p, n, 3, &type) != 1) {
+        server_error(r, 400, "Failed to validate executor::Call: Expecting 'type' to be present");
+        goto out;
+    }
+    struct aexec *e = find_exec(a, fw, ex);
+    if (!e) {
+        server_error(r, 400, "Executor not found");
+        goto out;
+    }
+    switch ((int)type.v) {
+    case 1: {                                          /* SUBSCRIBE */
+        int accept_json = request_accepts(r, "Accept", "application/json");
+        if (!accept_json && !request_accepts(r, "Accept", "application/x-protobuf")) {
+            server_error(r, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");
+            goto out;
+        }
+        if (e->stream) {
+            e->stream->on_close = NULL;
+            server_stream_end(e->stream);
+        }
+        /* Updates the executor still holds unacknowledged: take the ones we lack. */
+        if (pbw_find(p, n, 4, &sub) == 1) {
+            struct pbw_reader rd;
+            struct pbw_field u, st;
+            pbw_reader_init(&rd, sub.p, sub.n);
+            while (pbw_next(&rd, &u) == 1) {
+                if (u.tag != 2 || u.wt != PBW_LEN || pbw_find(u.p, u.n, 1, &st) != 1) continue;
+                char tid[256];
+                if (get_id(st.p, st.n, 1, tid, sizeof tid) < 0) continue;
+                struct atask *t = find_task(a, fw, tid, NULL);
+                struct pbw_field su;
+                int have = 0;
+                if (t && pbw_find(st.p, st.n, 11, &su) == 1 && su.n == 16)
+                    for (struct supdate *x = t->updates; x; x = x->next) have |= !memcmp(x->uuid, su.p, 16);
+                if (t && !have && !terminal(t->state)) enqueue(t, st.p, st.n);
+            }
+        }
+        e->stream = r;
+        e->stream_json = accept_json;
+        r->on_close = stream_closed;
+        r->on_close_arg = e;
+        loop_timer_stop(a->loop, &e->reg_timeout);
+        server_stream_begin(r, NULL, accept_json ? "application/json" : "application/x-protobuf");
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, 1);                       /* SUBSCRIBED */
+        size_t k = pbw_begin(&ev, 2);
+        pbw_put_bytes(&ev, 1, e->executor_info.data, e->executor_info.len);
+        pbw_put_bytes(&ev, 2, e->framework_info.data, e->framework_info.len);
+        size_t ai = pbw_begin(&ev, 3);
+        buf_append(&ev, a->info.data, a->info.len);
+        put_id(&ev, 6, a->id);
+        pbw_end(&ev, ai);
+        put_id(&ev, 4, e->container_id);
+        pbw_end(&ev, k);
+        send_event(e, &ev);
+        buf_free(&ev);
+        LOG("Executor %s of framework %s subscribed", ex, fw);
+        launch_pending(e);
+        break;
+    }
+    case 2: {                                          /* UPDATE */
+        struct pbw_field up, st, u;
+        char tid[256];
+        if (pbw_find(p, n, 5, &up) != 1 || pbw_find(up.p, up.n, 1, &st) != 1 ||
+            get_id(st.p, st.n, 1, tid, sizeof tid) < 0) {
+            server_error(r, 400, "Failed to validate executor::Call: Expecting 'update' to be present");
+            goto out;
+        }
+        if (pbw_find(st.p, st.n, 11, &u) != 1 || u.n != 16) {
+            server_error(r, 400, "Failed to validate executor::Call: 'uuid' must be set in status update");
+            goto out;
+        }
+        struct pbw_field sv;
+        if (pbw_find(st.p, st.n, 2, &sv) == 1 && sv.v == TASK_STAGING) {
+            server_error(r, 400, "Failed to validate executor::Call: 'TASK_STAGING' is not allowed");
+            goto out;
+        }
+        struct atask *t = find_task(a, fw, tid, NULL);
+        unsigned char uu[16];
+        memcpy(uu, u.p, 16);
+        if (t) enqueue(t, st.p, st.n);
+        server_respond(r, 202, NULL, NULL, "", 0);
+        /* The update is with the status update manager: tell the executor. */
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, 4);                       /* ACKNOWLEDGED */
+        size_t k = pbw_begin(&ev, 3);
+        put_id(&ev, 1, tid);
+        pbw_put_bytes(&ev, 2, uu, 16);
+        pbw_end(&ev, k);
+        send_event(e, &ev);
+        buf_free(&ev);
+        break;
+    }
+    case 3:                                            /* MESSAGE: no framework channel yet */
+    case 4:                                            /* HEARTBEAT */
+        server_respond(r, 202, NULL, NULL, "", 0);
+        break;
+    default:
+        server_error(r, 400, "Failed to validate executor::Call: Expecting 'type' to be present");
+    }
+out:
+    buf_free(&call);
+    buf_free(&err);
+}
+
+void agent_exec_free_all(struct agent_proc *a)
+{
+    while (a->executors) exec_free(a->executors);
+}

@@ -1,0 +1,491 @@
+/* executor.c -- `mesos_api executor`: the command executor.
+ *
+ * As in Mesos, the command executor is its own process. The agent starts it
+ * in the executor's sandbox with MESOS_AGENT_ENDPOINT, MESOS_FRAMEWORK_ID,
+ * MESOS_EXECUTOR_ID and MESOS_SANDBOX in its environment. It subscribes to
+ * the agent's v1 Executor API (POST /api/v1/executor), receives LAUNCH,
+ * runs the task's CommandInfo in its own process group, and reports
+ * TASK_STARTING, TASK_RUNNING and a terminal state through UPDATE calls. KILL
+ * sends SIGTERM, then SIGKILL after the kill policy's grace period. Updates
+ * not yet acknowledged are re-sent with SUBSCRIBE when the agent comes back
+ * (agent restart), until MESOS_RECOVERY_TIMEOUT. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "buf.h"
+#include "executor.h"
+#include "flags.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "pbdesc.h"
+#include "pbjson.h"
+#include "pbw.h"
+#include "recordio.h"
+
+/* Event.Type / Call.Type / TaskState numbers of the v1 protos. */
+enum { EV_SUBSCRIBED = 1, EV_LAUNCH = 2, EV_KILL = 3, EV_ACKNOWLEDGED = 4, EV_MESSAGE = 5,
+       EV_ERROR = 6, EV_SHUTDOWN = 7, EV_LAUNCH_GROUP = 8, EV_HEARTBEAT = 9 };
+enum { CALL_SUBSCRIBE = 1, CALL_UPDATE = 2 };
+enum { TASK_STARTING = 0, TASK_RUNNING = 1, TASK_FINISHED = 2, TASK_FAILED = 3, TASK_KILLED = 4 };
+
+struct update { struct update *next; unsigned char uuid[16]; struct buf status; int terminal; };
+
+struct exec {
+    struct loop *loop;
+    char host[256];
+    int port;
+    char framework_id[256], executor_id[256], sandbox[1024];
+    struct loop_fd stream;        /* the SUBSCRIBE connection; fd < 0 when down */
+    struct hresp resp;
+    struct buf body;              /* decoded chunked bytes */
+    struct recordio rio;
+    struct loop_timer reconnect, reap, grace, give_up;
+    int connected;
+    /* the one task of a command executor */
+    char task_id[256];
+    struct buf task;              /* TaskInfo bytes */
+    pid_t pid;
+    int launched, killing, terminal_sent, exit_code;
+    uint64_t grace_ms;
+    uint64_t recovery_ms;         /* how long to wait for a lost agent */
+    struct update *pending;       /* sent, not yet acknowledged */
+};
+
+static double now_secs(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void put_id(struct buf *b, uint32_t tag, const char *v)
+{
+    size_t k = pbw_begin(b, tag);
+    pbw_put_str(b, 1, v);
+    pbw_end(b, k);
+}
+
+static void call_head(struct exec *e, struct buf *b, int type)
+{
+    put_id(b, 1, e->executor_id);
+    put_id(b, 2, e->framework_id);
+    pbw_put_uint(b, 3, (uint64_t)type);
+}
+
+/* One short request on its own connection; returns the HTTP status or -1. */
+static int post_call(struct exec *e, const struct buf *call)
+{
+    char err[NET_ERR_LEN];
+    int fd = net_connect(e->host, e->port, err);
+    if (fd < 0) return -1;
+    /* Blocking from here: the agent is local and answers at once. */
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    struct timeval tv = { 10, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct buf req = {0};
+    buf_printf(&req, "POST /api/v1/executor HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
+                     "Accept: application/x-protobuf\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+               e->host, e->port, call->len);
+    buf_append(&req, call->data, call->len);
+    int status = -1;
+    if (write(fd, req.data, req.len) == (ssize_t)req.len) {
+        struct hresp h = {0};
+        struct buf body = { .max = 1 << 20 };
+        char tmp[4096];
+        ssize_t n;
+        while (!h.status && (n = read(fd, tmp, sizeof tmp)) > 0)
+            if (hresp_feed(&h, tmp, (size_t)n, &body) < 0) break;
+        status = h.status ? h.status : -1;
+        hresp_free(&h);
+        buf_free(&body);
+    }
+    buf_free(&req);
+    close(fd);
+    return status;
+}
+
+/* ==== Status updates ==================================================== */
+
+static void send_update(struct exec *e, struct update *u)
+{
+    struct buf call = {0};
+    call_head(e, &call, CALL_UPDATE);
+    size_t k = pbw_begin(&call, 5);
+    pbw_put_bytes(&call, 1, u->status.data, u->status.len);
+    pbw_end(&call, k);
+    int st = post_call(e, &call);
+    if (st != 202) LOG_WARN("UPDATE for task %s answered %d; it is re-sent on reconnection", e->task_id, st);
+    buf_free(&call);
+}
+
+static void update(struct exec *e, int state, const char *message, int reason)
+{
+    struct update *u = xcalloc(1, sizeof *u);
+    if (getrandom(u->uuid, sizeof u->uuid, 0) != sizeof u->uuid)
+        for (int i = 0; i < 16; i++) u->uuid[i] = (unsigned char)rand();
+    put_id(&u->status, 1, e->task_id);
+    pbw_put_uint(&u->status, 2, (uint64_t)state);
+    if (message) pbw_put_str(&u->status, 4, message);
+    pbw_put_uint(&u->status, 9, 2);                 /* SOURCE_EXECUTOR */
+    if (reason >= 0) pbw_put_uint(&u->status, 10, (uint64_t)reason);
+    put_id(&u->status, 7, e->executor_id);
+    pbw_put_double(&u->status, 6, now_secs());
+    pbw_put_bytes(&u->status, 11, u->uuid, 16);
+    u->terminal = state == TASK_FINISHED || state == TASK_FAILED || state == TASK_KILLED;
+    struct update **pp = &e->pending;
+    while (*pp) pp = &(*pp)->next;
+    *pp = u;
+    LOG("Task %s: sending update %d%s%s", e->task_id, state, message ? ": " : "", message ? message : "");
+    if (e->connected) send_update(e, u);
+}
+
+static void on_acknowledged(struct exec *e, const uint8_t *p, size_t n)
+{
+    struct pbw_field f;
+    if (pbw_find(p, n, 2, &f) != 1 || f.wt != PBW_LEN || f.n != 16) return;
+    for (struct update **pp = &e->pending; *pp; pp = &(*pp)->next)
+        if (memcmp((*pp)->uuid, f.p, 16) == 0) {
+            struct update *u = *pp;
+            *pp = u->next;
+            int terminal = u->terminal;
+            buf_free(&u->status);
+            free(u);
+            if (terminal) {
+                LOG("Terminal update acknowledged: executor exits");
+                loop_stop(e->loop);
+            }
+            return;
+        }
+}
+
+/* ==== The task ========================================================== */
+
+static void reap_cb(struct loop *l, struct loop_timer *t)
+{
+    struct exec *e = container_of(t, struct exec, reap);
+    int status;
+    pid_t r = waitpid(e->pid, &status, WNOHANG);
+    if (r == 0) { loop_timer_start(l, t, 50); return; }
+    loop_timer_stop(l, &e->grace);
+    char msg[128];
+    if (r < 0) {
+        update(e, TASK_FAILED, "Failed to wait for the command", 0);
+    } else if (WIFEXITED(status)) {
+        int code = WEXITSTATUS(status);
+        snprintf(msg, sizeof msg, "Command exited with status %d", code);
+        if (e->killing) update(e, TASK_KILLED, "Command terminated while being killed", -1);
+        else update(e, code == 0 ? TASK_FINISHED : TASK_FAILED, msg, code == 0 ? -1 : 0);
+    } else {
+        snprintf(msg, sizeof msg, "Command terminated with signal %s", strsignal(WTERMSIG(status)));
+        update(e, e->killing ? TASK_KILLED : TASK_FAILED, msg, e->killing ? -1 : 0);
+    }
+    e->terminal_sent = 1;
+    e->pid = 0;
+}
+
+/* The environment of the task: ours, plus CommandInfo.environment. */
+static void apply_env(const uint8_t *cmd, size_t n)
+{
+    struct pbw_field env, var, f;
+    if (pbw_find(cmd, n, 2, &env) != 1 || env.wt != PBW_LEN) return;
+    struct pbw_reader r;
+    pbw_reader_init(&r, env.p, env.n);
+    while (pbw_next(&r, &var) == 1) {
+        if (var.tag != 1 || var.wt != PBW_LEN) continue;
+        char name[256] = "", value[4096] = "";
+        if (pbw_find(var.p, var.n, 1, &f) == 1 && f.wt == PBW_LEN)
+            snprintf(name, sizeof name, "%.*s", (int)f.n, (const char *)f.p);
+        if (pbw_find(var.p, var.n, 2, &f) == 1 && f.wt == PBW_LEN)
+            snprintf(value, sizeof value, "%.*s", (int)f.n, (const char *)f.p);
+        if (name[0]) setenv(name, value, 1);
+    }
+}
+
+static void launch(struct exec *e, const uint8_t *task, size_t n)
+{
+    struct pbw_field f, v, cmd, kp, gp, ns;
+    if (e->launched) {
+        LOG_WARN("Ignoring a second LAUNCH: the command executor runs one task");
+        return;
+    }
+    e->launched = 1;
+    buf_append(&e->task, task, n);
+    if (pbw_find(task, n, 2, &f) == 1 && pbw_find(f.p, f.n, 1, &v) == 1)
+        snprintf(e->task_id, sizeof e->task_id, "%.*s", (int)v.n, (const char *)v.p);
+    if (pbw_find(task, n, 12, &kp) == 1 && pbw_find(kp.p, kp.n, 1, &gp) == 1 && pbw_find(gp.p, gp.n, 1, &ns) == 1)
+        e->grace_ms = ns.v / 1000000;
+    update(e, TASK_STARTING, NULL, -1);
+    if (pbw_find(task, n, 7, &cmd) != 1 || cmd.wt != PBW_LEN) {
+        update(e, TASK_FAILED, "Task has no command", 0);
+        e->terminal_sent = 1;
+        return;
+    }
+    /* Build argv before forking: shell "sh -c value", else value + arguments. */
+    struct pbw_field sh, val;
+    int shell = !(pbw_find(cmd.p, cmd.n, 6, &sh) == 1 && sh.v == 0);
+    char *value = NULL;
+    if (pbw_find(cmd.p, cmd.n, 3, &val) == 1 && val.wt == PBW_LEN) {
+        value = xmalloc(val.n + 1);
+        memcpy(value, val.p, val.n);
+        value[val.n] = 0;
+    }
+    size_t argc = 0, cap = 8;
+    char **argv = xcalloc(cap, sizeof *argv);
+    if (shell) {
+        argv[argc++] = xstrdup("sh");
+        argv[argc++] = xstrdup("-c");
+        argv[argc++] = xstrdup(value ? value : "");
+    } else {
+        struct pbw_reader r;
+        struct pbw_field a;
+        pbw_reader_init(&r, cmd.p, cmd.n);
+        while (pbw_next(&r, &a) == 1) {
+            if (a.tag != 7 || a.wt != PBW_LEN) continue;
+            if (argc + 2 >= cap) argv = xrealloc(argv, (cap *= 2) * sizeof *argv);
+            argv[argc] = xmalloc(a.n + 1);
+            memcpy(argv[argc], a.p, a.n);
+            argv[argc++][a.n] = 0;
+        }
+        if (argc == 0) argv[argc++] = xstrdup(value ? value : "");
+    }
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);                  /* its own group: kill reaches its children */
+        signal(SIGPIPE, SIG_DFL);
+        apply_env(cmd.p, cmd.n);
+        if (e->sandbox[0] && chdir(e->sandbox) != 0) _exit(127);
+        if (shell) execv("/bin/sh", argv);
+        else execvp(value ? value : argv[0], argv);
+        fprintf(stderr, "Failed to execute '%s': %s\n", value ? value : argv[0], strerror(errno));
+        _exit(127);
+    }
+    for (size_t i = 0; i < argc; i++) free(argv[i]);
+    free(argv);
+    free(value);
+    if (pid < 0) {
+        update(e, TASK_FAILED, "Failed to fork the command", 0);
+        e->terminal_sent = 1;
+        return;
+    }
+    setpgid(pid, pid);
+    e->pid = pid;
+    LOG("Started task %s as pid %d", e->task_id, (int)pid);
+    update(e, TASK_RUNNING, NULL, -1);
+    loop_timer_start(e->loop, &e->reap, 50);
+}
+
+static void grace_cb(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    struct exec *e = container_of(t, struct exec, grace);
+    if (e->pid > 0) {
+        LOG("Grace period over: SIGKILL to task %s", e->task_id);
+        kill(-e->pid, SIGKILL);
+    }
+}
+
+static void kill_task(struct exec *e, const uint8_t *p, size_t n)
+{
+    struct pbw_field kp, gp, ns;
+    if (pbw_find(p, n, 2, &kp) == 1 && pbw_find(kp.p, kp.n, 1, &gp) == 1 && pbw_find(gp.p, gp.n, 1, &ns) == 1)
+        e->grace_ms = ns.v / 1000000;
+    if (!e->launched || e->terminal_sent) return;
+    if (e->pid <= 0) return;
+    if (!e->killing) {
+        /* TASK_KILLING goes only to frameworks with the TASK_KILLING_STATE
+         * capability upstream; without framework info here, none is sent. */
+        e->killing = 1;
+        kill(-e->pid, SIGTERM);
+        loop_timer_start(e->loop, &e->grace, e->grace_ms);
+    }
+}
+
+/* ==== The event stream ================================================== */
+
+static void subscribe(struct exec *e);
+
+static void stream_down(struct exec *e, const char *why)
+{
+    if (e->stream.fd >= 0) {
+        loop_del(e->loop, &e->stream);
+        close(e->stream.fd);
+        e->stream.fd = -1;
+    }
+    if (e->connected) LOG_WARN("Disconnected from the agent: %s", why);
+    e->connected = 0;
+    if (!loop_timer_active(&e->give_up)) loop_timer_start(e->loop, &e->give_up, e->recovery_ms);
+    hresp_free(&e->resp);
+    memset(&e->resp, 0, sizeof e->resp);
+    buf_free(&e->body);
+    recordio_free(&e->rio);
+    memset(&e->rio, 0, sizeof e->rio);
+    loop_timer_start(e->loop, &e->reconnect, 1000);
+}
+
+static void on_event(struct exec *e, const uint8_t *p, size_t n)
+{
+    struct pbw_field t, f;
+    if (pbw_find(p, n, 1, &t) != 1) return;
+    switch ((int)t.v) {
+    case EV_SUBSCRIBED:
+        e->connected = 1;
+        loop_timer_stop(e->loop, &e->give_up);
+        LOG("Subscribed to the agent at %s:%d", e->host, e->port);
+        /* Updates the agent may not have: send them again. */
+        for (struct update *u = e->pending; u; u = u->next) send_update(e, u);
+        break;
+    case EV_LAUNCH:
+        if (pbw_find(p, n, 4, &f) == 1 && pbw_find(f.p, f.n, 1, &t) == 1) launch(e, t.p, t.n);
+        break;
+    case EV_LAUNCH_GROUP:
+        LOG_WARN("LAUNCH_GROUP is for the default executor, not the command executor");
+        break;
+    case EV_KILL:
+        if (pbw_find(p, n, 5, &f) == 1) kill_task(e, f.p, f.n);
+        break;
+    case EV_ACKNOWLEDGED:
+        if (pbw_find(p, n, 3, &f) == 1) on_acknowledged(e, f.p, f.n);
+        break;
+    case EV_SHUTDOWN:
+        LOG("Shutdown requested by the agent");
+        if (e->pid > 0 && !e->terminal_sent) {
+            kill_task(e, (const uint8_t *)"", 0);
+        } else {
+            loop_stop(e->loop);
+        }
+        break;
+    case EV_ERROR:
+        LOG_ERR("Error event from the agent");
+        break;
+    default:
+        break;   /* HEARTBEAT, MESSAGE */
+    }
+}
+
+static void stream_io(struct loop *l, struct loop_fd *f, int ev)
+{
+    (void)l; (void)ev;
+    struct exec *e = container_of(f, struct exec, stream);
+    char tmp[65536];
+    for (;;) {
+        long n = net_read(f->fd, tmp, sizeof tmp);
+        if (n == -EAGAIN) break;
+        if (n <= 0) { stream_down(e, "connection closed"); return; }
+        if (hresp_feed(&e->resp, tmp, (size_t)n, &e->body) < 0) { stream_down(e, "malformed response"); return; }
+        if (e->resp.status && e->resp.status != 200) {
+            char why[64];
+            snprintf(why, sizeof why, "SUBSCRIBE answered %d", e->resp.status);
+            stream_down(e, why);
+            return;
+        }
+        if (e->body.len) {
+            recordio_feed(&e->rio, e->body.data, e->body.len);
+            buf_reset(&e->body);
+            const char *rec;
+            size_t rn;
+            int rc;
+            while ((rc = recordio_next(&e->rio, &rec, &rn)) == 1) on_event(e, (const uint8_t *)rec, rn);
+            if (rc < 0) { stream_down(e, "bad RecordIO"); return; }
+        }
+        if (e->stream.fd < 0) return;
+    }
+}
+
+static void subscribe(struct exec *e)
+{
+    char err[NET_ERR_LEN];
+    int fd = net_connect(e->host, e->port, err);
+    if (fd < 0) { loop_timer_start(e->loop, &e->reconnect, 1000); return; }
+    struct buf call = {0}, req = {0};
+    call_head(e, &call, CALL_SUBSCRIBE);
+    size_t k = pbw_begin(&call, 4);
+    if (e->launched && e->task.len) pbw_put_bytes(&call, 1, e->task.data, e->task.len);
+    for (struct update *u = e->pending; u; u = u->next) {
+        size_t up = pbw_begin(&call, 2);
+        pbw_put_bytes(&call, 1, u->status.data, u->status.len);
+        pbw_end(&call, up);
+    }
+    pbw_end(&call, k);
+    buf_printf(&req, "POST /api/v1/executor HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
+                     "Accept: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n", e->host, e->port, call.len);
+    buf_append(&req, call.data, call.len);
+    /* The connect is non-blocking; loopback completes it at once or soon. */
+    struct timeval tv = { 5, 0 };
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    ssize_t w = write(fd, req.data, req.len);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    buf_free(&call);
+    buf_free(&req);
+    if (w != (ssize_t)req.len && w < 0) {
+        close(fd);
+        loop_timer_start(e->loop, &e->reconnect, 1000);
+        return;
+    }
+    loop_add(e->loop, &e->stream, fd, LOOP_READ, stream_io);
+}
+
+static void reconnect_cb(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    subscribe(container_of(t, struct exec, reconnect));
+}
+
+static void give_up_cb(struct loop *l, struct loop_timer *t)
+{
+    struct exec *e = container_of(t, struct exec, give_up);
+    LOG_ERR("The agent did not come back within the recovery timeout: killing the task and exiting");
+    if (e->pid > 0) kill(-e->pid, SIGKILL);
+    loop_stop(l);
+}
+
+int executor_main(int argc, char **argv)
+{
+    (void)argc; (void)argv;
+    const char *ep = getenv("MESOS_AGENT_ENDPOINT"), *fw = getenv("MESOS_FRAMEWORK_ID"),
+               *ex = getenv("MESOS_EXECUTOR_ID"), *sb = getenv("MESOS_SANDBOX");
+    if (!ep || !fw || !ex) {
+        fprintf(stderr, "mesos_api executor is started by an agent: MESOS_AGENT_ENDPOINT, "
+                        "MESOS_FRAMEWORK_ID and MESOS_EXECUTOR_ID must be set\n");
+        return 1;
+    }
+    static struct exec e;
+    const char *colon = strrchr(ep, ':');
+    if (!colon) { fprintf(stderr, "Bad MESOS_AGENT_ENDPOINT '%s'\n", ep); return 1; }
+    snprintf(e.host, sizeof e.host, "%.*s", (int)(colon - ep), ep);
+    e.port = atoi(colon + 1);
+    snprintf(e.framework_id, sizeof e.framework_id, "%s", fw);
+    snprintf(e.executor_id, sizeof e.executor_id, "%s", ex);
+    if (sb) snprintf(e.sandbox, sizeof e.sandbox, "%s", sb);
+    e.grace_ms = 3000;                   /* the command executor's default */
+    e.stream.fd = -1;
+    int64_t recovery_ns = 15LL * 60 * 1000000000;
+    const char *rt = getenv("MESOS_RECOVERY_TIMEOUT");
+    if (rt) parse_duration(rt, &recovery_ns);
+    e.loop = loop_new();
+    loop_timer_init(&e.reconnect, reconnect_cb);
+    loop_timer_init(&e.reap, reap_cb);
+    loop_timer_init(&e.grace, grace_cb);
+    loop_timer_init(&e.give_up, give_up_cb);
+    e.recovery_ms = (uint64_t)(recovery_ns / 1000000);
+    loop_timer_start(e.loop, &e.give_up, e.recovery_ms);
+    signal(SIGPIPE, SIG_IGN);
+    subscribe(&e);
+    loop_run(e.loop);
+    if (e.stream.fd >= 0) close(e.stream.fd);
+    loop_free(e.loop);
+    return 0;
+}
