@@ -86,6 +86,7 @@ blackbox: mesos_api
 
 cluster: mesos_api
 	$(PYTHON) test/cluster/run.py ./mesos_api
+	$(PYTHON) test/cluster/agent_tasks.py ./mesos_api
 
 asan:
 	$(MAKE) BUILD=asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
@@ -106,6 +107,7 @@ asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	@set -e; for t in $(UNIT:%=build-asan/test/%); do echo "== $$t (asan)"; $$t; done
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/blackbox/run.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/run.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_tasks.py build-asan/mesos_api
 endif
 
 # Fuzz targets: built with gcc to replay the corpus in `make test`; with

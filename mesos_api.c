@@ -230,7 +230,9 @@ static int run_master(int argc, char **argv)
     loop_run(main_loop);
     LOG("Master shutting down");
     master_stop(m);
-    loop_free(main_loop);
+    struct loop *l = main_loop;
+    main_loop = NULL;   /* a late signal must not reach a freed loop */
+    loop_free(l);
     for (size_t i = 0; i < NFLAGS(master_flags); i++) free(master_flags[i].str);
     return 0;
 }
@@ -270,7 +272,9 @@ static int run_agent(int argc, char **argv)
     loop_run(main_loop);
     LOG("Agent shutting down");
     agent_stop(a);
-    loop_free(main_loop);
+    struct loop *l = main_loop;
+    main_loop = NULL;   /* a late signal must not reach a freed loop */
+    loop_free(l);
     free_flags(fl, n);
     free(fl);
     return 0;
@@ -334,7 +338,9 @@ static int run_local(int argc, char **argv)
     free(agents);
     free(fls);
     master_stop(m);
-    loop_free(main_loop);
+    struct loop *l = main_loop;
+    main_loop = NULL;   /* a late signal must not reach a freed loop */
+    loop_free(l);
     free_flags(master_flags, NFLAGS(master_flags));
     free_flags(local_flags, NFLAGS(local_flags));
     return 0;

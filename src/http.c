@@ -66,7 +66,10 @@ int http_find_header(const struct http_req *req, const char *name, size_t from)
  * When the previous call saw the first prev_len bytes and found no complete
  * head, that LF can only be among the new bytes. Checking for it first costs
  * a scan of the new bytes only, instead of a full parse per read, which is
- * what a client sending one byte at a time (slowloris) would otherwise buy. */
+ * what a client sending one byte at a time (slowloris) would otherwise buy.
+ * The price: a malformed byte among the new ones goes unreported until a
+ * blank line could have arrived (or the caller's 431 limit hits first), as
+ * in picohttpparser; the answer is then the same BAD a full parse gives. */
 static int head_may_end(const char *buf, size_t len, size_t prev_len)
 {
     for (size_t i = prev_len; i < len; i++) {

@@ -24,7 +24,8 @@
 
 static int fail(char *err, int e, const char *what, const char *host, int port)
 {
-    if (err) snprintf(err, NET_ERR_LEN, "%s %.100s:%d: %s", what, host ? host : "*", port, strerror(e));
+    if (err)
+        snprintf(err, NET_ERR_LEN, "%s %.100s:%d: %s", what, host ? host : "*", port, strerror(e));
     return -e;
 }
 
@@ -52,7 +53,8 @@ static int resolve(const char *host, int port, int passive, struct addrinfo **re
 
     if (host && *host == '[') {
         size_t n = strlen(host);
-        if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof name) return fail(err, EINVAL, "bad address", host, port);
+        if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof name)
+            return fail(err, EINVAL, "bad address", host, port);
         memcpy(name, host + 1, n - 2);
         name[n - 2] = 0;
         host = name;
@@ -76,17 +78,30 @@ static int resolve(const char *host, int port, int passive, struct addrinfo **re
 
 /* ==== Listening and accepting =========================================== */
 
+/* The k-th address to try: IPv4 ones first, then the rest. Mesos speaks
+ * IPv4 (a UPID is ip:port), and "localhost" often lists ::1 first, where
+ * nothing of ours may be listening. */
+static struct addrinfo *nth(struct addrinfo *res, int k)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+            if ((ai->ai_family == AF_INET) == (pass == 0) && k-- == 0) return ai;
+    return NULL;
+}
+
 int net_listen(const char *ip, int port, int backlog, char *err)
 {
     struct addrinfo *res;
     int rc = resolve(ip, port, 1, &res, err);
     if (rc < 0) return rc;
     /* A name may resolve to several addresses: listen on the first that
-     * works, as anet does, and report the last failure otherwise. */
+     * works, and report the last failure otherwise. */
     int e = EADDRNOTAVAIL;
     const char *what = "cannot listen on";
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    struct addrinfo *ai;
+    for (int k = 0; (ai = nth(res, k)); k++) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        ai->ai_protocol);
         if (fd < 0) { e = errno; what = "cannot create socket for"; continue; }
         /* A restarted master must rebind while old connections sit in TIME_WAIT. */
         int one = 1;
@@ -170,8 +185,10 @@ int net_connect(const char *host, int port, char *err)
     int rc = resolve(host, port, 0, &res, err);
     if (rc < 0) return rc;
     int e = EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    struct addrinfo *ai;
+    for (int k = 0; (ai = nth(res, k)); k++) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        ai->ai_protocol);
         if (fd < 0) { e = errno; continue; }
         nodelay(fd);
         int r;

@@ -13,7 +13,6 @@
  * Where upstream is quadratic on input (duplicate items, overlapping ranges)
  * we sort instead, so a large request cannot stall the master. */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -574,6 +573,14 @@ void resources_copy(struct resources *dst, const struct resources *src)
 
 struct span { const uint8_t *p; size_t n; bool set; };
 
+/* pbw_reader_init over bytes that may be absent (NULL, 0): NULL + 0 is
+ * undefined in C, so an empty array stands in. */
+static void reader(struct pbw_reader *r, const uint8_t *p, size_t n)
+{
+    static const uint8_t none[1];
+    pbw_reader_init(r, p ? p : none, p ? n : 0);
+}
+
 static struct span find_span(const uint8_t *p, size_t n, uint32_t tag)
 {
     struct pbw_field f;
@@ -606,7 +613,7 @@ static size_t count_labels(const uint8_t *p, size_t n)
     struct pbw_reader r;
     struct pbw_field f;
     size_t k = 0;
-    pbw_reader_init(&r, p, n);
+    reader(&r, p, n);
     while (pbw_next(&r, &f) == 1)
         if (f.tag == 1 && f.wt == PBW_LEN) k++;
     return k;
@@ -618,11 +625,11 @@ static bool labels_eq(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     if (count_labels(a, an) != count_labels(b, bn)) return false;
     struct pbw_reader ra, rb;
     struct pbw_field fa, fb;
-    pbw_reader_init(&ra, a, an);
+    reader(&ra, a, an);
     while (pbw_next(&ra, &fa) == 1) {
         if (fa.tag != 1 || fa.wt != PBW_LEN) continue;
         bool found = false;
-        pbw_reader_init(&rb, b, bn);
+        reader(&rb, b, bn);
         while (!found && pbw_next(&rb, &fb) == 1)
             found = fb.tag == 1 && fb.wt == PBW_LEN &&
                     label_eq((struct span){ fa.p, fa.n, true }, (struct span){ fb.p, fb.n, true });
@@ -1047,7 +1054,7 @@ static int format_labels(struct buf *b, const uint8_t *p, size_t n)
     struct pbw_reader r;
     struct pbw_field f;
     int rc = buf_putc(b, '{'), first = 1;
-    pbw_reader_init(&r, p, n);
+    reader(&r, p, n);
     while (rc == 0 && pbw_next(&r, &f) == 1) {
         if (f.tag != 1 || f.wt != PBW_LEN) continue;
         struct span k = find_span(f.p, f.n, 1), v = find_span(f.p, f.n, 2);
@@ -1268,7 +1275,7 @@ static int decode_reservation(const uint8_t *p, size_t n, struct resource_reserv
     struct pbw_reader rd;
     struct pbw_field f;
     int k;
-    pbw_reader_init(&rd, p, n);
+    reader(&rd, p, n);
     while ((k = pbw_next(&rd, &f)) == 1) {
         if (f.tag == 1 && f.wt == PBW_LEN) { if (set_str(&v->principal, f.p, f.n)) return -1; }
         else if (f.tag == 2 && f.wt == PBW_LEN) { append_bytes(&v->labels, &v->labels_len, f.p, f.n); v->has_labels = true; }
@@ -1278,12 +1285,19 @@ static int decode_reservation(const uint8_t *p, size_t n, struct resource_reserv
     return k;
 }
 
+/* Room for element n of an array that doubles at each power of two. */
+static void *grow(void *p, size_t n, size_t size)
+{
+    if (n >= 4 && (n & (n - 1)) != 0) return p;
+    return xrealloc(p, (n < 4 ? 4 : n * 2) * size);
+}
+
 static int decode_value(const uint8_t *p, size_t n, struct raw *w, uint32_t tag)
 {
     struct pbw_reader rd;
     struct pbw_field f;
     int k;
-    pbw_reader_init(&rd, p, n);
+    reader(&rd, p, n);
     while ((k = pbw_next(&rd, &f)) == 1) {
         if (f.tag != 1) continue;
         if (tag == 3 && f.wt == PBW_I64) {
@@ -1292,15 +1306,13 @@ static int decode_value(const uint8_t *p, size_t n, struct raw *w, uint32_t tag)
             if (w->r.nranges == RESOURCES_MAX_VALUES) return -2;
             bool sb, se;
             struct resource_range x = { find_varint(f.p, f.n, 1, &sb), find_varint(f.p, f.n, 2, &se) };
-            if (!(w->r.nranges & (w->r.nranges - 1)) || !w->r.nranges)
-                w->r.ranges = xrealloc(w->r.ranges, (w->r.nranges ? w->r.nranges * 2 : 4) * sizeof x);
+            w->r.ranges = grow(w->r.ranges, w->r.nranges, sizeof x);
             w->r.ranges[w->r.nranges++] = x;
         } else if (tag == 5 && f.wt == PBW_LEN) {
             if (w->r.nitems == RESOURCES_MAX_VALUES) return -2;
             char *s = dupstr_pb(f.p, f.n);
             if (!s) return -1;
-            if (!(w->r.nitems & (w->r.nitems - 1)) || !w->r.nitems)
-                w->r.items = xrealloc(w->r.items, (w->r.nitems ? w->r.nitems * 2 : 4) * sizeof s);
+            w->r.items = grow(w->r.items, w->r.nitems, sizeof s);
             w->r.items[w->r.nitems++] = s;
         }
     }
@@ -1314,7 +1326,7 @@ static int decode_raw(const uint8_t *p, size_t n, struct raw *w, struct buf *err
     struct pbw_reader rd;
     struct pbw_field f;
     int k;
-    pbw_reader_init(&rd, p, n);
+    reader(&rd, p, n);
     while ((k = pbw_next(&rd, &f)) == 1) {
         struct resource *r = &w->r;
         int rc = 0;
@@ -1588,7 +1600,7 @@ int resources_decode_field(const void *msg, size_t n, uint32_t tag, struct resou
     struct pbw_reader rd;
     struct pbw_field f;
     int k;
-    pbw_reader_init(&rd, msg, n);
+    reader(&rd, msg, n);
     while ((k = pbw_next(&rd, &f)) == 1) {
         if (f.tag != tag || f.wt != PBW_LEN) continue;
         struct raw w;

@@ -143,7 +143,8 @@ enum resources_filter {
     RESOURCES_NAMED,                 /* arg: name */
 };
 /* Copy the resources of src that match into dst (added without merging, as
- * upstream's filter() pushes them). dst must not be src. */
+ * upstream's filter() pushes them). dst must not be src. `arg` must be set
+ * for the filters that name one; only RESOURCES_RESERVED accepts NULL. */
 void resources_filter(struct resources *dst, const struct resources *src,
                       enum resources_filter what, const char *arg);
 
