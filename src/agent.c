@@ -55,7 +55,7 @@ static int mkdirs(const char *path)
 }
 
 /* Write data to path crash-safely: temp file, fsync, rename, fsync dir. */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t n)
+int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n)
 {
     char path[1200], tmp[1220];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -93,7 +93,7 @@ static void save_id(struct agent_proc *a)
     char dir[1100];
     meta_dir(a, dir, sizeof dir);
     int rc = mkdirs(dir);
-    if (rc == 0) rc = write_atomic(dir, "agent_id", a->id, strlen(a->id));
+    if (rc == 0) rc = agent_write_atomic(dir, "agent_id", a->id, strlen(a->id));
     if (rc < 0) LOG_ERR("Failed to checkpoint the agent id under %s: %s", dir, strerror(-rc));
 }
 
@@ -111,6 +111,7 @@ static void send_registration(struct agent_proc *a)
         pbw_end(&b, s);
     }
     pbw_end(&b, k);
+    if (re) agent_exec_encode_reregister(a, &b);    /* tasks, executors, frameworks */
     pbw_put_str(&b, re ? 6 : 2, "1.12.0");          /* version */
     /* agent_capabilities: MULTI_ROLE, HIERARCHICAL_ROLE, RESERVATION_REFINEMENT,
      * AGENT_DRAINING, as the agent supports them (SlaveInfo.Capability.Type). */
@@ -392,6 +393,7 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     loop_timer_init(&a->retry, retry_cb);
     loop_timer_init(&a->ping_watch, ping_watch_cb);
     load_id(a);
+    if (a->id[0]) agent_exec_recover(a);
     LOG("Agent started on %s:%d (resources %s); master is %s:%d", a->ip, a->port, rtext,
         a->master.host, a->master.port);
     start_registering(a, 0);

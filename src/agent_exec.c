@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 #include "agent.h"
 #include "api.h"
@@ -74,6 +75,7 @@ struct aexec {
     int stream_json;
     struct atask *tasks;
     struct loop_timer reg_timeout;
+    int adopted;                 /* recovered after an agent restart: not our child */
 };
 
 static double now_secs(void)
@@ -135,6 +137,58 @@ static struct atask *find_task(struct agent_proc *a, const char *fw, const char 
             for (struct atask *t = e->tasks; t; t = t->next)
                 if (strcmp(t->id, task) == 0) { if (exo) *exo = e; return t; }
     return NULL;
+}
+
+/* ==== Checkpoints ======================================================= */
+
+/* One file per executor under WORK_DIR/meta/executors/, rewritten whole on
+ * every change (temporary file, fsync, rename, fsync of the directory), so
+ * a crash leaves either the old or the new state, never a torn one. The
+ * record is protobuf-shaped, written with pbw:
+ *   1 framework id, 2 executor id, 3 container id, 4 sandbox, 5 pid,
+ *   6 FrameworkInfo, 7 ExecutorInfo, 8 command executor (bool),
+ *   9 task { 1 TaskInfo, 2 state, 3 StatusUpdate not yet acknowledged (repeated) }. */
+
+static void ckpt_path(struct aexec *e, char *dir, size_t dn, char *file, size_t fn)
+{
+    snprintf(dir, dn, "%s/meta/executors", e->a->work_dir);
+    snprintf(file, fn, "%s__%s", e->framework_id, e->executor_id);
+    for (char *c = file; *c; c++)
+        if (*c == '/') *c = '_';
+}
+
+static void checkpoint(struct aexec *e)
+{
+    struct buf b = {0};
+    pbw_put_str(&b, 1, e->framework_id);
+    pbw_put_str(&b, 2, e->executor_id);
+    pbw_put_str(&b, 3, e->container_id);
+    pbw_put_str(&b, 4, e->sandbox);
+    pbw_put_uint(&b, 5, (uint64_t)(e->pid > 0 ? e->pid : 0));
+    pbw_put_bytes(&b, 6, e->framework_info.data, e->framework_info.len);
+    pbw_put_bytes(&b, 7, e->executor_info.data, e->executor_info.len);
+    pbw_put_uint(&b, 8, (uint64_t)e->command_executor);
+    for (struct atask *t = e->tasks; t; t = t->next) {
+        size_t k = pbw_begin(&b, 9);
+        pbw_put_bytes(&b, 1, t->info.data, t->info.len);
+        pbw_put_uint(&b, 2, (uint64_t)t->state);
+        for (struct supdate *u = t->updates; u; u = u->next) pbw_put_bytes(&b, 3, u->bytes.data, u->bytes.len);
+        pbw_end(&b, k);
+    }
+    char dir[2100], file[600];
+    ckpt_path(e, dir, sizeof dir, file, sizeof file);
+    int rc = mkdirs(dir);
+    if (rc == 0) rc = agent_write_atomic(dir, file, b.data, b.len);
+    if (rc < 0) LOG_ERR("Failed to checkpoint executor %s: %s", e->executor_id, strerror(-rc));
+    buf_free(&b);
+}
+
+static void checkpoint_remove(struct aexec *e)
+{
+    char dir[2100], file[600], path[2800];
+    ckpt_path(e, dir, sizeof dir, file, sizeof file);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    unlink(path);
 }
 
 /* ==== Status update manager ============================================= */
@@ -203,6 +257,7 @@ static void enqueue(struct atask *t, const uint8_t *status, size_t n)
     struct supdate **pp = &t->updates;
     while (*pp) pp = &(*pp)->next;
     *pp = u;
+    checkpoint(e);                 /* the update is durable before anyone hears of it */
     if (t->updates == u) {
         t->retry_ms = RETRY_MIN_MS;
         send_head(t);
@@ -248,14 +303,17 @@ static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
         t->retry_ms = RETRY_MIN_MS;
         send_head(t);
         loop_timer_start(a->loop, &t->retry, t->retry_ms);
+        checkpoint(e);
     } else {
         loop_timer_stop(a->loop, &t->retry);
+        checkpoint(e);
         if (was_terminal) {
             /* The task is done and its last update is known to the framework. */
             struct atask **pp = &e->tasks;
             while (*pp != t) pp = &(*pp)->next;
             *pp = t->next;
             task_free(t);
+            checkpoint(e);
             if (!e->tasks && e->pid <= 0) exec_free(e);
         }
     }
@@ -266,6 +324,7 @@ static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
 static void exec_free(struct aexec *e)
 {
     struct agent_proc *a = e->a;
+    if (!e->tasks && e->pid <= 0) checkpoint_remove(e);   /* finished for good */
     struct aexec **pp = &a->executors;
     while (*pp && *pp != e) pp = &(*pp)->next;
     if (*pp) *pp = e->next;
@@ -457,7 +516,9 @@ static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
             return;
         }
         loop_timer_start(a->loop, &e->reg_timeout, REGISTRATION_TIMEOUT_MS);
+        checkpoint(e);
     } else {
+        checkpoint(e);
         launch_pending(e);
     }
 }
@@ -526,35 +587,50 @@ void agent_exec_resend(struct agent_proc *a)
             }
 }
 
-/* Reap exited executors; their unfinished tasks fail. */
+static void executor_gone(struct aexec *e, const char *how);
+
+/* Reap exited executors; their unfinished tasks fail. Executors recovered
+ * after a restart are not our children: they are checked with kill(pid, 0). */
 void agent_exec_reap(struct agent_proc *a)
 {
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) return;
+        if (pid <= 0) break;
         for (struct aexec *e = a->executors; e; e = e->next) {
             if (e->pid != pid) continue;
-            e->pid = 0;
-            LOG("Executor %s of framework %s exited (%s %d)", e->executor_id, e->framework_id,
-                WIFEXITED(status) ? "status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            int left = 0;
-            for (struct atask *t = e->tasks; t; t = t->next)
-                if (!terminal(t->state)) {
-                    agent_update(t, TASK_FAILED, 1, "Executor terminated");   /* REASON_EXECUTOR_TERMINATED */
-                    left++;
-                }
-            if (e->stream) {
-                e->stream->on_close = NULL;
-                server_stream_end(e->stream);
-                e->stream = NULL;
-            }
-            int pending = 0;
-            for (struct atask *t = e->tasks; t; t = t->next) pending += t->updates != NULL;
-            if (!pending && !left) exec_free(e);
+            char how[64];
+            snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            executor_gone(e, how);
             break;
         }
     }
+    for (struct aexec *e = a->executors, *next; e; e = next) {
+        next = e->next;
+        if (e->adopted && e->pid > 0 && kill(e->pid, 0) < 0 && errno == ESRCH) executor_gone(e, "gone");
+    }
+}
+
+static void executor_gone(struct aexec *e, const char *how)
+{
+    e->pid = 0;
+    LOG("Executor %s of framework %s exited (%s)", e->executor_id, e->framework_id, how);
+    int left = 0;
+    for (struct atask *t = e->tasks; t; t = t->next)
+        if (!terminal(t->state)) {
+            agent_update(t, TASK_FAILED, 1, "Executor terminated");   /* REASON_EXECUTOR_TERMINATED */
+            left++;
+        }
+    if (e->stream) {
+        e->stream->on_close = NULL;
+        server_stream_end(e->stream);
+        e->stream = NULL;
+    }
+    int pending = 0;
+    for (struct atask *t = e->tasks; t; t = t->next) pending += t->updates != NULL;
+    checkpoint(e);
+    if (!pending && !left) exec_free(e);
 }
 
 /* ==== POST /api/v1/executor ============================================= */
@@ -711,6 +787,120 @@ void agent_executor_api(struct request *r, void *arg)
 out:
     buf_free(&call);
     buf_free(&err);
+}
+
+/* ==== Recovery and re-registration ====================================== */
+
+void agent_exec_recover(struct agent_proc *a)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/meta/executors", a->work_dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp")) continue;
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        struct buf b = { .max = 64u << 20 };
+        char tmp[65536];
+        size_t k;
+        while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, k);
+        fclose(f);
+        struct aexec *e = xcalloc(1, sizeof *e);
+        e->a = a;
+        loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+        struct pbw_reader r;
+        struct pbw_field fl;
+        int ok = pbw_valid(b.data, b.len) == 0;
+        pbw_reader_init(&r, b.data, b.len);
+        while (ok && pbw_next(&r, &fl) == 1) {
+            switch (fl.tag) {
+            case 1: snprintf(e->framework_id, sizeof e->framework_id, "%.*s", (int)fl.n, (const char *)fl.p); break;
+            case 2: snprintf(e->executor_id, sizeof e->executor_id, "%.*s", (int)fl.n, (const char *)fl.p); break;
+            case 3: snprintf(e->container_id, sizeof e->container_id, "%.*s", (int)fl.n, (const char *)fl.p); break;
+            case 4: snprintf(e->sandbox, sizeof e->sandbox, "%.*s", (int)fl.n, (const char *)fl.p); break;
+            case 5: e->pid = (pid_t)fl.v; break;
+            case 6: buf_append(&e->framework_info, fl.p, fl.n); break;
+            case 7: buf_append(&e->executor_info, fl.p, fl.n); break;
+            case 8: e->command_executor = fl.v != 0; break;
+            case 9: {
+                struct atask *t = xcalloc(1, sizeof *t);
+                struct pbw_reader tr;
+                struct pbw_field tf;
+                t->ex = e;
+                loop_timer_init(&t->retry, retry_cb);
+                pbw_reader_init(&tr, fl.p, fl.n);
+                struct supdate **tail = &t->updates;
+                while (pbw_next(&tr, &tf) == 1) {
+                    if (tf.tag == 1) buf_append(&t->info, tf.p, tf.n);
+                    else if (tf.tag == 2) t->state = (int)tf.v;
+                    else if (tf.tag == 3) {
+                        struct supdate *u = xcalloc(1, sizeof *u);
+                        struct pbw_field uu, st, sv;
+                        buf_append(&u->bytes, tf.p, tf.n);
+                        if (pbw_find(tf.p, tf.n, 6, &uu) == 1 && uu.n == 16) memcpy(u->uuid, uu.p, 16);
+                        u->state = pbw_find(tf.p, tf.n, 4, &st) == 1 && pbw_find(st.p, st.n, 2, &sv) == 1 ? (int)sv.v : 0;
+                        *tail = u;
+                        tail = &u->next;
+                    }
+                }
+                get_id((const uint8_t *)t->info.data, t->info.len, 2, t->id, sizeof t->id);
+                t->launched = 1;
+                t->next = e->tasks;
+                e->tasks = t;
+                break;
+            }
+            }
+        }
+        buf_free(&b);
+        if (!ok || !e->framework_id[0] || !e->executor_id[0]) {
+            LOG_WARN("Ignoring a corrupt executor checkpoint %s", path);
+            while (e->tasks) { struct atask *t = e->tasks; e->tasks = t->next; task_free(t); }
+            buf_free(&e->framework_info);
+            buf_free(&e->executor_info);
+            free(e);
+            continue;
+        }
+        e->adopted = 1;
+        e->next = a->executors;
+        a->executors = e;
+        int alive = e->pid > 0 && kill(e->pid, 0) == 0;
+        LOG("Recovered executor %s of framework %s (pid %d, %s)", e->executor_id, e->framework_id,
+            (int)e->pid, alive ? "running" : "gone");
+        if (!alive) executor_gone(e, "gone while the agent was down");
+        else loop_timer_start(a->loop, &e->reg_timeout, REGISTRATION_TIMEOUT_MS);
+    }
+    closedir(d);
+}
+
+/* ReregisterSlaveMessage: tasks = 3, executor_infos = 4, frameworks = 8. */
+void agent_exec_encode_reregister(struct agent_proc *a, struct buf *m)
+{
+    for (struct aexec *e = a->executors; e; e = e->next) {
+        for (struct atask *t = e->tasks; t; t = t->next) {
+            const uint8_t *ti = (const uint8_t *)t->info.data;
+            size_t tn = t->info.len;
+            struct pbw_field f;
+            size_t k = pbw_begin(m, 3);
+            if (pbw_find(ti, tn, 1, &f) == 1) pbw_put_bytes(m, 1, f.p, f.n);
+            else pbw_put_str(m, 1, t->id);
+            put_id(m, 2, t->id);
+            put_id(m, 3, e->framework_id);
+            put_id(m, 4, e->executor_id);
+            put_id(m, 5, a->id);
+            pbw_put_uint(m, 6, (uint64_t)t->state);
+            struct pbw_reader r;
+            pbw_reader_init(&r, ti, tn);
+            while (pbw_next(&r, &f) == 1)
+                if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(m, 7, f.p, f.n);   /* resources */
+            pbw_end(m, k);
+        }
+        if (!e->command_executor) pbw_put_bytes(m, 4, e->executor_info.data, e->executor_info.len);
+        pbw_put_bytes(m, 8, e->framework_info.data, e->framework_info.len);
+    }
 }
 
 void agent_exec_free_all(struct agent_proc *a)

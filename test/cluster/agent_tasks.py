@@ -37,6 +37,7 @@ from messages import messages_pb2  # noqa: E402
 
 passed = failed = 0
 STATE = mesos_pb2.TaskState
+PROCS = []          # agent processes of the running test
 
 
 def free_port():
@@ -119,6 +120,7 @@ def start_agent(fm, agent_port, wd):
     log = []
     threading.Thread(target=lambda: log.extend(p.stderr), daemon=True).start()
     p.log = log
+    PROCS.append(p)
     return p
 
 
@@ -175,6 +177,19 @@ def next_update(fm, agent, task_id, ack=True, timeout=20):
     return u.status
 
 
+def kill_sandbox_processes(wd):
+    """SIGKILL every process whose working directory is inside wd: the
+    executors and tasks of this test, and nothing else on the machine."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink("/proc/%s/cwd" % pid).startswith(wd):
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def test(fn):
     global passed, failed
     fm = FakeMaster()
@@ -193,7 +208,7 @@ def test(fn):
         if proc:
             sys.stdout.write("".join("  " + l.decode(errors="replace") for l in proc.log[-20:]))
     finally:
-        if proc:
+        for proc in [p for p in PROCS if p.poll() is None]:
             proc.send_signal(signal.SIGTERM)
             try:
                 rc = proc.wait(10)
@@ -205,7 +220,8 @@ def test(fn):
                 print("FAIL - %s: agent exited %s after SIGTERM" % (fn.__name__, rc))
                 failed += 1
         # executors outlive the agent by design; stop the ones of this test
-        subprocess.call(["pkill", "-f", "MESOS_SANDBOX=" + wd], stderr=subprocess.DEVNULL)
+        del PROCS[:]
+        kill_sandbox_processes(wd)
         fm.close()
     return fn
 
@@ -289,6 +305,58 @@ def task_without_command_or_executor_is_an_error(fm, agent, wd):
     s = next_update(fm, agent, "t6")
     assert s.state == STATE.Value("TASK_ERROR"), s
     assert s.source == mesos_pb2.TaskStatus.SOURCE_SLAVE
+
+
+@test
+def restarted_agent_keeps_its_running_task(fm, agent, wd):
+    run_task(fm, agent, "t7", "sleep 60", kill_grace=0.2)
+    assert states(fm, agent, "t7", 2) == [STATE.Value("TASK_STARTING"), STATE.Value("TASK_RUNNING")]
+    procs = [p for p in PROCS if p.poll() is None]
+    port = int(agent.rsplit(":", 1)[1])
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+    # the task runs on without its agent
+    again = start_agent(fm, port, wd)
+    frm, body = fm.expect("ReregisterSlaveMessage")
+    rr = messages_pb2.ReregisterSlaveMessage()
+    rr.ParseFromString(body)
+    assert rr.slave.id.value == "S0", rr.slave
+    tasks = {t.task_id.value: t for t in rr.tasks}
+    assert "t7" in tasks and tasks["t7"].state == STATE.Value("TASK_RUNNING"), rr.tasks
+    assert tasks["t7"].framework_id.value == "fw1"
+    assert [f.id.value for f in rr.frameworks] == ["fw1"]
+    ok = messages_pb2.SlaveReregisteredMessage()
+    ok.slave_id.value = "S0"
+    fm.send(frm, ok)
+    # the executor finds the new agent and still obeys: kill it
+    time.sleep(2.5)
+    k = messages_pb2.KillTaskMessage()
+    k.framework_id.value = "fw1"
+    k.task_id.value = "t7"
+    fm.send(frm, k)
+    s = next_update(fm, frm, "t7")
+    assert s.state == STATE.Value("TASK_KILLED"), s
+
+
+@test
+def task_fails_when_its_executor_died_while_the_agent_was_down(fm, agent, wd):
+    run_task(fm, agent, "t8", "sleep 60")
+    assert states(fm, agent, "t8", 2)[1] == STATE.Value("TASK_RUNNING")
+    port = int(agent.rsplit(":", 1)[1])
+    for p in [p for p in PROCS if p.poll() is None]:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+    kill_sandbox_processes(wd)
+    time.sleep(0.3)
+    start_agent(fm, port, wd)
+    frm, _ = fm.expect("ReregisterSlaveMessage")
+    ok = messages_pb2.SlaveReregisteredMessage()
+    ok.slave_id.value = "S0"
+    fm.send(frm, ok)
+    s = next_update(fm, frm, "t8")
+    assert s.state == STATE.Value("TASK_FAILED"), s
+    assert s.message == "Executor terminated" and s.source == mesos_pb2.TaskStatus.SOURCE_SLAVE
 
 
 print("%d passed, %d failed" % (passed, failed))
