@@ -51,6 +51,7 @@ struct conn {
     int dead;                  /* closed; freed when busy drops to 0 */
     int in_advance;            /* conn_advance is on the stack */
     struct request req;
+    uint64_t req_deadline;     /* when the request in progress must be complete; 0 = none */
     struct conn *prev, *next;
     char peer[64];
 };
@@ -210,13 +211,26 @@ const char *request_header(const struct request *r, const char *name, size_t *le
 
 static void conn_timer_cb(struct loop *l, struct loop_timer *t);
 
+/* One timer per connection. Idle: the keep-alive timeout. A request in
+ * progress: a deadline fixed at its first byte, which a client trickling
+ * bytes cannot push back (slowloris). */
 static void arm_timer(struct conn *c)
 {
     struct server *s = c->srv;
     if (c->state == ST_STREAM || c->state == ST_HANDLER) { loop_timer_stop(s->loop, &c->timer); return; }
-    uint64_t ms = c->state == ST_HEAD && c->in.len == 0 ? s->cfg.idle_timeout_ms : s->cfg.request_timeout_ms;
-    if (c->state == ST_CLOSING) ms = 5000;    /* time to flush a final answer */
-    loop_timer_start(s->loop, &c->timer, ms);
+    if (c->state == ST_CLOSING) { loop_timer_start(s->loop, &c->timer, 5000); return; }   /* flush a final answer */
+    if (c->state == ST_HEAD && c->in.len == 0) {
+        c->req_deadline = 0;
+        loop_timer_start(s->loop, &c->timer, s->cfg.idle_timeout_ms);
+        return;
+    }
+    uint64_t now = loop_clock_ms();
+    if (c->req_deadline == 0) {
+        c->req_deadline = now + s->cfg.request_timeout_ms;
+        loop_timer_start(s->loop, &c->timer, s->cfg.request_timeout_ms);
+    } else if (!loop_timer_active(&c->timer)) {
+        loop_timer_start(s->loop, &c->timer, c->req_deadline > now ? c->req_deadline - now : 0);
+    }
 }
 
 static void update_interest(struct conn *c)
@@ -292,6 +306,8 @@ static void finish_request(struct conn *c)
     buf_consume(&c->in, c->head_len);
     c->head_len = 0;
     c->prev_len = 0;
+    c->req_deadline = 0;        /* a pipelined request starts its own clock */
+    loop_timer_stop(c->srv->loop, &c->timer);
     if (c->state != ST_CLOSING) c->state = ST_HEAD;
 }
 
@@ -597,6 +613,12 @@ static void conn_advance(struct conn *c)
             ssize_t rc = http_decode_chunked(&c->chunked, p, &n);
             if (rc == HTTP_BAD) { reject(c, 400, NULL); goto out; }
             if (buf_append(&c->body, p, n) < 0) { reject(c, 413, NULL); goto out; }
+            /* A chunk announced larger than what is left of the limit: 413 now,
+             * without waiting for its bytes. */
+            if (rc == HTTP_INCOMPLETE && c->chunked.left > s->cfg.max_body_bytes - c->body.len) {
+                reject(c, 413, NULL);
+                goto out;
+            }
             if (rc == HTTP_INCOMPLETE) {
                 /* All input consumed: drop it, keeping the head. */
                 c->in.len = c->body_scan;
@@ -653,7 +675,10 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
                 c->in.len = 0;
                 if (buf_reserve(&c->in, 4096) < 0) break;
             } else if (buf_reserve(&c->in, READ_CHUNK) < 0) {
-                if (c->state == ST_HEAD) { reject(c, 431, NULL); goto out; }
+                /* Input is full of pipelined requests we have not answered
+                 * yet (back-pressure): stop reading until they are. An
+                 * over-long single head is caught in conn_advance (431). */
+                break;
                 break;
             }
             long n = net_read(f->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
