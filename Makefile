@@ -27,7 +27,12 @@ deps:
 	@tools/deps.sh
 
 mesos_api: $(OBJ)
-	$(CC) $(STATIC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD $@"
+	@# glibc warns that getaddrinfo in a static binary needs its NSS libraries
+	@# at run time (hostnames only; numeric addresses need nothing): expected.
+	@$(CC) $(STATIC) $(LDFLAGS) -o $@.tmp $^ $(LIBS) 2>$@.ldlog; rc=$$?; \
+	  grep -v "statically linked applications requires at runtime\|in function .resolve" $@.ldlog >&2; \
+	  rm -f $@.ldlog; [ $$rc = 0 ] && mv $@.tmp $@
 
 # Build facts for GET_VERSION, fixed when version.o is compiled, which is
 # whenever any other object changed.
@@ -35,13 +40,13 @@ BUILD_DEFS = -DBUILD_DATE='"$(shell date -u '+%Y-%m-%d %H:%M:%S')"' \
              -DBUILD_TIME=$(shell date -u +%s) \
              -DBUILD_USER='"$(shell id -un 2>/dev/null || echo unknown)"' \
              -DBUILD_GIT_SHA='"$(shell git rev-parse HEAD 2>/dev/null)"'
-build/src/version.o: src/version.c $(filter-out build/src/version.o,$(OBJ)) | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BUILD_DEFS) -c -o $@ $<
+build/src/version.o: $(filter-out build/src/version.o,$(OBJ))
+build/src/version.o build-asan/src/version.o: EXTRA = $(BUILD_DEFS)
 
 build/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) $(EXTRA) -c -o $@ $<
 
 # ---- generated code -------------------------------------------------------
 # vendor/ is committed; `make proto` regenerates it from proto/, and the
@@ -65,7 +70,8 @@ test: proto-check unit blackbox cluster fuzz-replay valgrind asan
 
 build/test/%: test/%.c $(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest -o $@ $< $(LIB_OBJ) $(LIBS)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) -Itest -o $@ $< $(LIB_OBJ) $(LIBS)
 
 unit: $(UNIT:%=build/test/%)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
@@ -96,13 +102,15 @@ asan:
 ifeq ($(BUILD),asan)
 build-asan/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC (asan) $<"
+	@$(CC) $(CFLAGS) $(EXTRA) -c -o $@ $<
 ASAN_LIB_OBJ := $(LIB_OBJ:build/%=build-asan/%)
 build-asan/mesos_api: $(OBJ:build/%=build-asan/%)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 build-asan/test/%: test/%.c $(ASAN_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest -o $@ $< $(ASAN_LIB_OBJ) $(LIBS)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) -Itest -o $@ $< $(ASAN_LIB_OBJ) $(LIBS)
 asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	@set -e; for t in $(UNIT:%=build-asan/test/%); do echo "== $$t (asan)"; $$t; done
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/blackbox/run.py build-asan/mesos_api

@@ -27,6 +27,7 @@ import traceback
 
 BIN = None              # set by run.py
 TESTS = []              # (name, fn, options) in registration order
+SERVERS = []            # every Server started, for the watchdog
 START_TIMEOUT = 20.0    # an ASan build under load can be slow to start
 STOP_TIMEOUT = 5.0
 
@@ -79,6 +80,7 @@ class Server:
         self._started = threading.Event()
         self.p = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=clean_env(env))
+        SERVERS.append(self)
         self._threads = [threading.Thread(target=self._drain, args=(self.p.stderr, "2"), daemon=True),
                          threading.Thread(target=self._drain, args=(self.p.stdout, "1"), daemon=True)]
         for t in self._threads:

@@ -21,6 +21,7 @@ hang (about 20 s against a normal build).
 """
 import os
 import resource
+import signal
 import sys
 import time
 
@@ -29,6 +30,8 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 
 import harness  # noqa: E402
+
+WATCHDOG = 170    # seconds for the whole run
 
 
 def main(argv):
@@ -61,6 +64,17 @@ def main(argv):
 
     names = argv[2:]
     start = time.time()
+
+    def watchdog(signum, frame):
+        # Everything is bounded already; this is the last line of defence.
+        for s in harness.SERVERS:
+            if s.p.poll() is None:
+                s.p.kill()
+        out("FAIL - suite: still running after %d s, stopped in %s" % (WATCHDOG, frame.f_code.co_name))
+        out("%d passed, %d failed" % (runner.passed, runner.failed + 1))
+        os._exit(1)
+    signal.signal(signal.SIGALRM, watchdog)
+    signal.alarm(WATCHDOG)
     try:
         for name, fn, opts in harness.TESTS:
             if names and not any(n in name for n in names):
