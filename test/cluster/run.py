@@ -27,6 +27,26 @@ BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
 passed = failed = 0
 
 
+def free_run(n):
+    """A base port with n consecutive free ports after it (local mode
+    puts its agents on the ports that follow the master's)."""
+    for _ in range(200):
+        base = free_port()
+        socks = []
+        try:
+            for i in range(n):
+                t = socket.socket()
+                t.bind(("127.0.0.1", base + i))
+                socks.append(t)
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no run of %d free ports" % n)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -244,8 +264,7 @@ def agent_started_before_its_master_registers(tmp, procs):
 
 @test
 def local_runs_a_master_with_agents(tmp, procs):
-    mp = free_port()
-    # agents take the ports after the master's; make sure those are free too
+    mp = free_run(3)
     loc = Proc("local", "--agents=2", "--port=%d" % mp, "--work_dir=%s" % tmp)
     procs.append(loc)
     got = wait_for(lambda: len(agents(mp)) == 2 and agents(mp))
