@@ -23,6 +23,7 @@ static const struct call master_calls[] = {
     { "SET_LOGGING_LEVEL", op_set_logging_level, CALL_WRITE },
     { "GET_MASTER",        op_get_master,        CALL_READ },
     { "GET_AGENTS",        op_get_agents,        CALL_READ },
+    { "GET_TASKS",         op_get_tasks,         CALL_READ },
 };
 
 /* ==== The master's flags (upstream names and defaults) =================== */

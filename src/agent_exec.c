@@ -896,6 +896,16 @@ void agent_exec_encode_reregister(struct agent_proc *a, struct buf *m)
             pbw_reader_init(&r, ti, tn);
             while (pbw_next(&r, &f) == 1)
                 if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(m, 7, f.p, f.n);   /* resources */
+            /* statuses: those not yet acknowledged, oldest first; and the
+             * state and uuid of the one in flight, as upstream reports them. */
+            for (struct supdate *u = t->updates; u; u = u->next) {
+                struct pbw_field st;
+                if (pbw_find(u->bytes.data, u->bytes.len, 4, &st) == 1) pbw_put_bytes(m, 8, st.p, st.n);
+            }
+            if (t->updates) {
+                pbw_put_uint(m, 9, (uint64_t)t->updates->state);
+                pbw_put_bytes(m, 10, t->updates->uuid, 16);
+            }
             pbw_end(m, k);
         }
         if (!e->command_executor) pbw_put_bytes(m, 4, e->executor_info.data, e->executor_info.len);

@@ -103,6 +103,219 @@ static void put_connection(struct master *m, struct buf *b, uint32_t tag)
     pbw_end(b, k);
 }
 
+/* ==== Tasks ============================================================= */
+
+#define MAX_COMPLETED_TASKS 1000    /* --max_completed_tasks_per_framework's default, for all */
+#define MAX_STATUSES 32
+
+static int terminal_state(int s)
+{
+    return s == 2 || s == 3 || s == 4 || s == 5 || s == 7 || s == 9 || s == 11 || s == 12;
+}
+
+static void mtask_free(struct mtask *t)
+{
+    buf_free(&t->base);
+    buf_free(&t->statuses);
+    free(t);
+}
+
+/* Keep at most `max` tasks on a list, dropping the oldest (at the tail). */
+static void push_bounded(struct mtask **list, size_t *n, struct mtask *t, size_t max)
+{
+    t->next = *list;
+    *list = t;
+    if (++*n <= max) return;
+    struct mtask **pp = list;
+    while ((*pp)->next) pp = &(*pp)->next;
+    mtask_free(*pp);
+    *pp = NULL;
+    (*n)--;
+}
+
+static int task_field_id(const uint8_t *p, size_t n, uint32_t tag, char *out, size_t cap)
+{
+    size_t len;
+    const char *v = id_field(p, n, tag, &len);
+    if (!v) return -1;
+    snprintf(out, cap, "%.*s", (int)len, v);
+    return 0;
+}
+
+/* Does the task already hold a status with this uuid? */
+static int has_status(const struct mtask *t, const uint8_t *uuid, size_t n)
+{
+    if (!uuid) return 0;
+    struct pbw_reader r;
+    struct pbw_field f, u;
+    pbw_reader_init(&r, t->statuses.data, t->statuses.len);
+    while (pbw_next(&r, &f) == 1)
+        if (pbw_find(f.p, f.n, 11, &u) == 1 && u.n == n && memcmp(u.p, uuid, n) == 0) return 1;
+    return 0;
+}
+
+static struct mtask *find_completed(struct master *m, const char *fw, const char *tid)
+{
+    for (struct mtask *t = m->completed_tasks; t; t = t->next)
+        if (strcmp(t->task_id, tid) == 0 && strcmp(t->framework_id, fw) == 0) return t;
+    return NULL;
+}
+
+/* A Task (v0 from ReregisterSlave, same numbers as v1): split off state and statuses. */
+static struct mtask *mtask_from_task(const uint8_t *p, size_t n)
+{
+    struct mtask *t = xcalloc(1, sizeof *t);
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1) {
+        if (f.tag == 6) t->state = (int)f.v;
+        else if (f.tag == 8 && f.wt == PBW_LEN && t->nstatuses < MAX_STATUSES) {
+            pbw_put_bytes(&t->statuses, 8, f.p, f.n);
+            t->nstatuses++;
+        } else buf_append(&t->base, f.start, (size_t)(r.p - f.start));
+    }
+    task_field_id(p, n, 3, t->framework_id, sizeof t->framework_id);
+    task_field_id(p, n, 2, t->task_id, sizeof t->task_id);
+    return t;
+}
+
+static void count_terminal(struct master *m, int state)
+{
+    if (state >= 0 && state < 16) m->task_counters[state]++;
+}
+
+/* The agent is gone: its active tasks become unreachable. */
+static void tasks_unreachable(struct master *m, struct agent *a)
+{
+    while (a->tasks) {
+        struct mtask *t = a->tasks;
+        a->tasks = t->next;
+        if (terminal_state(t->state)) { push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS); continue; }
+        t->state = 10;                                   /* TASK_UNREACHABLE */
+        push_bounded(&m->unreachable_tasks, &m->nunreachable_tasks, t, MAX_COMPLETED_TASKS);
+    }
+}
+
+static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, size_t n, uint32_t tag)
+{
+    while (a->tasks) {
+        struct mtask *t = a->tasks;
+        a->tasks = t->next;
+        mtask_free(t);
+    }
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1) {
+        if (f.tag != tag || f.wt != PBW_LEN) continue;
+        struct mtask *t = mtask_from_task(f.p, f.n);
+        /* A task that comes back from an unreachable agent leaves that list. */
+        for (struct mtask **pp = &m->unreachable_tasks; *pp; pp = &(*pp)->next)
+            if (strcmp((*pp)->task_id, t->task_id) == 0 && strcmp((*pp)->framework_id, t->framework_id) == 0) {
+                struct mtask *old = *pp;
+                *pp = old->next;
+                mtask_free(old);
+                m->nunreachable_tasks--;
+                break;
+            }
+        if (terminal_state(t->state)) {
+            if (find_completed(m, t->framework_id, t->task_id)) mtask_free(t);
+            else {
+                count_terminal(m, t->state);
+                push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+            }
+            continue;
+        }
+        t->next = a->tasks;
+        a->tasks = t;
+    }
+}
+
+/* StatusUpdateMessage {update = 1 {framework_id 1, executor_id 2, slave_id 3, status 4}}. */
+static void on_status_update(struct master *m, struct agent *a, const uint8_t *p, size_t n)
+{
+    struct pbw_field u, st, sv;
+    if (pbw_find(p, n, 1, &u) != 1 || u.wt != PBW_LEN || pbw_find(u.p, u.n, 4, &st) != 1 || st.wt != PBW_LEN)
+        return;
+    char fw[256], tid[256];
+    if (task_field_id(u.p, u.n, 1, fw, sizeof fw) < 0 || task_field_id(st.p, st.n, 1, tid, sizeof tid) < 0) return;
+    int state = pbw_find(st.p, st.n, 2, &sv) == 1 ? (int)sv.v : 13;
+    struct mtask *t = a->tasks;
+    while (t && !(strcmp(t->task_id, tid) == 0 && strcmp(t->framework_id, fw) == 0)) t = t->next;
+    struct pbw_field uu;
+    const uint8_t *uuid = pbw_find(st.p, st.n, 11, &uu) == 1 && uu.wt == PBW_LEN ? uu.p : NULL;
+    size_t uuid_n = uuid ? uu.n : 0;
+    if (!t) {
+        struct mtask *done = find_completed(m, fw, tid);
+        if (done) {
+            /* Finished already: keep a status we have not seen (the agent may
+             * have reported the final state when it re-registered). */
+            if (!has_status(done, uuid, uuid_n) && done->nstatuses < MAX_STATUSES) {
+                pbw_put_bytes(&done->statuses, 8, st.p, st.n);
+                done->nstatuses++;
+            }
+            return;
+        }
+    } else if (has_status(t, uuid, uuid_n)) {
+        return;                                         /* a re-sent update */
+    }
+    if (!t) {
+        /* A task the master did not launch (or forgot in a failover): learn it. */
+        t = xcalloc(1, sizeof *t);
+        snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
+        snprintf(t->task_id, sizeof t->task_id, "%s", tid);
+        pbw_put_str(&t->base, 1, tid);                   /* name: unknown, the id */
+        size_t k = pbw_begin(&t->base, 2); pbw_put_str(&t->base, 1, tid); pbw_end(&t->base, k);
+        k = pbw_begin(&t->base, 3); pbw_put_str(&t->base, 1, fw); pbw_end(&t->base, k);
+        struct pbw_field ex;
+        if (pbw_find(u.p, u.n, 2, &ex) == 1 && ex.wt == PBW_LEN) pbw_put_bytes(&t->base, 4, ex.p, ex.n);
+        k = pbw_begin(&t->base, 5); pbw_put_str(&t->base, 1, a->id); pbw_end(&t->base, k);
+        t->next = a->tasks;
+        a->tasks = t;
+    }
+    int was_terminal = terminal_state(t->state);
+    t->state = state;
+    if (t->nstatuses < MAX_STATUSES) {
+        pbw_put_bytes(&t->statuses, 8, st.p, st.n);
+        t->nstatuses++;
+    }
+    if (terminal_state(state) && !was_terminal) {
+        count_terminal(m, state);
+        struct mtask **pp = &a->tasks;
+        while (*pp != t) pp = &(*pp)->next;
+        *pp = t->next;
+        push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+    }
+    LOG_V(1, "Status update %d for task %s of framework %s on agent %s", state, tid, fw, a->id);
+}
+
+static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
+{
+    size_t k = pbw_begin(pb, tag);
+    buf_append(pb, t->base.data, t->base.len);
+    pbw_put_uint(pb, 6, (uint64_t)t->state);
+    buf_append(pb, t->statuses.data, t->statuses.len);
+    pbw_end(pb, k);
+}
+
+void agents_encode_get_tasks(struct master *m, struct buf *pb)
+{
+    for (struct agent *a = m->agents; a; a = a->next)
+        for (struct mtask *t = a->tasks; t; t = t->next) encode_task(pb, 2, t);
+    for (struct mtask *t = m->unreachable_tasks; t; t = t->next) encode_task(pb, 5, t);
+    for (struct mtask *t = m->completed_tasks; t; t = t->next) encode_task(pb, 3, t);
+}
+
+size_t agents_count_tasks(struct master *m, int state)
+{
+    size_t n = 0;
+    for (struct agent *a = m->agents; a; a = a->next)
+        for (struct mtask *t = a->tasks; t; t = t->next) n += t->state == state;
+    if (state == 10) n += m->nunreachable_tasks;
+    return n;
+}
+
 static void remove_agent(struct master *m, struct agent *a, int unreachable)
 {
     struct agent **pp = &m->agents;
@@ -111,6 +324,7 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     *pp = a->next;
     m->nagents--;
     m->agent_removals++;
+    tasks_unreachable(m, a);
     if (unreachable) {
         struct unreachable *u = xcalloc(1, sizeof *u);
         snprintf(u->id, sizeof u->id, "%s", a->id);
@@ -185,6 +399,7 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
     if (re) {
         a->reregistered_time = now_secs();
         m->agent_reregistrations++;
+        replace_tasks(m, a, p, n, 3);
     } else if (!known) {
         m->agent_registrations++;
     }
@@ -211,6 +426,10 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
     } else if (strcmp(name, "mesos.internal.PongSlaveMessage") == 0) {
         struct agent *a = by_pid(m, from);
         if (a) a->pings_missed = 0;
+    } else if (strcmp(name, "mesos.internal.StatusUpdateMessage") == 0) {
+        struct agent *a = by_pid(m, from);
+        if (a) on_status_update(m, a, p, n);
+        else LOG_WARN("Status update from unknown agent %s:%d dropped", from->host, from->port);
     } else if (strcmp(name, "mesos.internal.UnregisterSlaveMessage") == 0) {
         size_t idn;
         const char *id = id_field(p, n, 1, &idn);
@@ -227,6 +446,13 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
 void agents_free(struct master *m)
 {
     while (m->agents) remove_agent(m, m->agents, 0);
+    struct mtask **lists[] = { &m->completed_tasks, &m->unreachable_tasks };
+    for (int i = 0; i < 2; i++)
+        while (*lists[i]) {
+            struct mtask *t = *lists[i];
+            *lists[i] = t->next;
+            mtask_free(t);
+        }
     while (m->unreachable) {
         struct unreachable *u = m->unreachable;
         m->unreachable = u->next;

@@ -13,6 +13,17 @@
 #include "server.h"
 #include "wire.h"
 
+/* A task as the master knows it from its agent: the v1 Task bytes without
+ * state and statuses, which are kept apart and appended when encoding. */
+struct mtask {
+    struct mtask *next;
+    char framework_id[256], task_id[256];
+    struct buf base;             /* Task fields except state (6) and statuses (8) */
+    struct buf statuses;         /* repeated TaskStatus, each with its key (tag 8) */
+    unsigned nstatuses;
+    int state;
+};
+
 /* An agent the master knows (agents.c). Its SlaveInfo is kept as the
  * protobuf bytes the agent sent, with the id the master assigned; the v0
  * SlaveInfo and v1 AgentInfo share field numbers, so the bytes serve both. */
@@ -28,6 +39,7 @@ struct agent {
     int deactivated;
     unsigned pings_missed;
     struct loop_timer ping;
+    struct mtask *tasks;
 };
 
 /* An agent the master gave up on (ping timeouts), with when. */
@@ -68,6 +80,9 @@ struct master {
     struct unreachable *unreachable;
     size_t nunreachable;
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
+    struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists */
+    size_t ncompleted, nunreachable_tasks;
+    uint64_t task_counters[16];                          /* terminal transitions by TaskState */
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -85,9 +100,14 @@ void agents_on_message(void *master, const struct upid *from, const char *name, 
 void agents_free(struct master *m);
 /* Append an AgentInfo-shaped Response.GetAgents.Agent for each agent. */
 void agents_encode_get_agents(struct master *m, struct buf *pb);
+/* Append Response.GetTasks fields (tasks, unreachable_tasks, completed_tasks). */
+void agents_encode_get_tasks(struct master *m, struct buf *pb);
+/* Number of active tasks in `state` (TaskState number). */
+size_t agents_count_tasks(struct master *m, int state);
 
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
 void op_get_agents(struct api_ctx *c);
+void op_get_tasks(struct api_ctx *c);
 void op_get_health(struct api_ctx *c);
 void op_get_flags(struct api_ctx *c);
 void op_get_version(struct api_ctx *c);

@@ -160,10 +160,7 @@ size_t master_metrics(struct master *m, struct metric **out)
         "master/slaves_disconnected",
         "master/frameworks_connected", "master/frameworks_disconnected", "master/frameworks_active",
         "master/frameworks_inactive", "master/outstanding_offers",
-        "master/tasks_staging", "master/tasks_starting", "master/tasks_running", "master/tasks_killing",
-        "master/tasks_unreachable", "master/tasks_finished", "master/tasks_failed", "master/tasks_killed",
-        "master/tasks_lost", "master/tasks_error", "master/tasks_dropped", "master/tasks_gone",
-        "master/tasks_gone_by_operator", "master/dropped_messages",
+        "master/dropped_messages",
         "master/cpus_total", "master/cpus_used", "master/cpus_percent",
         "master/gpus_total", "master/gpus_used", "master/gpus_percent",
         "master/mem_total", "master/mem_used", "master/mem_percent",
@@ -187,6 +184,19 @@ size_t master_metrics(struct master *m, struct metric **out)
     put(&l, "master/slave_reregistrations", (double)m->agent_reregistrations);
     put(&l, "master/slave_removals", (double)m->agent_removals);
     put(&l, "master/operator_event_stream_subscribers", (double)hs->streams_active);
+    /* Task gauges from the master's view; counters of terminal transitions. */
+    static const struct { const char *name; int state; } gauges[] = {
+        { "master/tasks_staging", 6 }, { "master/tasks_starting", 0 }, { "master/tasks_running", 1 },
+        { "master/tasks_killing", 8 }, { "master/tasks_unreachable", 10 },
+    }, counters[] = {
+        { "master/tasks_finished", 2 }, { "master/tasks_failed", 3 }, { "master/tasks_killed", 4 },
+        { "master/tasks_lost", 5 }, { "master/tasks_error", 7 }, { "master/tasks_dropped", 9 },
+        { "master/tasks_gone", 11 }, { "master/tasks_gone_by_operator", 12 },
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
+        put(&l, gauges[i].name, (double)agents_count_tasks(m, gauges[i].state));
+    for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
+        put(&l, counters[i].name, (double)m->task_counters[counters[i].state]);
     /* An HTTP request being answered is the one asking for metrics. */
     put(&l, "master/event_queue_http_requests", 0);
 
@@ -325,6 +335,17 @@ void op_get_agents(struct api_ctx *c)
     pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_AGENTS);
     size_t k = pbw_begin(&pb, 10);
     agents_encode_get_agents(m, &pb);
+    pbw_end(&pb, k);
+    api_respond(c, &pb);
+}
+
+void op_get_tasks(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_TASKS);
+    size_t k = pbw_begin(&pb, 13);
+    agents_encode_get_tasks(m, &pb);
     pbw_end(&pb, k);
     api_respond(c, &pb);
 }

@@ -24,6 +24,13 @@ import threading
 import time
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_gen = tempfile.mkdtemp(prefix="mesos_api-pb-")
+subprocess.check_call(["protoc", "-I" + os.path.join(ROOT, "proto"), "--python_out=" + _gen,
+                       "mesos/mesos.proto", "mesos/resource_provider/resource_provider.proto",
+                       "messages/messages.proto"])
+sys.path.insert(0, _gen)
+from messages import messages_pb2  # noqa: E402
 passed = failed = 0
 
 
@@ -283,6 +290,85 @@ def agent_flag_errors(tmp, procs):
     r = subprocess.run([BIN, "agent", "--master=127.0.0.1:1", "--work_dir=" + tmp,
                         "--resources=cpus:-1"], capture_output=True, timeout=10)
     assert r.returncode == 1 and b"cpus" in r.stderr, r.stderr
+
+
+def send_message(to_port, to_id, msg, from_pid="master@127.0.0.1:1"):
+    """One libprocess message, as a master would send it."""
+    body = msg.SerializeToString()
+    name = "mesos.internal." + type(msg).__name__
+    s = socket.create_connection(("127.0.0.1", to_port), timeout=5)
+    s.sendall(("POST /%s/%s HTTP/1.1\r\nHost: x\r\nLibprocess-From: %s\r\nConnection: close\r\n"
+               "Content-Length: %d\r\n\r\n" % (to_id, name, from_pid, len(body))).encode() + body)
+    assert b" 202 " in s.recv(4096).split(b"\r\n")[0]
+    s.close()
+
+
+def tasks(port):
+    status, body = call(port, {"type": "GET_TASKS"})
+    assert status == 200, (status, body)
+    return body["get_tasks"]
+
+
+def ack_latest(agent_port, task):
+    """Acknowledge a task's latest status to its agent, as a framework's
+    acknowledgement reaches the agent through the master."""
+    import base64
+    st = task["statuses"][-1]
+    a = messages_pb2.StatusUpdateAcknowledgementMessage()
+    a.slave_id.value = task["agent_id"]["value"]
+    a.framework_id.value = task["framework_id"]["value"]
+    a.task_id.value = task["task_id"]["value"]
+    a.uuid = base64.b64decode(st["uuid"])
+    send_message(agent_port, "slave(1)", a)
+
+
+def wait_task(mp, task_id, state, where="tasks", timeout=15):
+    def look():
+        for t in tasks(mp)[where]:
+            if t["task_id"]["value"] == task_id and t["state"] == state:
+                return t
+        return None
+    t = wait_for(look, timeout=timeout)
+    assert t, "task %s never reached %s in %s: %s" % (task_id, state, where, tasks(mp))
+    return t
+
+
+@test
+def master_restart_sees_tasks_again_and_updates_sent_meanwhile(tmp, procs):
+    mp = free_port()
+    flags = ("--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=2")
+    m = start_master(procs, mp, *flags)
+    a, ap = start_agent(procs, mp, tmp + "/a1", "--resources=cpus:1;mem:128")
+    aid = wait_for(lambda: agents(mp))[0]["agent_info"]["id"]["value"]
+    run = messages_pb2.RunTaskMessage()
+    run.framework.user, run.framework.name = "root", "test"
+    run.framework.id.value = "fw1"
+    run.task.name = "sleeper"
+    run.task.task_id.value = "t1"
+    run.task.slave_id.value = aid
+    run.task.command.value = "sleep 30"
+    send_message(ap, "slave(1)", run)
+    t = wait_task(mp, "t1", "TASK_STARTING")
+    assert t["framework_id"]["value"] == "fw1" and t["agent_id"]["value"] == aid
+    ack_latest(ap, t)
+    t = wait_task(mp, "t1", "TASK_RUNNING")
+    ack_latest(ap, t)
+    assert metric(mp, "master/tasks_running") == 1.0
+    # The master goes away; the task is killed while it is down.
+    m.stop()
+    k = messages_pb2.KillTaskMessage()
+    k.framework_id.value = "fw1"
+    k.task_id.value = "t1"
+    send_message(ap, "slave(1)", k)
+    time.sleep(0.5)
+    start_master(procs, mp, *flags)
+    # The agent re-registers with its task, then the kill's update arrives.
+    wait_for(lambda: agents(mp), timeout=15)
+    done = wait_task(mp, "t1", "TASK_KILLED", where="completed_tasks", timeout=20)
+    assert [s["state"] for s in done["statuses"]][-1] == "TASK_KILLED"
+    assert metric(mp, "master/tasks_killed") == 1.0
+    assert metric(mp, "master/tasks_running") == 0.0
+    ack_latest(ap, done)
 
 
 print("%d passed, %d failed" % (passed, failed))
