@@ -6,9 +6,10 @@ GET_HEALTH bytes and headers, the Date format, flag values and their
 sorting, the environment and alias rules of GET_FLAGS, doubles written
 with ".0", the logging level reverting after its duration, MasterInfo's
 integer IP. The protobuf tests send binary Calls and decode binary
-Responses with classes generated from proto/, and compare them with the
-JSON answers. JSON key order is checked against .proto declaration order
-where the spec makes it matter (4.1).
+Responses with classes generated from the upstream .proto files (see
+protos.py), and compare them with the JSON answers. JSON key order is
+checked against .proto declaration order where the spec makes it matter
+(4.1).
 """
 import calendar
 import json

@@ -1,11 +1,21 @@
-"""Python protobuf classes for the suite, generated from the repo's proto/.
+"""Python protobuf classes for the suite, generated at import time.
 
-At import, protoc compiles the repository's own proto/mesos/v1/... files
-(the same wire definitions as upstream) into a temporary directory that is
-put on sys.path and removed at exit. google/protobuf/duration.proto is not
-generated: the generated code imports the system google.protobuf package
-(python3-protobuf), which already carries it. Exposes `master_pb2`
-(mesos.v1.master Call/Response) and `mesos_pb2`.
+The wire definitions come, by preference, from the unmodified upstream
+files in the shared reference (<repo>/../shared/reference/mesos-v1-proto,
+laid out as mesos.proto, master/master.proto, ...), so the tests do not
+share any mistake the project's own proto/ copy might carry. The reference
+is not laid out like its import paths (mesos/v1/...), so a temporary
+include tree maps `mesos/v1` and `google` onto it with symlinks. When the
+shared directory is missing (a lone clone), the repository's own proto/
+(already laid out as proto/mesos/v1/... and proto/google/protobuf/...) is
+compiled instead. `SOURCE` says which one was used.
+
+protoc writes the Python modules into a second temporary directory, the
+only one put on sys.path; google/protobuf/duration.proto is on the include
+path but not generated, so the generated code imports the system
+google.protobuf package (python3-protobuf), which already carries it and
+is not shadowed. Both directories are removed at exit. Exposes
+`master_pb2` (mesos.v1.master Call/Response) and `mesos_pb2`.
 """
 import atexit
 import os
@@ -15,17 +25,38 @@ import sys
 import tempfile
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.path.normpath(os.path.join(REPO, "..", "shared", "reference", "mesos-v1-proto"))
 FILES = ["mesos/v1/mesos.proto", "mesos/v1/master/master.proto",
          "mesos/v1/maintenance/maintenance.proto", "mesos/v1/quota/quota.proto",
          "mesos/v1/scheduler/scheduler.proto", "mesos/v1/allocator/allocator.proto"]
 
+
+def _include_dir(tmp):
+    """The -I directory for protoc: a symlink tree over the shared reference,
+    or the repository's proto/."""
+    if os.path.isfile(os.path.join(SHARED, "master", "master.proto")):
+        inc = os.path.join(tmp, "include")
+        os.makedirs(os.path.join(inc, "mesos"))
+        os.symlink(SHARED, os.path.join(inc, "mesos", "v1"))
+        os.symlink(os.path.join(SHARED, "google"), os.path.join(inc, "google"))
+        return inc, SHARED
+    own = os.path.join(REPO, "proto")
+    return own, own
+
+
 _tmp = tempfile.mkdtemp(prefix="mesos_api-bb-proto-")
 atexit.register(shutil.rmtree, _tmp, True)
-_r = subprocess.run(["protoc", "-I" + os.path.join(REPO, "proto"), "--python_out=" + _tmp] + FILES,
-                    capture_output=True, timeout=60)
+_out = os.path.join(_tmp, "py")
+os.makedirs(_out)
+_inc, SOURCE = _include_dir(_tmp)
+try:
+    _r = subprocess.run(["protoc", "-I" + _inc, "--python_out=" + _out] + FILES,
+                        capture_output=True, timeout=60)
+except FileNotFoundError:
+    raise RuntimeError("protoc not found (install protobuf-compiler)")
 if _r.returncode != 0:
-    raise RuntimeError("protoc failed: %s" % _r.stderr.decode(errors="replace"))
-sys.path.insert(0, _tmp)
+    raise RuntimeError("protoc failed on %s: %s" % (SOURCE, _r.stderr.decode(errors="replace")))
+sys.path.insert(0, _out)
 
 from mesos.v1 import mesos_pb2  # noqa: E402
 from mesos.v1.master import master_pb2  # noqa: E402
