@@ -40,10 +40,10 @@ static const char *flag_s(struct agent_proc *a, const char *name)
 
 /* ==== Checkpoint of the agent id ======================================== */
 
-static int mkdirs(const char *path)
+int agent_mkdirs(const char *path)
 {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp) return -ENAMETOOLONG;
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
             *p = 0;
@@ -92,7 +92,7 @@ static void save_id(struct agent_proc *a)
 {
     char dir[1100];
     meta_dir(a, dir, sizeof dir);
-    int rc = mkdirs(dir);
+    int rc = agent_mkdirs(dir);
     if (rc == 0) rc = agent_write_atomic(dir, "agent_id", a->id, strlen(a->id));
     if (rc < 0) LOG_ERR("Failed to checkpoint the agent id under %s: %s", dir, strerror(-rc));
 }
@@ -348,7 +348,7 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     const char *wd = flag_s(a, "work_dir");
     if (!wd) { snprintf(err, 512, "Missing required flag --work_dir"); goto fail; }
     snprintf(a->work_dir, sizeof a->work_dir, "%s", wd);
-    if (mkdirs(a->work_dir) < 0) { snprintf(err, 512, "Failed to create --work_dir=%s", wd); goto fail; }
+    if (agent_mkdirs(a->work_dir) < 0) { snprintf(err, 512, "Failed to create --work_dir=%s", wd); goto fail; }
 
     const char *ip = flag_s(a, "ip");
     struct flag *pf = flags_find(flags, nflags, "port");

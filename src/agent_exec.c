@@ -110,18 +110,6 @@ static int get_id(const uint8_t *p, size_t n, uint32_t tag, char *out, size_t ca
     return 0;
 }
 
-static int mkdirs(const char *path)
-{
-    char tmp[2048];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
 
 static struct aexec *find_exec(struct agent_proc *a, const char *fw, const char *ex)
 {
@@ -177,7 +165,7 @@ static void checkpoint(struct aexec *e)
     }
     char dir[2100], file[600];
     ckpt_path(e, dir, sizeof dir, file, sizeof file);
-    int rc = mkdirs(dir);
+    int rc = agent_mkdirs(dir);
     if (rc == 0) rc = agent_write_atomic(dir, file, b.data, b.len);
     if (rc < 0) LOG_ERR("Failed to checkpoint executor %s: %s", e->executor_id, strerror(-rc));
     buf_free(&b);
@@ -507,7 +495,7 @@ static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
         return;
     }
     if (fresh) {
-        int rc = mkdirs(e->sandbox);
+        int rc = agent_mkdirs(e->sandbox);
         if (rc == 0) rc = spawn(e);
         if (rc < 0) {
             char msg[256];

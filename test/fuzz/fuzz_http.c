@@ -159,43 +159,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifdef FUZZ_MAIN
-/* Reads a whole file and runs the target on it. */
-static int replay(FILE *f, const char *name)
-{
-    size_t len = 0, cap = 1 << 12, got;
-    char *buf = malloc(cap);
-    if (!buf) return 1;
-    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len < cap) continue;
-        char *more = realloc(buf, cap * 2);
-        if (!more) { free(buf); return 1; }
-        buf = more;
-        cap *= 2;
-    }
-    if (ferror(f)) { perror(name); free(buf); return 1; }
-    /* An exact-size copy, so ASan catches a read past the end. */
-    char *exact = malloc(len ? len : 1);
-    if (!exact) { free(buf); return 1; }
-    memcpy(exact, buf, len);
-    free(buf);
-    LLVMFuzzerTestOneInput((const uint8_t *)exact, len);
-    free(exact);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    int bad = 0;
-    if (argc < 2) return replay(stdin, "stdin");
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) { perror(argv[i]); bad = 1; continue; }
-        bad |= replay(f, argv[i]);
-        fclose(f);
-    }
-    printf("fuzz_http: %d inputs replayed\n", argc - 1);
-    return bad;
-}
-#endif
+#include "fuzz_main.h"

@@ -115,36 +115,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
 }
 
-#ifdef FUZZ_MAIN
-static int run_file(FILE *f, const char *name) {
-    size_t len = 0, cap = 4096;
-    char *p = malloc(cap);
-    size_t r;
-    if (!p) return 1;
-    while ((r = fread(p + len, 1, cap - len, f)) > 0) {
-        len += r;
-        if (len == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q) { free(p); return 1; }
-            p = q;
-        }
-    }
-    if (ferror(f)) { perror(name); free(p); return 1; }
-    LLVMFuzzerTestOneInput((const uint8_t *)p, len);
-    free(p);
-    return 0;
-}
-
-int main(int argc, char **argv) {
-    int bad = 0;
-    if (argc < 2) return run_file(stdin, "stdin");
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) { perror(argv[i]); bad = 1; continue; }
-        bad |= run_file(f, argv[i]);
-        fclose(f);
-    }
-    printf("fuzz_json: %d inputs replayed\n", argc - 1);
-    return bad;
-}
-#endif
+#include "fuzz_main.h"

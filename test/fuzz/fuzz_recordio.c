@@ -39,26 +39,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     return 0;
 }
 
-#ifdef FUZZ_MAIN
-static void run_file(FILE *f)
-{
-    struct buf b = {0};
-    char tmp[65536];
-    size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, k);
-    LLVMFuzzerTestOneInput((const uint8_t *)(b.data ? b.data : ""), b.len);
-    buf_free(&b);
-}
-
-int main(int argc, char **argv)
-{
-    if (argc < 2) { run_file(stdin); return 0; }
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) { perror(argv[i]); return 1; }
-        run_file(f);
-        fclose(f);
-    }
-    return 0;
-}
-#endif
+#include "fuzz_main.h"
