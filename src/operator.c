@@ -23,6 +23,7 @@
 #include "pbjson.h"
 #include "pbn.h"
 #include "pbw.h"
+#include "resources.h"
 
 static double now_secs(void)
 {
@@ -161,10 +162,6 @@ size_t master_metrics(struct master *m, struct metric **out)
         "master/frameworks_connected", "master/frameworks_disconnected", "master/frameworks_active",
         "master/frameworks_inactive", "master/outstanding_offers",
         "master/dropped_messages",
-        "master/cpus_total", "master/cpus_used", "master/cpus_percent",
-        "master/gpus_total", "master/gpus_used", "master/gpus_percent",
-        "master/mem_total", "master/mem_used", "master/mem_percent",
-        "master/disk_total", "master/disk_used", "master/disk_percent",
         "master/cpus_revocable_total", "master/cpus_revocable_used", "master/cpus_revocable_percent",
         "master/mem_revocable_total", "master/mem_revocable_used", "master/mem_revocable_percent",
         "master/disk_revocable_total", "master/disk_revocable_used", "master/disk_revocable_percent",
@@ -197,6 +194,32 @@ size_t master_metrics(struct master *m, struct metric **out)
         put(&l, gauges[i].name, (double)agents_count_tasks(m, gauges[i].state));
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
         put(&l, counters[i].name, (double)m->task_counters[counters[i].state]);
+
+    /* Resources: the agents' totals, and what their active tasks use. */
+    struct resources total = {0}, used = {0};
+    struct buf err = { .max = 4096 };
+    for (struct agent *a = m->agents; a; a = a->next) {
+        buf_reset(&err);
+        if (resources_decode_field(a->info.data, a->info.len, 3, &total, &err) < 0) continue;
+        for (struct mtask *t = a->tasks; t; t = t->next) {
+            buf_reset(&err);
+            resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
+        }
+    }
+    static const char *const kinds[] = { "cpus", "gpus", "mem", "disk" };
+    for (size_t i = 0; i < 4; i++) {
+        char name[64];
+        double tot = (double)resources_scalar(&total, kinds[i]) / 1000, use = (double)resources_scalar(&used, kinds[i]) / 1000;
+        snprintf(name, sizeof name, "master/%s_total", kinds[i]);
+        put(&l, name, tot);
+        snprintf(name, sizeof name, "master/%s_used", kinds[i]);
+        put(&l, name, use);
+        snprintf(name, sizeof name, "master/%s_percent", kinds[i]);
+        put(&l, name, tot > 0 ? use / tot : 0);
+    }
+    resources_free(&total);
+    resources_free(&used);
+    buf_free(&err);
     /* An HTTP request being answered is the one asking for metrics. */
     put(&l, "master/event_queue_http_requests", 0);
 

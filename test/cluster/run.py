@@ -347,6 +347,9 @@ def master_restart_sees_tasks_again_and_updates_sent_meanwhile(tmp, procs):
     run.task.task_id.value = "t1"
     run.task.slave_id.value = aid
     run.task.command.value = "sleep 30"
+    for name, value in (("cpus", 0.5), ("mem", 32)):
+        r = run.task.resources.add()
+        r.name, r.type, r.scalar.value = name, 0, value     # 0: SCALAR
     send_message(ap, "slave(1)", run)
     t = wait_task(mp, "t1", "TASK_STARTING")
     assert t["framework_id"]["value"] == "fw1" and t["agent_id"]["value"] == aid
@@ -354,7 +357,16 @@ def master_restart_sees_tasks_again_and_updates_sent_meanwhile(tmp, procs):
     t = wait_task(mp, "t1", "TASK_RUNNING")
     ack_latest(ap, t)
     assert metric(mp, "master/tasks_running") == 1.0
-    # The master goes away; the task is killed while it is down.
+    assert metric(mp, "master/cpus_total") == 1.0 and metric(mp, "master/mem_total") == 128.0
+    # A restarted master learns the running task, with its resources, from
+    # the agent's re-registration.
+    m.stop()
+    m = start_master(procs, mp, *flags)
+    t = wait_task(mp, "t1", "TASK_RUNNING")
+    assert {r["name"]: r["scalar"]["value"] for r in t["resources"]} == {"cpus": 0.5, "mem": 32.0}
+    assert metric(mp, "master/cpus_used") == 0.5 and metric(mp, "master/mem_used") == 32.0
+    assert metric(mp, "master/cpus_percent") == 0.5
+    # The master goes away again; the task is killed while it is down.
     m.stop()
     k = messages_pb2.KillTaskMessage()
     k.framework_id.value = "fw1"
