@@ -359,5 +359,28 @@ def task_fails_when_its_executor_died_while_the_agent_was_down(fm, agent, wd):
     assert s.message == "Executor terminated" and s.source == mesos_pb2.TaskStatus.SOURCE_SLAVE
 
 
+@test
+def executor_info_with_a_command_runs_that_executor(fm, agent, wd):
+    """A task with its own ExecutorInfo: the agent starts the executor's
+    command (here our command executor, as a third-party executor would be
+    started) and hands it the task over the v1 Executor API."""
+    m = messages_pb2.RunTaskMessage()
+    m.framework.user, m.framework.name = "root", "harness"
+    m.framework.id.value = "fw1"
+    t = m.task
+    t.name = "custom"
+    t.task_id.value = "t9"
+    t.slave_id.value = "S0"
+    t.command.value = "echo custom executor ran"
+    t.executor.executor_id.value = "my-executor"
+    t.executor.framework_id.value = "fw1"
+    t.executor.command.value = "exec '%s' executor" % BIN
+    fm.send(agent, m)
+    assert states(fm, agent, "t9", 3)[2] == STATE.Value("TASK_FINISHED")
+    runs = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/my-executor/runs/*")
+    assert len(runs) == 1, runs
+    assert "custom executor ran" in open(runs[0] + "/stdout").read()
+
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
