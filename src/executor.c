@@ -57,6 +57,7 @@ struct exec {
     int launched, killing, terminal_sent, exit_code;
     uint64_t grace_ms;
     uint64_t recovery_ms;         /* how long to wait for a lost agent */
+    int killing_state;            /* the framework has TASK_KILLING_STATE */
     struct update *pending;       /* sent, not yet acknowledged */
 };
 
@@ -304,9 +305,9 @@ static void kill_task(struct exec *e, const uint8_t *p, size_t n)
     if (!e->launched || e->terminal_sent) return;
     if (e->pid <= 0) return;
     if (!e->killing) {
-        /* TASK_KILLING goes only to frameworks with the TASK_KILLING_STATE
-         * capability upstream; without framework info here, none is sent. */
+        /* TASK_KILLING only for frameworks that declared they understand it. */
         e->killing = 1;
+        if (e->killing_state) update(e, 8, NULL, -1);     /* TASK_KILLING */
         kill(-e->pid, SIGTERM);
         loop_timer_start(e->loop, &e->grace, e->grace_ms);
     }
@@ -339,13 +340,23 @@ static void on_event(struct exec *e, const uint8_t *p, size_t n)
     struct pbw_field t, f;
     if (pbw_find(p, n, 1, &t) != 1) return;
     switch ((int)t.v) {
-    case EV_SUBSCRIBED:
+    case EV_SUBSCRIBED: {
+        /* FrameworkInfo.capabilities (10) { type (1) }: TASK_KILLING_STATE is 2. */
+        struct pbw_field sub, fi, cap, ct;
+        if (pbw_find(p, n, 2, &sub) == 1 && pbw_find(sub.p, sub.n, 2, &fi) == 1) {
+            struct pbw_reader r;
+            pbw_reader_init(&r, fi.p, fi.n);
+            while (pbw_next(&r, &cap) == 1)
+                if (cap.tag == 10 && cap.wt == PBW_LEN && pbw_find(cap.p, cap.n, 1, &ct) == 1 && ct.v == 2)
+                    e->killing_state = 1;
+        }
         e->connected = 1;
         loop_timer_stop(e->loop, &e->give_up);
         LOG("Subscribed to the agent at %s:%d", e->host, e->port);
         /* Updates the agent may not have: send them again. */
         for (struct update *u = e->pending; u; u = u->next) send_update(e, u);
         break;
+    }
     case EV_LAUNCH:
         if (pbw_find(p, n, 4, &f) == 1 && pbw_find(f.p, f.n, 1, &t) == 1) launch(e, t.p, t.n);
         break;

@@ -137,8 +137,10 @@ def register(fm, agent_port):
     return frm
 
 
-def run_task(fm, agent, task_id, command, shell=True, args=None, kill_grace=None):
+def run_task(fm, agent, task_id, command, shell=True, args=None, kill_grace=None, killing_state=False):
     m = messages_pb2.RunTaskMessage()
+    if killing_state:
+        m.framework.capabilities.add().type = mesos_pb2.FrameworkInfo.Capability.TASK_KILLING_STATE
     m.framework.user = "root"
     m.framework.name = "harness"
     m.framework.id.value = "fw1"
@@ -272,6 +274,17 @@ def kill_sends_sigterm_then_sigkill_after_the_grace_period(fm, agent, wd):
     took = time.time() - t0
     assert s.state == STATE.Value("TASK_KILLED"), s
     assert 0.4 <= took < 10, took        # TERM ignored: killed by SIGKILL after 0.5 s
+
+
+@test
+def kill_reports_task_killing_to_frameworks_that_understand_it(fm, agent, wd):
+    run_task(fm, agent, "t10", "sleep 60", killing_state=True)
+    assert states(fm, agent, "t10", 2)[1] == STATE.Value("TASK_RUNNING")
+    k = messages_pb2.KillTaskMessage()
+    k.framework_id.value = "fw1"
+    k.task_id.value = "t10"
+    fm.send(agent, k)
+    assert states(fm, agent, "t10", 2) == [STATE.Value("TASK_KILLING"), STATE.Value("TASK_KILLED")]
 
 
 @test
