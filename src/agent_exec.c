@@ -57,6 +57,7 @@ struct atask {
     struct buf info;             /* TaskInfo bytes */
     int state;
     int launched;                /* sent to the executor */
+    int group;                   /* tasks of one RunTaskGroup share a number; 0 = alone */
     struct supdate *updates;     /* head is in flight to the master */
     struct loop_timer retry;
     uint64_t retry_ms;
@@ -70,6 +71,8 @@ struct aexec {
     struct buf framework_info;   /* FrameworkInfo bytes */
     struct buf executor_info;    /* ExecutorInfo bytes */
     int command_executor;
+    int default_executor;        /* runs task groups (ExecutorInfo type DEFAULT) */
+    int groups;                  /* task groups received */
     pid_t pid;
     struct request *stream;      /* the executor's SUBSCRIBE stream, or NULL */
     int stream_json;
@@ -135,7 +138,8 @@ static struct atask *find_task(struct agent_proc *a, const char *fw, const char 
  * record is protobuf-shaped, written with pbw:
  *   1 framework id, 2 executor id, 3 container id, 4 sandbox, 5 pid,
  *   6 FrameworkInfo, 7 ExecutorInfo, 8 command executor (bool),
- *   9 task { 1 TaskInfo, 2 state, 3 StatusUpdate not yet acknowledged (repeated) }. */
+ *   9 task { 1 TaskInfo, 2 state, 3 StatusUpdate not yet acknowledged (repeated),
+ *            4 group }, 10 default executor (bool), 11 task groups so far. */
 
 static void ckpt_path(struct aexec *e, char *dir, size_t dn, char *file, size_t fn)
 {
@@ -156,10 +160,13 @@ static void checkpoint(struct aexec *e)
     pbw_put_bytes(&b, 6, e->framework_info.data, e->framework_info.len);
     pbw_put_bytes(&b, 7, e->executor_info.data, e->executor_info.len);
     pbw_put_uint(&b, 8, (uint64_t)e->command_executor);
+    pbw_put_uint(&b, 10, (uint64_t)e->default_executor);
+    pbw_put_uint(&b, 11, (uint64_t)e->groups);
     for (struct atask *t = e->tasks; t; t = t->next) {
         size_t k = pbw_begin(&b, 9);
         pbw_put_bytes(&b, 1, t->info.data, t->info.len);
         pbw_put_uint(&b, 2, (uint64_t)t->state);
+        pbw_put_uint(&b, 4, (uint64_t)t->group);
         for (struct supdate *u = t->updates; u; u = u->next) pbw_put_bytes(&b, 3, u->bytes.data, u->bytes.len);
         pbw_end(&b, k);
     }
@@ -349,8 +356,27 @@ static int send_event(struct aexec *e, struct buf *ev)
 
 static void launch_pending(struct aexec *e)
 {
+    /* Task groups go out whole, as one LAUNCH_GROUP each. */
+    for (int g = 1; g <= e->groups && e->stream; g++) {
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, 8);                      /* LAUNCH_GROUP */
+        size_t k = pbw_begin(&ev, 8);
+        size_t tg = pbw_begin(&ev, 1);
+        int any = 0;
+        for (struct atask *t = e->tasks; t; t = t->next)
+            if (t->group == g && !t->launched && !terminal(t->state)) {
+                pbw_put_bytes(&ev, 1, t->info.data, t->info.len);
+                any = 1;
+            }
+        pbw_end(&ev, tg);
+        pbw_end(&ev, k);
+        if (any && send_event(e, &ev) == 0)
+            for (struct atask *t = e->tasks; t; t = t->next)
+                if (t->group == g) t->launched = 1;
+        buf_free(&ev);
+    }
     for (struct atask *t = e->tasks; t && e->stream; t = t->next) {
-        if (t->launched || terminal(t->state)) continue;
+        if (t->launched || t->group || terminal(t->state)) continue;
         struct buf ev = {0};
         pbw_put_uint(&ev, 1, 2);                      /* LAUNCH */
         size_t k = pbw_begin(&ev, 4);
@@ -415,12 +441,64 @@ static int spawn(struct aexec *e)
         setenv("MESOS_CONTAINER_ID", e->container_id, 1);
         setenv("MESOS_CHECKPOINT", "1", 1);
         signal(SIGPIPE, SIG_DFL);
-        if (e->command_executor) execl(exe, exe, "executor", (char *)NULL);
+        if (e->command_executor || e->default_executor) execl(exe, exe, "executor", (char *)NULL);
         else execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
     e->pid = pid;
     LOG("Started executor %s of framework %s (pid %d) in %s", e->executor_id, e->framework_id, (int)pid, e->sandbox);
+    return 0;
+}
+
+/* A new executor record with its sandbox path (not yet started). */
+static struct aexec *new_exec(struct agent_proc *a, const char *fw, const char *ex,
+                              const uint8_t *fi, size_t fin)
+{
+    struct aexec *e = xcalloc(1, sizeof *e);
+    e->a = a;
+    snprintf(e->framework_id, sizeof e->framework_id, "%s", fw);
+    snprintf(e->executor_id, sizeof e->executor_id, "%s", ex);
+    unsigned char u[16];
+    uuid_bytes(u);
+    snprintf(e->container_id, sizeof e->container_id,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    buf_append(&e->framework_info, fi, fin);
+    snprintf(e->sandbox, sizeof e->sandbox, "%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
+             a->work_dir, a->id, fw, ex, e->container_id);
+    loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+    e->next = a->executors;
+    a->executors = e;
+    return e;
+}
+
+static struct atask *new_task(struct aexec *e, const char *id, const uint8_t *info, size_t n, int group)
+{
+    struct atask *t = xcalloc(1, sizeof *t);
+    t->ex = e;
+    snprintf(t->id, sizeof t->id, "%s", id);
+    buf_append(&t->info, info, n);
+    t->state = TASK_STAGING;
+    t->group = group;
+    loop_timer_init(&t->retry, retry_cb);
+    t->next = e->tasks;
+    e->tasks = t;
+    return t;
+}
+
+/* Start a fresh executor; on failure its tasks fail. Returns 0 or -1. */
+static int start_exec(struct aexec *e)
+{
+    int rc = agent_mkdirs(e->sandbox);
+    if (rc == 0) rc = spawn(e);
+    if (rc < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "Failed to launch the executor: %s", strerror(-rc));
+        for (struct atask *t = e->tasks; t; t = t->next) agent_update(t, TASK_FAILED, 0, msg);
+        return -1;
+    }
+    loop_timer_start(e->a->loop, &e->reg_timeout, REGISTRATION_TIMEOUT_MS);
+    checkpoint(e);
     return 0;
 }
 
@@ -462,53 +540,56 @@ static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
     struct aexec *e = find_exec(a, fw, ex);
     int fresh = e == NULL;
     if (!e) {
-        e = xcalloc(1, sizeof *e);
-        e->a = a;
-        snprintf(e->framework_id, sizeof e->framework_id, "%s", fw);
-        snprintf(e->executor_id, sizeof e->executor_id, "%s", ex);
-        unsigned char u[16];
-        uuid_bytes(u);
-        snprintf(e->container_id, sizeof e->container_id,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-        buf_append(&e->framework_info, fi.p, fi.n);
+        e = new_exec(a, fw, ex, fi.p, fi.n);
         e->command_executor = !has_exec;
         if (has_exec) buf_append(&e->executor_info, exi.p, exi.n);
         else command_executor_info(&e->executor_info, task, fw);
-        snprintf(e->sandbox, sizeof e->sandbox, "%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
-                 a->work_dir, a->id, fw, ex, e->container_id);
-        loop_timer_init(&e->reg_timeout, reg_timeout_cb);
-        e->next = a->executors;
-        a->executors = e;
     }
-    struct atask *t = xcalloc(1, sizeof *t);
-    t->ex = e;
-    snprintf(t->id, sizeof t->id, "%s", task);
-    buf_append(&t->info, ti.p, ti.n);
-    t->state = TASK_STAGING;
-    loop_timer_init(&t->retry, retry_cb);
-    t->next = e->tasks;
-    e->tasks = t;
+    struct atask *t = new_task(e, task, ti.p, ti.n, 0);
     LOG("Launching task %s of framework %s with executor %s", task, fw, ex);
     if (!has_exec && !has_cmd) {
         agent_update(t, TASK_ERROR, -1, "Task has neither an executor nor a command");
         return;
     }
-    if (fresh) {
-        int rc = agent_mkdirs(e->sandbox);
-        if (rc == 0) rc = spawn(e);
-        if (rc < 0) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "Failed to launch the executor: %s", strerror(-rc));
-            agent_update(t, TASK_FAILED, 0, msg);
-            return;
-        }
-        loop_timer_start(a->loop, &e->reg_timeout, REGISTRATION_TIMEOUT_MS);
-        checkpoint(e);
-    } else {
+    if (fresh) start_exec(e);
+    else {
         checkpoint(e);
         launch_pending(e);
     }
+}
+
+/* RunTaskGroupMessage {framework = 1, executor = 2, task_group = 3 {tasks = 1}}.
+ * The group runs under the default executor, which here is this binary's
+ * executor mode with LAUNCH_GROUP. */
+static void on_run_task_group(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    struct pbw_field fi, exi, tg, f;
+    char fw[256] = "", ex[256] = "";
+    if (pbw_find(p, n, 1, &fi) != 1 || pbw_find(p, n, 2, &exi) != 1 || pbw_find(p, n, 3, &tg) != 1 ||
+        get_id(fi.p, fi.n, 3, fw, sizeof fw) < 0 || get_id(exi.p, exi.n, 1, ex, sizeof ex) < 0) {
+        LOG_WARN("Ignoring a malformed RunTaskGroupMessage");
+        return;
+    }
+    struct aexec *e = find_exec(a, fw, ex);
+    int fresh = e == NULL;
+    if (!e) {
+        e = new_exec(a, fw, ex, fi.p, fi.n);
+        e->default_executor = 1;
+        buf_append(&e->executor_info, exi.p, exi.n);
+    }
+    int group = ++e->groups, count = 0;
+    struct pbw_reader r;
+    pbw_reader_init(&r, tg.p, tg.n);
+    while (pbw_next(&r, &f) == 1) {
+        char tid[256];
+        if (f.tag != 1 || f.wt != PBW_LEN || get_id(f.p, f.n, 2, tid, sizeof tid) < 0) continue;
+        if (find_task(a, fw, tid, NULL)) { LOG_WARN("Task %s is already known: not launched again", tid); continue; }
+        new_task(e, tid, f.p, f.n, group);
+        count++;
+    }
+    LOG("Launching a group of %d task(s) of framework %s with executor %s", count, fw, ex);
+    if (fresh) start_exec(e);
+    else { checkpoint(e); launch_pending(e); }
 }
 
 /* KillTaskMessage {framework_id = 1, task_id = 2, kill_policy = 3}. */
@@ -556,6 +637,7 @@ static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t
 int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n)
 {
     if (strcmp(name, "mesos.internal.RunTaskMessage") == 0) on_run_task(a, p, n);
+    else if (strcmp(name, "mesos.internal.RunTaskGroupMessage") == 0) on_run_task_group(a, p, n);
     else if (strcmp(name, "mesos.internal.KillTaskMessage") == 0) on_kill_task(a, p, n);
     else if (strcmp(name, "mesos.internal.StatusUpdateAcknowledgementMessage") == 0) on_ack(a, p, n);
     else if (strcmp(name, "mesos.internal.ShutdownFrameworkMessage") == 0) on_shutdown_framework(a, p, n);
@@ -814,6 +896,8 @@ void agent_exec_recover(struct agent_proc *a)
             case 6: buf_append(&e->framework_info, fl.p, fl.n); break;
             case 7: buf_append(&e->executor_info, fl.p, fl.n); break;
             case 8: e->command_executor = fl.v != 0; break;
+            case 10: e->default_executor = fl.v != 0; break;
+            case 11: e->groups = (int)fl.v; break;
             case 9: {
                 struct atask *t = xcalloc(1, sizeof *t);
                 struct pbw_reader tr;
@@ -825,6 +909,7 @@ void agent_exec_recover(struct agent_proc *a)
                 while (pbw_next(&tr, &tf) == 1) {
                     if (tf.tag == 1) buf_append(&t->info, tf.p, tf.n);
                     else if (tf.tag == 2) t->state = (int)tf.v;
+                    else if (tf.tag == 4) t->group = (int)tf.v;
                     else if (tf.tag == 3) {
                         struct supdate *u = xcalloc(1, sizeof *u);
                         struct pbw_field uu, st, sv;

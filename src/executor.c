@@ -37,7 +37,26 @@ enum { EV_SUBSCRIBED = 1, EV_LAUNCH = 2, EV_KILL = 3, EV_ACKNOWLEDGED = 4, EV_ME
 enum { CALL_SUBSCRIBE = 1, CALL_UPDATE = 2 };
 enum { TASK_STARTING = 0, TASK_RUNNING = 1, TASK_FINISHED = 2, TASK_FAILED = 3, TASK_KILLED = 4 };
 
-struct update { struct update *next; unsigned char uuid[16]; struct buf status; int terminal; };
+struct update {
+    struct update *next;
+    unsigned char uuid[16];
+    struct buf status;            /* TaskStatus */
+    int terminal;
+};
+
+#define MAX_TASKS 64
+
+/* One task: the command executor runs one; a task group runs several. */
+struct etask {
+    char id[256];
+    struct buf info;              /* TaskInfo bytes */
+    int group;                    /* 0: alone; else the LAUNCH_GROUP it came in */
+    pid_t pid;                    /* 0 before start and after exit */
+    int killing, done;            /* done: terminal update made */
+    uint64_t grace_ms;
+    struct loop_timer grace;
+    struct exec *e;
+};
 
 struct exec {
     struct loop *loop;
@@ -48,14 +67,12 @@ struct exec {
     struct hresp resp;
     struct buf body;              /* decoded chunked bytes */
     struct recordio rio;
-    struct loop_timer reconnect, reap, grace, give_up;
+    struct loop_timer reconnect, reap, give_up;
     int connected;
-    /* the one task of a command executor */
-    char task_id[256];
-    struct buf task;              /* TaskInfo bytes */
-    pid_t pid;
-    int launched, killing, terminal_sent, exit_code;
-    uint64_t grace_ms;
+    struct etask *tasks[MAX_TASKS];
+    size_t ntasks;
+    int groups;                   /* LAUNCH_GROUPs seen */
+    int single;                   /* a plain LAUNCH was taken: no more tasks */
     uint64_t recovery_ms;         /* how long to wait for a lost agent */
     int killing_state;            /* the framework has TASK_KILLING_STATE */
     struct update *pending;       /* sent, not yet acknowledged */
@@ -126,16 +143,16 @@ static void send_update(struct exec *e, struct update *u)
     pbw_put_bytes(&call, 1, u->status.data, u->status.len);
     pbw_end(&call, k);
     int st = post_call(e, &call);
-    if (st != 202) LOG_WARN("UPDATE for task %s answered %d; it is re-sent on reconnection", e->task_id, st);
+    if (st != 202) LOG_WARN("UPDATE answered %d; it is re-sent on reconnection", st);
     buf_free(&call);
 }
 
-static void update(struct exec *e, int state, const char *message, int reason)
+static void update(struct exec *e, struct etask *t, int state, const char *message, int reason)
 {
     struct update *u = xcalloc(1, sizeof *u);
     if (getrandom(u->uuid, sizeof u->uuid, 0) != sizeof u->uuid)
         for (int i = 0; i < 16; i++) u->uuid[i] = (unsigned char)rand();
-    put_id(&u->status, 1, e->task_id);
+    put_id(&u->status, 1, t->id);
     pbw_put_uint(&u->status, 2, (uint64_t)state);
     if (message) pbw_put_str(&u->status, 4, message);
     pbw_put_uint(&u->status, 9, 2);                 /* SOURCE_EXECUTOR */
@@ -144,11 +161,21 @@ static void update(struct exec *e, int state, const char *message, int reason)
     pbw_put_double(&u->status, 6, now_secs());
     pbw_put_bytes(&u->status, 11, u->uuid, 16);
     u->terminal = state == TASK_FINISHED || state == TASK_FAILED || state == TASK_KILLED;
+    if (u->terminal) t->done = 1;
     struct update **pp = &e->pending;
     while (*pp) pp = &(*pp)->next;
     *pp = u;
-    LOG("Task %s: sending update %d%s%s", e->task_id, state, message ? ": " : "", message ? message : "");
+    LOG("Task %s: sending update %d%s%s", t->id, state, message ? ": " : "", message ? message : "");
     if (e->connected) send_update(e, u);
+}
+
+/* Every task has its terminal update and the agent has all of them. */
+static int all_done(struct exec *e)
+{
+    if (e->ntasks == 0) return 0;
+    for (size_t i = 0; i < e->ntasks; i++)
+        if (!e->tasks[i]->done) return 0;
+    return e->pending == NULL;
 }
 
 static void on_acknowledged(struct exec *e, const uint8_t *p, size_t n)
@@ -159,40 +186,79 @@ static void on_acknowledged(struct exec *e, const uint8_t *p, size_t n)
         if (memcmp((*pp)->uuid, f.p, 16) == 0) {
             struct update *u = *pp;
             *pp = u->next;
-            int terminal = u->terminal;
             buf_free(&u->status);
             free(u);
-            if (terminal) {
-                LOG("Terminal update acknowledged: executor exits");
-                loop_stop(e->loop);
-            }
-            return;
+            break;
         }
+    if (all_done(e)) {
+        LOG("Every task is done and acknowledged: executor exits");
+        loop_stop(e->loop);
+    }
 }
 
-/* ==== The task ========================================================== */
+/* ==== Tasks ============================================================= */
 
-static void reap_cb(struct loop *l, struct loop_timer *t)
+static struct etask *find(struct exec *e, const char *id, size_t n)
 {
-    struct exec *e = container_of(t, struct exec, reap);
-    int status;
-    pid_t r = waitpid(e->pid, &status, WNOHANG);
-    if (r == 0) { loop_timer_start(l, t, 50); return; }
-    loop_timer_stop(l, &e->grace);
+    for (size_t i = 0; i < e->ntasks; i++)
+        if (strlen(e->tasks[i]->id) == n && memcmp(e->tasks[i]->id, id, n) == 0) return e->tasks[i];
+    return NULL;
+}
+
+static void kill_one(struct exec *e, struct etask *t)
+{
+    if (t->pid <= 0 || t->killing || t->done) return;
+    t->killing = 1;
+    /* TASK_KILLING only for frameworks that declared they understand it. */
+    if (e->killing_state) update(e, t, 8, NULL, -1);   /* TASK_KILLING */
+    kill(-t->pid, SIGTERM);
+    loop_timer_start(e->loop, &t->grace, t->grace_ms);
+}
+
+static void exited(struct exec *e, struct etask *t, int status)
+{
     char msg[128];
-    if (r < 0) {
-        update(e, TASK_FAILED, "Failed to wait for the command", 0);
-    } else if (WIFEXITED(status)) {
+    int state, reason = -1;
+    loop_timer_stop(e->loop, &t->grace);
+    t->pid = 0;
+    if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
         snprintf(msg, sizeof msg, "Command exited with status %d", code);
-        if (e->killing) update(e, TASK_KILLED, "Command terminated while being killed", -1);
-        else update(e, code == 0 ? TASK_FINISHED : TASK_FAILED, msg, code == 0 ? -1 : 0);
+        state = t->killing ? TASK_KILLED : code == 0 ? TASK_FINISHED : TASK_FAILED;
+        if (state == TASK_FAILED) reason = 0;          /* REASON_COMMAND_EXECUTOR_FAILED */
     } else {
         snprintf(msg, sizeof msg, "Command terminated with signal %s", strsignal(WTERMSIG(status)));
-        update(e, e->killing ? TASK_KILLED : TASK_FAILED, msg, e->killing ? -1 : 0);
+        state = t->killing ? TASK_KILLED : TASK_FAILED;
+        if (state == TASK_FAILED) reason = 0;
     }
-    e->terminal_sent = 1;
-    e->pid = 0;
+    update(e, t, state, state == TASK_KILLED ? "Command terminated while being killed" : msg, reason);
+    /* A task group lives and dies together, as upstream's default executor
+     * has it: a member that did not finish takes the others down. */
+    if (t->group && state != TASK_FINISHED)
+        for (size_t i = 0; i < e->ntasks; i++)
+            if (e->tasks[i]->group == t->group) kill_one(e, e->tasks[i]);
+}
+
+static void reap_cb(struct loop *l, struct loop_timer *timer)
+{
+    struct exec *e = container_of(timer, struct exec, reap);
+    int running = 0;
+    for (size_t i = 0; i < e->ntasks; i++) {
+        struct etask *t = e->tasks[i];
+        if (t->pid <= 0) continue;
+        int status;
+        pid_t r = waitpid(t->pid, &status, WNOHANG);
+        if (r == 0) { running = 1; continue; }
+        if (r < 0) {
+            t->pid = 0;
+            update(e, t, TASK_FAILED, "Failed to wait for the command", 0);
+        } else {
+            exited(e, t, status);
+        }
+        if (e->tasks[i]->pid > 0) running = 1;
+    }
+    for (size_t i = 0; i < e->ntasks; i++) running |= e->tasks[i]->pid > 0;
+    if (running) loop_timer_start(l, timer, 50);
 }
 
 /* The environment of the task: ours, plus CommandInfo.environment. */
@@ -213,23 +279,27 @@ static void apply_env(const uint8_t *cmd, size_t n)
     }
 }
 
-static void launch(struct exec *e, const uint8_t *task, size_t n)
+static void grace_cb(struct loop *l, struct loop_timer *timer)
 {
-    struct pbw_field f, v, cmd, kp, gp, ns;
-    if (e->launched) {
-        LOG_WARN("Ignoring a second LAUNCH: the command executor runs one task");
-        return;
+    (void)l;
+    struct etask *t = container_of(timer, struct etask, grace);
+    if (t->pid > 0) {
+        LOG("Grace period over: SIGKILL to task %s", t->id);
+        kill(-t->pid, SIGKILL);
     }
-    e->launched = 1;
-    buf_append(&e->task, task, n);
-    if (pbw_find(task, n, 2, &f) == 1 && pbw_find(f.p, f.n, 1, &v) == 1)
-        snprintf(e->task_id, sizeof e->task_id, "%.*s", (int)v.n, (const char *)v.p);
+}
+
+/* Start one task's command in its own process group. */
+static void start(struct exec *e, struct etask *t)
+{
+    const uint8_t *task = (const uint8_t *)t->info.data;
+    size_t n = t->info.len;
+    struct pbw_field cmd, kp, gp, ns;
     if (pbw_find(task, n, 12, &kp) == 1 && pbw_find(kp.p, kp.n, 1, &gp) == 1 && pbw_find(gp.p, gp.n, 1, &ns) == 1)
-        e->grace_ms = ns.v / 1000000;
-    update(e, TASK_STARTING, NULL, -1);
+        t->grace_ms = ns.v / 1000000;
+    update(e, t, TASK_STARTING, NULL, -1);
     if (pbw_find(task, n, 7, &cmd) != 1 || cmd.wt != PBW_LEN) {
-        update(e, TASK_FAILED, "Task has no command", 0);
-        e->terminal_sent = 1;
+        update(e, t, TASK_FAILED, "Task has no command", 0);
         return;
     }
     /* Build argv before forking: shell "sh -c value", else value + arguments. */
@@ -276,41 +346,90 @@ static void launch(struct exec *e, const uint8_t *task, size_t n)
     free(argv);
     free(value);
     if (pid < 0) {
-        update(e, TASK_FAILED, "Failed to fork the command", 0);
-        e->terminal_sent = 1;
+        update(e, t, TASK_FAILED, "Failed to fork the command", 0);
         return;
     }
     setpgid(pid, pid);
-    e->pid = pid;
-    LOG("Started task %s as pid %d", e->task_id, (int)pid);
-    update(e, TASK_RUNNING, NULL, -1);
-    loop_timer_start(e->loop, &e->reap, 50);
+    t->pid = pid;
+    LOG("Started task %s as pid %d", t->id, (int)pid);
+    update(e, t, TASK_RUNNING, NULL, -1);
+    if (!loop_timer_active(&e->reap)) loop_timer_start(e->loop, &e->reap, 50);
 }
 
-static void grace_cb(struct loop *l, struct loop_timer *t)
+/* Take a task (TaskInfo bytes) into the executor; 0 or -1 when refused. */
+static struct etask *add_task(struct exec *e, const uint8_t *task, size_t n, int group)
 {
-    (void)l;
-    struct exec *e = container_of(t, struct exec, grace);
-    if (e->pid > 0) {
-        LOG("Grace period over: SIGKILL to task %s", e->task_id);
-        kill(-e->pid, SIGKILL);
+    struct pbw_field f, v;
+    char id[256] = "";
+    if (pbw_find(task, n, 2, &f) == 1 && pbw_find(f.p, f.n, 1, &v) == 1)
+        snprintf(id, sizeof id, "%.*s", (int)v.n, (const char *)v.p);
+    if (!id[0] || find(e, id, strlen(id)) || e->ntasks == MAX_TASKS) {
+        LOG_WARN("Ignoring task '%s': %s", id, !id[0] ? "no id" : e->ntasks == MAX_TASKS ? "too many tasks" : "already launched");
+        return NULL;
     }
+    struct etask *t = xcalloc(1, sizeof *t);
+    t->e = e;
+    snprintf(t->id, sizeof t->id, "%s", id);
+    buf_append(&t->info, task, n);
+    t->group = group;
+    t->grace_ms = 3000;                  /* the command executor's default */
+    loop_timer_init(&t->grace, grace_cb);
+    e->tasks[e->ntasks++] = t;
+    return t;
+}
+
+static void launch(struct exec *e, const uint8_t *task, size_t n)
+{
+    if (e->single || e->ntasks) {
+        LOG_WARN("Ignoring a second LAUNCH: the command executor runs one task");
+        return;
+    }
+    e->single = 1;
+    struct etask *t = add_task(e, task, n, 0);
+    if (t) start(e, t);
+}
+
+/* LaunchGroup { task_group = 1 { tasks = 1 (repeated TaskInfo) } }. */
+static void launch_group(struct exec *e, const uint8_t *p, size_t n)
+{
+    struct pbw_field g, f;
+    if (e->single || pbw_find(p, n, 1, &g) != 1) return;
+    int group = ++e->groups;
+    struct etask *added[MAX_TASKS];
+    size_t na = 0;
+    struct pbw_reader r;
+    pbw_reader_init(&r, g.p, g.n);
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag == 1 && f.wt == PBW_LEN) {
+            struct etask *t = add_task(e, f.p, f.n, group);
+            if (t) added[na++] = t;
+        }
+    for (size_t i = 0; i < na; i++) start(e, added[i]);
 }
 
 static void kill_task(struct exec *e, const uint8_t *p, size_t n)
 {
-    struct pbw_field kp, gp, ns;
+    struct pbw_field id, v, kp, gp, ns;
+    if (pbw_find(p, n, 1, &id) != 1 || pbw_find(id.p, id.n, 1, &v) != 1) return;
+    struct etask *t = find(e, (const char *)v.p, v.n);
+    if (!t) return;
     if (pbw_find(p, n, 2, &kp) == 1 && pbw_find(kp.p, kp.n, 1, &gp) == 1 && pbw_find(gp.p, gp.n, 1, &ns) == 1)
-        e->grace_ms = ns.v / 1000000;
-    if (!e->launched || e->terminal_sent) return;
-    if (e->pid <= 0) return;
-    if (!e->killing) {
-        /* TASK_KILLING only for frameworks that declared they understand it. */
-        e->killing = 1;
-        if (e->killing_state) update(e, 8, NULL, -1);     /* TASK_KILLING */
-        kill(-e->pid, SIGTERM);
-        loop_timer_start(e->loop, &e->grace, e->grace_ms);
+        t->grace_ms = ns.v / 1000000;
+    /* Killing one task of a group kills the group, as upstream. */
+    if (t->group) {
+        for (size_t i = 0; i < e->ntasks; i++)
+            if (e->tasks[i]->group == t->group) {
+                e->tasks[i]->grace_ms = t->grace_ms;
+                kill_one(e, e->tasks[i]);
+            }
+    } else {
+        kill_one(e, t);
     }
+}
+
+static void kill_all(struct exec *e)
+{
+    for (size_t i = 0; i < e->ntasks; i++) kill_one(e, e->tasks[i]);
 }
 
 /* ==== The event stream ================================================== */
@@ -361,7 +480,7 @@ static void on_event(struct exec *e, const uint8_t *p, size_t n)
         if (pbw_find(p, n, 4, &f) == 1 && pbw_find(f.p, f.n, 1, &t) == 1) launch(e, t.p, t.n);
         break;
     case EV_LAUNCH_GROUP:
-        LOG_WARN("LAUNCH_GROUP is for the default executor, not the command executor");
+        if (pbw_find(p, n, 8, &f) == 1) launch_group(e, f.p, f.n);
         break;
     case EV_KILL:
         if (pbw_find(p, n, 5, &f) == 1) kill_task(e, f.p, f.n);
@@ -371,11 +490,10 @@ static void on_event(struct exec *e, const uint8_t *p, size_t n)
         break;
     case EV_SHUTDOWN:
         LOG("Shutdown requested by the agent");
-        if (e->pid > 0 && !e->terminal_sent) {
-            kill_task(e, (const uint8_t *)"", 0);
-        } else {
-            loop_stop(e->loop);
-        }
+        kill_all(e);
+        int running = 0;
+        for (size_t i = 0; i < e->ntasks; i++) running |= e->tasks[i]->pid > 0;
+        if (!running) loop_stop(e->loop);
         break;
     case EV_ERROR:
         LOG_ERR("Error event from the agent");
@@ -422,7 +540,8 @@ static void subscribe(struct exec *e)
     struct buf call = {0}, req = {0};
     call_head(e, &call, CALL_SUBSCRIBE);
     size_t k = pbw_begin(&call, 4);
-    if (e->launched && e->task.len) pbw_put_bytes(&call, 1, e->task.data, e->task.len);
+    for (size_t i = 0; i < e->ntasks; i++)            /* tasks without their terminal update */
+        if (!e->tasks[i]->done) pbw_put_bytes(&call, 1, e->tasks[i]->info.data, e->tasks[i]->info.len);
     for (struct update *u = e->pending; u; u = u->next) {
         size_t up = pbw_begin(&call, 2);
         pbw_put_bytes(&call, 1, u->status.data, u->status.len);
@@ -438,10 +557,11 @@ static void subscribe(struct exec *e)
     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     ssize_t w = write(fd, req.data, req.len);
+    int whole = w == (ssize_t)req.len;
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     buf_free(&call);
     buf_free(&req);
-    if (w != (ssize_t)req.len && w < 0) {
+    if (!whole) {
         close(fd);
         loop_timer_start(e->loop, &e->reconnect, 1000);
         return;
@@ -458,8 +578,9 @@ static void reconnect_cb(struct loop *l, struct loop_timer *t)
 static void give_up_cb(struct loop *l, struct loop_timer *t)
 {
     struct exec *e = container_of(t, struct exec, give_up);
-    LOG_ERR("The agent did not come back within the recovery timeout: killing the task and exiting");
-    if (e->pid > 0) kill(-e->pid, SIGKILL);
+    LOG_ERR("The agent did not come back within the recovery timeout: killing the tasks and exiting");
+    for (size_t i = 0; i < e->ntasks; i++)
+        if (e->tasks[i]->pid > 0) kill(-e->tasks[i]->pid, SIGKILL);
     loop_stop(l);
 }
 
@@ -481,7 +602,6 @@ int executor_main(int argc, char **argv)
     snprintf(e.framework_id, sizeof e.framework_id, "%s", fw);
     snprintf(e.executor_id, sizeof e.executor_id, "%s", ex);
     if (sb) snprintf(e.sandbox, sizeof e.sandbox, "%s", sb);
-    e.grace_ms = 3000;                   /* the command executor's default */
     e.stream.fd = -1;
     int64_t recovery_ns = 15LL * 60 * 1000000000;
     const char *rt = getenv("MESOS_RECOVERY_TIMEOUT");
@@ -489,7 +609,6 @@ int executor_main(int argc, char **argv)
     e.loop = loop_new();
     loop_timer_init(&e.reconnect, reconnect_cb);
     loop_timer_init(&e.reap, reap_cb);
-    loop_timer_init(&e.grace, grace_cb);
     loop_timer_init(&e.give_up, give_up_cb);
     e.recovery_ms = (uint64_t)(recovery_ns / 1000000);
     loop_timer_start(e.loop, &e.give_up, e.recovery_ms);

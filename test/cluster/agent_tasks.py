@@ -395,5 +395,58 @@ def executor_info_with_a_command_runs_that_executor(fm, agent, wd):
     assert "custom executor ran" in open(runs[0] + "/stdout").read()
 
 
+def run_group(fm, agent, commands, executor_id="group-ex"):
+    m = messages_pb2.RunTaskGroupMessage()
+    m.framework.user, m.framework.name = "root", "harness"
+    m.framework.id.value = "fw1"
+    m.executor.type = mesos_pb2.ExecutorInfo.DEFAULT
+    m.executor.executor_id.value = executor_id
+    m.executor.framework_id.value = "fw1"
+    for tid, cmd in commands:
+        t = m.task_group.tasks.add()
+        t.name = tid
+        t.task_id.value = tid
+        t.slave_id.value = "S0"
+        t.command.value = cmd
+    fm.send(agent, m)
+
+
+def collect(fm, agent, count, timeout=20):
+    """The next `count` updates, whatever their task, each acknowledged."""
+    got = {}
+    for _ in range(count):
+        frm, body = fm.expect("StatusUpdateMessage", timeout)
+        m = messages_pb2.StatusUpdateMessage()
+        m.ParseFromString(body)
+        st = m.update.status
+        got.setdefault(st.task_id.value, []).append(st.state)
+        a = messages_pb2.StatusUpdateAcknowledgementMessage()
+        a.slave_id.value, a.framework_id.value = "S0", "fw1"
+        a.task_id.value = st.task_id.value
+        a.uuid = m.update.uuid
+        fm.send(agent, a)
+    return got
+
+
+@test
+def task_group_runs_all_its_tasks_under_one_executor(fm, agent, wd):
+    run_group(fm, agent, [("g1", "echo one"), ("g2", "sleep 0.3; echo two")])
+    got = collect(fm, agent, 6)
+    want = [STATE.Value("TASK_STARTING"), STATE.Value("TASK_RUNNING"), STATE.Value("TASK_FINISHED")]
+    assert got == {"g1": want, "g2": want}, got
+    runs = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/group-ex/runs/*")
+    assert len(runs) == 1, runs
+    out = open(runs[0] + "/stdout").read()
+    assert "one" in out and "two" in out, out
+
+
+@test
+def a_failing_task_takes_its_group_down(fm, agent, wd):
+    run_group(fm, agent, [("h1", "exit 2"), ("h2", "sleep 60")])
+    got = collect(fm, agent, 6)
+    assert got["h1"][-1] == STATE.Value("TASK_FAILED"), got
+    assert got["h2"][-1] == STATE.Value("TASK_KILLED"), got
+
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
