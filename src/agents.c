@@ -255,10 +255,12 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
                 pbw_put_bytes(&done->statuses, 8, st.p, st.n);
                 done->nstatuses++;
             }
+            sched_forward_update(m, fw, st.p, st.n);     /* until the framework acknowledges */
             return;
         }
     } else if (has_status(t, uuid, uuid_n)) {
-        return;                                         /* a re-sent update */
+        sched_forward_update(m, fw, st.p, st.n);         /* a re-sent update: the framework may need it */
+        return;
     }
     if (!t) {
         /* A task the master did not launch (or forgot in a failover): learn it. */
@@ -288,6 +290,38 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
     }
     LOG_V(1, "Status update %d for task %s of framework %s on agent %s", state, tid, fw, a->id);
+    sched_forward_update(m, fw, st.p, st.n);
+}
+
+struct agent *agents_find(struct master *m, const char *id, size_t n) { return by_id(m, id, n); }
+
+/* Task (v1) from TaskInfo: name 1, task_id 2, framework_id 3, executor_id 4,
+ * agent_id 5, resources 7 (TaskInfo: name 1, task_id 2, agent_id 3,
+ * resources 4, executor 5). */
+struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw, const uint8_t *p, size_t n)
+{
+    (void)m;
+    struct mtask *t = xcalloc(1, sizeof *t);
+    struct pbw_field f, ex, exid;
+    snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
+    task_field_id(p, n, 2, t->task_id, sizeof t->task_id);
+    if (pbw_find(p, n, 1, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 1, f.p, f.n);
+    if (pbw_find(p, n, 2, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 2, f.p, f.n);
+    size_t k = pbw_begin(&t->base, 3);
+    pbw_put_str(&t->base, 1, fw);
+    pbw_end(&t->base, k);
+    if (pbw_find(p, n, 5, &ex) == 1 && pbw_find(ex.p, ex.n, 1, &exid) == 1) pbw_put_bytes(&t->base, 4, exid.p, exid.n);
+    k = pbw_begin(&t->base, 5);
+    pbw_put_str(&t->base, 1, a->id);
+    pbw_end(&t->base, k);
+    struct pbw_reader r;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 7, f.p, f.n);
+    t->state = 6;                                        /* TASK_STAGING */
+    t->next = a->tasks;
+    a->tasks = t;
+    return t;
 }
 
 static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
@@ -324,6 +358,7 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     *pp = a->next;
     m->nagents--;
     m->agent_removals++;
+    sched_agent_removed(m, a);
     tasks_unreachable(m, a);
     if (unreachable) {
         struct unreachable *u = xcalloc(1, sizeof *u);

@@ -143,7 +143,12 @@ void api_handle(struct request *r, void *arg)
     /* Validate: a known type, and its sub-message when the call has one. */
     struct pbw_field f;
     const char *type_name = NULL;
-    if (pbw_find(c->call, c->call_len, 1, &f) == 1 && f.wt == PBW_VARINT) {
+    /* Call.type is tag 1 in the operator Calls and 2 in the scheduler's. */
+    uint32_t type_tag = 1;
+    const struct pbd_msg *cm = &pbd_msgs[a->call_msg];
+    for (size_t i = 0; i < cm->nfields; i++)
+        if (strcmp(cm->fields[i].name, "type") == 0) type_tag = cm->fields[i].tag;
+    if (pbw_find(c->call, c->call_len, type_tag, &f) == 1 && f.wt == PBW_VARINT) {
         c->type = (int32_t)f.v;
         type_name = pbd_enum_name(a->call_type_enum, c->type);
     }
@@ -151,7 +156,7 @@ void api_handle(struct request *r, void *arg)
         api_error(c, 400, "Failed to validate %s: Expecting 'type' to be present", a->validate_what);
         return;
     }
-    uint32_t tag = sub_tag(a, type_name);
+    uint32_t tag = a->no_sub_check ? 0 : sub_tag(a, type_name);
     if (tag) {
         if (pbw_find(c->call, c->call_len, tag, &f) != 1 || f.wt != PBW_LEN) {
             char lower[64];
@@ -166,7 +171,8 @@ void api_handle(struct request *r, void *arg)
     }
 
     /* Accept: JSON is asked about first, then protobuf. */
-    if (request_accepts(r, "Accept", CT_JSON)) c->json = 1;
+    if (a->lazy_accept) c->json = request_accepts(r, "Accept", CT_JSON);
+    else if (request_accepts(r, "Accept", CT_JSON)) c->json = 1;
     else if (request_accepts(r, "Accept", CT_PROTO)) c->json = 0;
     else {
         api_error(c, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");

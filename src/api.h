@@ -35,6 +35,8 @@ struct api {
     const struct call *calls;
     size_t ncalls;
     void *state;               /* handed to handlers (struct master *) */
+    int lazy_accept;           /* Accept is the handler's to check (scheduler API) */
+    int no_sub_check;          /* the handler checks its sub-message itself */
 };
 
 struct api_ctx {

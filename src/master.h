@@ -42,6 +42,25 @@ struct agent {
     struct mtask *tasks;
 };
 
+/* A framework subscribed through the v1 scheduler API (scheduler.c). */
+struct decline;
+struct offer;
+struct framework {
+    struct master *m;
+    struct framework *next;
+    char id[160];
+    struct buf info;             /* FrameworkInfo bytes, id included */
+    char role[256];              /* the role offers go to */
+    char stream_id[40];
+    struct request *stream;      /* NULL while disconnected */
+    int json;                    /* the stream's encoding */
+    int suppressed;
+    int partition_aware, multi_role;
+    double failover_timeout;     /* seconds */
+    struct loop_timer heartbeat, failover;
+    struct decline *declines;    /* refuse filters per agent */
+};
+
 /* An agent the master gave up on (ping timeouts), with when. */
 struct unreachable {
     struct unreachable *next;
@@ -83,6 +102,15 @@ struct master {
     struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists */
     size_t ncompleted, nunreachable_tasks;
     uint64_t task_counters[16];                          /* terminal transitions by TaskState */
+
+    /* frameworks and offers (scheduler.c) */
+    struct api sched_api;
+    struct framework *frameworks;
+    size_t nframeworks;
+    uint64_t next_framework, next_offer;
+    struct offer *offers;
+    size_t noffers;
+    struct loop_timer allocation;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -102,8 +130,24 @@ void agents_free(struct master *m);
 void agents_encode_get_agents(struct master *m, struct buf *pb);
 /* Append Response.GetTasks fields (tasks, unreachable_tasks, completed_tasks). */
 void agents_encode_get_tasks(struct master *m, struct buf *pb);
+/* A task launched by a framework, as the master records it before the
+ * agent reports back (TASK_STAGING). */
+struct mtask *agents_add_task(struct master *m, struct agent *a, const char *framework_id,
+                              const uint8_t *task_info, size_t n);
+struct agent *agents_find(struct master *m, const char *id, size_t n);
 /* Number of active tasks in `state` (TaskState number). */
 size_t agents_count_tasks(struct master *m, int state);
+
+/* scheduler.c: the v1 scheduler API, frameworks, offers and the allocator. */
+void sched_init(struct master *m);
+void sched_free(struct master *m);
+/* A status update from an agent, for the framework's stream. */
+void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n);
+/* The agent is gone: its offers are rescinded. */
+void sched_agent_removed(struct master *m, struct agent *a);
+/* Resources of the agent's offers, added to *out (struct resources *). */
+void sched_offered(struct master *m, struct agent *a, void *out);
+struct framework *sched_find(struct master *m, const char *id);
 
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
 void op_get_agents(struct api_ctx *c);

@@ -521,6 +521,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     snprintf(self.host, sizeof self.host, "%s", m->ip);
     self.port = m->port;
     m->wire = wire_new(l, m->http, &self, agents_on_message, m);
+    sched_init(m);
 
     LOG("Master %s (%s) started on %s:%d", m->id, m->hostname, m->ip, m->port);
     LOG("Master ID: %s Hostname: %s", m->id, m->hostname);
@@ -531,6 +532,7 @@ void master_stop(struct master *m)
 {
     if (!m) return;
     loop_timer_stop(m->loop, &m->log_revert);
+    sched_free(m);
     agents_free(m);
     wire_free(m->wire);
     server_free(m->http);

@@ -1,0 +1,278 @@
+#!/usr/bin/python3
+"""End-to-end tests through the v1 Scheduler HTTP API.
+
+A small scheduler written here (JSON over raw sockets, as the HTTP
+framework libraries do it) subscribes to a real `mesos_api local` cluster,
+takes offers, launches tasks, acknowledges their updates, kills and
+reconciles them, and checks the master's operator view. Every read has a
+timeout. Ends with "N passed, N failed".
+
+Usage: test/cluster/scheduler.py ./mesos_api
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
+passed = failed = 0
+
+
+def free_run(n):
+    for _ in range(200):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+        s.close()
+        socks = []
+        try:
+            for i in range(n):
+                t = socket.socket()
+                t.bind(("127.0.0.1", base + i))
+                socks.append(t)
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no free ports")
+
+
+def post(port, body, headers=None, timeout=5):
+    data = json.dumps(body).encode()
+    h = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(("POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s"
+               "Connection: close\r\nContent-Length: %d\r\n\r\n" % (h, len(data))).encode() + data)
+    resp = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        resp += c
+    s.close()
+    head, _, payload = resp.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), payload.decode(errors="replace")
+
+
+def operator(port, body):
+    data = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(data) + data)
+    resp = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        resp += c
+    return json.loads(resp.partition(b"\r\n\r\n")[2])
+
+
+class Scheduler:
+    """A subscribed framework: the stream is read by a thread into events."""
+
+    def __init__(self, port, info):
+        self.port = port
+        self.events = []
+        self.cv = threading.Condition()
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}).encode()
+        self.sock.sendall(b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Accept: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        lines = head.decode().split("\r\n")
+        assert " 200 " in lines[0], lines
+        hdrs = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
+        assert hdrs["content-type"] == "application/json", hdrs
+        assert hdrs["transfer-encoding"] == "chunked"
+        self.stream_id = hdrs["mesos-stream-id"]
+        assert len(self.stream_id) == 36
+        threading.Thread(target=self._read, daemon=True).start()
+        sub = self.next("SUBSCRIBED")
+        self.id = sub["subscribed"]["framework_id"]["value"]
+        assert sub["subscribed"]["heartbeat_interval_seconds"] == 15.0
+
+    def _read(self):
+        f = self.sock.makefile("rb")
+        buf = b""
+        try:
+            while True:
+                size = int(f.readline().split(b";")[0], 16)
+                if size == 0:
+                    break
+                chunk = f.read(size)
+                f.readline()
+                buf += chunk
+                while b"\n" in buf:
+                    n, rest = buf.split(b"\n", 1)
+                    n = int(n)
+                    if len(rest) < n:
+                        break
+                    with self.cv:
+                        self.events.append(json.loads(rest[:n]))
+                        self.cv.notify_all()
+                    buf = rest[n:]
+        except (OSError, ValueError):
+            pass
+
+    def next(self, type_, timeout=20, pred=lambda e: True):
+        end = time.time() + timeout
+        with self.cv:
+            while True:
+                for i, e in enumerate(self.events):
+                    if e["type"] == type_ and pred(e):
+                        return self.events.pop(i)
+                left = end - time.time()
+                if left <= 0:
+                    raise AssertionError("no %s event in %ss; have %s" % (type_, timeout, [e["type"] for e in self.events]))
+                self.cv.wait(left)
+
+    def call(self, body, expect=202):
+        body["framework_id"] = {"value": self.id}
+        status, text = post(self.port, body, {"Mesos-Stream-Id": self.stream_id})
+        assert status == expect, (status, text)
+        return text
+
+    def update(self, task_id, timeout=20, ack=True):
+        e = self.next("UPDATE", timeout, lambda e: e["update"]["status"]["task_id"]["value"] == task_id)
+        st = e["update"]["status"]
+        if ack and "uuid" in st:
+            self.call({"type": "ACKNOWLEDGE", "acknowledge": {"agent_id": st["agent_id"], "task_id": st["task_id"],
+                                                              "uuid": st["uuid"]}})
+        return st
+
+    def close(self):
+        self.sock.close()
+
+
+def launch(s, offer, task_id, cmd, cpus=0.1, mem=32):
+    task = {"name": task_id, "task_id": {"value": task_id}, "agent_id": offer["agent_id"],
+            "command": {"value": cmd},
+            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+                          {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}]}
+    s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]],
+                                         "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
+                                         "filters": {"refuse_seconds": 0.1}}})
+
+
+INFO = {"user": "root", "name": "test-framework", "capabilities": [{"type": "PARTITION_AWARE"}]}
+
+
+def test(fn):
+    global passed, failed
+    port = free_run(2)
+    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
+    p = subprocess.Popen([BIN, "local", "--port=%d" % port, "--work_dir=" + tmp],
+                         stderr=subprocess.PIPE, env=dict(os.environ, MESOS_RECOVERY_TIMEOUT="10secs"))
+    log = []
+    threading.Thread(target=lambda: log.extend(p.stderr), daemon=True).start()
+    try:
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        fn(port)
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        assert rc == 0, "local exited %s" % rc
+        passed += 1
+        print("ok - %s" % fn.__name__)
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print("FAIL - %s: %r" % (fn.__name__, e))
+        sys.stdout.write("".join("  " + l.decode(errors="replace") for l in log[-25:]))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for pid in os.listdir("/proc"):     # executors of this test
+            try:
+                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    return fn
+
+
+@test
+def offer_launch_and_finish(port):
+    s = Scheduler(port, INFO)
+    offer = s.next("OFFERS")["offers"]["offers"][0]
+    assert offer["framework_id"]["value"] == s.id
+    assert offer["url"]["path"] == "/slave(1)" and offer["url"]["scheme"] == "http"
+    names = {r["name"] for r in offer["resources"]}
+    assert {"cpus", "mem", "disk", "ports"} <= names, names
+    launch(s, offer, "hello", "echo hello")
+    states = [s.update("hello")["state"] for _ in range(3)]
+    assert states == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"], states
+    tasks = operator(port, {"type": "GET_TASKS"})["get_tasks"]
+    done = [t for t in tasks["completed_tasks"] if t["task_id"]["value"] == "hello"]
+    assert done and done[0]["state"] == "TASK_FINISHED", tasks
+    s.close()
+
+
+@test
+def kill_and_reconcile(port):
+    s = Scheduler(port, INFO)
+    offer = s.next("OFFERS")["offers"]["offers"][0]
+    launch(s, offer, "sleeper", "sleep 60")
+    assert [s.update("sleeper")["state"] for _ in range(2)] == ["TASK_STARTING", "TASK_RUNNING"]
+    s.call({"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": "sleeper"}}]}})
+    rec = s.update("sleeper", ack=False)
+    assert rec["state"] == "TASK_RUNNING" and rec["source"] == "SOURCE_MASTER" and "uuid" not in rec, rec
+    assert rec["reason"] == "REASON_RECONCILIATION"
+    s.call({"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": "nope"}}]}})
+    assert s.update("nope", ack=False)["state"] == "TASK_UNKNOWN"
+    s.call({"type": "KILL", "kill": {"task_id": {"value": "sleeper"}}})
+    assert s.update("sleeper")["state"] == "TASK_KILLED"
+    s.close()
+
+
+@test
+def invalid_launches_are_refused_with_updates(port):
+    s = Scheduler(port, INFO)
+    offer = s.next("OFFERS")["offers"]["offers"][0]
+    launch(s, offer, "greedy", "true", cpus=1000)
+    st = s.update("greedy", ack=False)
+    assert st["state"] == "TASK_ERROR" and st["source"] == "SOURCE_MASTER", st
+    assert "more resources than available" in st["message"], st
+    # a stale offer id: TASK_DROPPED with REASON_INVALID_OFFERS
+    launch(s, offer, "late", "true")
+    st = s.update("late", ack=False)
+    assert st["state"] == "TASK_DROPPED" and st["reason"] == "REASON_INVALID_OFFERS", st
+    s.close()
+
+
+@test
+def call_checks(port):
+    s = Scheduler(port, INFO)
+    status, text = post(port, {"type": "REVIVE", "framework_id": {"value": s.id}})
+    assert (status, text) == (400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"), (status, text)
+    status, text = post(port, {"type": "REVIVE", "framework_id": {"value": s.id}}, {"Mesos-Stream-Id": "x"})
+    assert status == 400 and text.startswith("The stream ID 'x' included in this request didn't match"), text
+    status, text = post(port, {"type": "REVIVE", "framework_id": {"value": "nope"}}, {"Mesos-Stream-Id": "x"})
+    assert (status, text) == (400, "Framework cannot be found"), (status, text)
+    status, text = post(port, {"type": "REVIVE"})
+    assert (status, text) == (400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present")
+    status, text = post(port, {"type": "SUBSCRIBE"})
+    assert (status, text) == (400, "Failed to validate scheduler::Call: Expecting 'subscribe' to be present")
+    s.call({"type": "SUPPRESS"})
+    s.call({"type": "TEARDOWN"})
+    s.close()
+
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
