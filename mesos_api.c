@@ -24,6 +24,7 @@ static const struct call master_calls[] = {
     { "GET_MASTER",        op_get_master,        CALL_READ },
     { "GET_AGENTS",        op_get_agents,        CALL_READ },
     { "GET_TASKS",         op_get_tasks,         CALL_READ },
+    { "GET_FRAMEWORKS",    op_get_frameworks,    CALL_READ },
 };
 
 /* ==== The master's flags (upstream names and defaults) =================== */

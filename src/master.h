@@ -57,6 +57,7 @@ struct framework {
     int suppressed;
     int partition_aware, multi_role;
     double failover_timeout;     /* seconds */
+    double registered_time, reregistered_time, unregistered_time;   /* 0 = never */
     struct loop_timer heartbeat, failover;
     struct decline *declines;    /* refuse filters per agent */
 };
@@ -111,6 +112,8 @@ struct master {
     struct offer *offers;
     size_t noffers;
     struct loop_timer allocation;
+    struct framework *completed_frameworks;             /* removed; bounded */
+    size_t ncompleted_frameworks;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -148,10 +151,13 @@ void sched_agent_removed(struct master *m, struct agent *a);
 /* Resources of the agent's offers, added to *out (struct resources *). */
 void sched_offered(struct master *m, struct agent *a, void *out);
 struct framework *sched_find(struct master *m, const char *id);
+/* Append Response.GetFrameworks fields (frameworks, completed_frameworks). */
+void sched_encode_get_frameworks(struct master *m, struct buf *pb);
 
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
 void op_get_agents(struct api_ctx *c);
 void op_get_tasks(struct api_ctx *c);
+void op_get_frameworks(struct api_ctx *c);
 void op_get_health(struct api_ctx *c);
 void op_get_flags(struct api_ctx *c);
 void op_get_version(struct api_ctx *c);

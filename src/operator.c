@@ -158,9 +158,7 @@ size_t master_metrics(struct master *m, struct metric **out)
     /* The cluster's state. Agents and frameworks join in later issues; the
      * gauges report what this master really holds. */
     static const char *const zero[] = {
-        "master/slaves_disconnected",
-        "master/frameworks_connected", "master/frameworks_disconnected", "master/frameworks_active",
-        "master/frameworks_inactive", "master/outstanding_offers",
+        "master/slaves_disconnected", "master/frameworks_inactive",
         "master/dropped_messages",
         "master/cpus_revocable_total", "master/cpus_revocable_used", "master/cpus_revocable_percent",
         "master/mem_revocable_total", "master/mem_revocable_used", "master/mem_revocable_percent",
@@ -181,6 +179,12 @@ size_t master_metrics(struct master *m, struct metric **out)
     put(&l, "master/slave_reregistrations", (double)m->agent_reregistrations);
     put(&l, "master/slave_removals", (double)m->agent_removals);
     put(&l, "master/operator_event_stream_subscribers", (double)hs->streams_active);
+    size_t connected = 0;
+    for (struct framework *f = m->frameworks; f; f = f->next) connected += f->stream != NULL;
+    put(&l, "master/frameworks_connected", (double)connected);
+    put(&l, "master/frameworks_disconnected", (double)(m->nframeworks - connected));
+    put(&l, "master/frameworks_active", (double)connected);
+    put(&l, "master/outstanding_offers", (double)m->noffers);
     /* Task gauges from the master's view; counters of terminal transitions. */
     static const struct { const char *name; int state; } gauges[] = {
         { "master/tasks_staging", 6 }, { "master/tasks_starting", 0 }, { "master/tasks_running", 1 },
@@ -369,6 +373,17 @@ void op_get_tasks(struct api_ctx *c)
     pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_TASKS);
     size_t k = pbw_begin(&pb, 13);
     agents_encode_get_tasks(m, &pb);
+    pbw_end(&pb, k);
+    api_respond(c, &pb);
+}
+
+void op_get_frameworks(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_FRAMEWORKS);
+    size_t k = pbw_begin(&pb, 11);
+    sched_encode_get_frameworks(m, &pb);
     pbw_end(&pb, k);
     api_respond(c, &pb);
 }

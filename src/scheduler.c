@@ -253,6 +253,8 @@ static int allocatable(const struct resources *r)
     return resources_scalar(r, "cpus") >= 10 || resources_scalar(r, "mem") >= 32000;
 }
 
+static void encode_offer(struct offer *o, uint32_t tag, struct buf *out);
+
 static void make_offer(struct master *m, struct framework *f, struct agent *a, struct resources *res)
 {
     struct offer *o = xcalloc(1, sizeof *o);
@@ -268,40 +270,48 @@ static void make_offer(struct master *m, struct framework *f, struct agent *a, s
     struct buf ev = {0};
     pbw_put_uint(&ev, 1, EV_OFFERS);
     size_t k = pbw_begin(&ev, 3);
-    size_t of = pbw_begin(&ev, 1);
-    put_id(&ev, 1, o->id);
-    put_id(&ev, 2, f->id);
-    put_id(&ev, 3, a->id);
+    encode_offer(o, 1, &ev);
+    pbw_end(&ev, k);
+    send_event(f, &ev);
+    buf_free(&ev);
+}
+
+/* An Offer as field `tag` of `ev`, in the framework's resource format. */
+static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
+{
+    struct framework *f = o->f;
+    struct agent *a = o->a;
+    size_t of = pbw_begin(out, tag);
+    put_id(out, 1, o->id);
+    put_id(out, 2, f->id);
+    put_id(out, 3, a->id);
     struct pbw_field hn;
-    if (pbw_find(a->info.data, a->info.len, 1, &hn) == 1) pbw_put_bytes(&ev, 4, hn.p, hn.n);
+    if (pbw_find(a->info.data, a->info.len, 1, &hn) == 1) pbw_put_bytes(out, 4, hn.p, hn.n);
     struct resources enc = {0};
     resources_copy(&enc, &o->res);
     if (!f->multi_role) resources_unallocate(&enc);
-    resources_encode(&enc, 5, RESOURCES_STORED, &ev);
+    resources_encode(&enc, 5, RESOURCES_STORED, out);
     resources_free(&enc);
     struct pbw_reader r;
     struct pbw_field at;
     pbw_reader_init(&r, a->info.data, a->info.len);
     while (pbw_next(&r, &at) == 1)
-        if (at.tag == 5 && at.wt == PBW_LEN) pbw_put_bytes(&ev, 7, at.p, at.n);   /* attributes */
-    size_t u = pbw_begin(&ev, 8);                         /* url */
-    pbw_put_str(&ev, 1, "http");
-    size_t ad = pbw_begin(&ev, 2);
-    if (hn.n) pbw_put_bytes(&ev, 1, hn.p, hn.n);
-    pbw_put_str(&ev, 2, a->pid.host);
-    pbw_put_int32(&ev, 3, a->pid.port);
-    pbw_end(&ev, ad);
-    pbw_put_str(&ev, 3, "/slave(1)");
-    pbw_end(&ev, u);
+        if (at.tag == 5 && at.wt == PBW_LEN) pbw_put_bytes(out, 7, at.p, at.n);   /* attributes */
+    size_t u = pbw_begin(out, 8);                         /* url */
+    pbw_put_str(out, 1, "http");
+    size_t ad = pbw_begin(out, 2);
+    if (hn.n) pbw_put_bytes(out, 1, hn.p, hn.n);
+    pbw_put_str(out, 2, a->pid.host);
+    pbw_put_int32(out, 3, a->pid.port);
+    pbw_end(out, ad);
+    pbw_put_str(out, 3, "/slave(1)");
+    pbw_end(out, u);
     if (f->multi_role) {
-        size_t ai = pbw_begin(&ev, 10);
-        pbw_put_str(&ev, 1, f->role);
-        pbw_end(&ev, ai);
+        size_t ai = pbw_begin(out, 10);
+        pbw_put_str(out, 1, f->role);
+        pbw_end(out, ai);
     }
-    pbw_end(&ev, of);
-    pbw_end(&ev, k);
-    send_event(f, &ev);
-    buf_free(&ev);
+    pbw_end(out, of);
 }
 
 static void allocate(struct master *m)
@@ -385,8 +395,21 @@ static void remove_framework(struct master *m, struct framework *f)
         f->declines = d->next;
         free(d);
     }
-    buf_free(&f->info);
-    free(f);
+    /* Remembered as completed (GET_FRAMEWORKS), the oldest forgotten past
+     * --max_completed_frameworks. */
+    f->unregistered_time = now_secs();
+    f->next = m->completed_frameworks;
+    m->completed_frameworks = f;
+    struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
+    size_t max = fl && fl->i >= 0 ? (size_t)fl->i : 50;
+    if (++m->ncompleted_frameworks > max) {
+        struct framework **last = &m->completed_frameworks;
+        while ((*last)->next) last = &(*last)->next;
+        buf_free(&(*last)->info);
+        free(*last);
+        *last = NULL;
+        m->ncompleted_frameworks--;
+    }
 }
 
 static void failover_cb(struct loop *l, struct loop_timer *t)
@@ -492,8 +515,10 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
         f->next = m->frameworks;
         m->frameworks = f;
         m->nframeworks++;
+        f->registered_time = now_secs();
         LOG("Framework %s subscribed", f->id);
     } else {
+        f->reregistered_time = now_secs();
         LOG("Framework %s re-subscribed", f->id);
     }
     /* FrameworkInfo without its id, then with ours. */
@@ -885,6 +910,52 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
     }
 }
 
+/* ==== GET_FRAMEWORKS ==================================================== */
+
+static void put_time(struct buf *b, uint32_t tag, double secs)
+{
+    size_t k = pbw_begin(b, tag);
+    pbw_put_uint(b, 1, (uint64_t)(int64_t)llround(secs * 1e9));
+    pbw_end(b, k);
+}
+
+static void encode_framework(struct master *m, struct framework *f, uint32_t tag, struct buf *pb)
+{
+    size_t k = pbw_begin(pb, tag);
+    pbw_put_bytes(pb, 1, f->info.data, f->info.len);
+    pbw_put_uint(pb, 2, f->stream != NULL);                  /* active */
+    pbw_put_uint(pb, 3, f->stream != NULL);                  /* connected */
+    pbw_put_uint(pb, 11, 0);                                 /* recovered */
+    if (f->registered_time > 0) put_time(pb, 4, f->registered_time);
+    if (f->reregistered_time > 0) put_time(pb, 5, f->reregistered_time);
+    if (f->unregistered_time > 0) put_time(pb, 6, f->unregistered_time);
+    struct resources used = {0}, offered = {0};
+    struct buf err = { .max = 4096 };
+    for (struct offer *o = m->offers; o; o = o->next)
+        if (o->f == f) {
+            encode_offer(o, 7, pb);
+            resources_add(&offered, &o->res);
+        }
+    for (struct agent *a = m->agents; a; a = a->next)
+        for (struct mtask *t = a->tasks; t; t = t->next)
+            if (strcmp(t->framework_id, f->id) == 0) {
+                buf_reset(&err);
+                resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
+            }
+    resources_encode(&used, 9, RESOURCES_ENDPOINT, pb);
+    resources_encode(&offered, 10, RESOURCES_ENDPOINT, pb);
+    resources_free(&used);
+    resources_free(&offered);
+    buf_free(&err);
+    pbw_end(pb, k);
+}
+
+void sched_encode_get_frameworks(struct master *m, struct buf *pb)
+{
+    for (struct framework *f = m->frameworks; f; f = f->next) encode_framework(m, f, 1, pb);
+    for (struct framework *f = m->completed_frameworks; f; f = f->next) encode_framework(m, f, 2, pb);
+}
+
 /* ==== Set-up ============================================================ */
 
 void sched_init(struct master *m)
@@ -906,6 +977,12 @@ void sched_init(struct master *m)
 void sched_free(struct master *m)
 {
     loop_timer_stop(m->loop, &m->allocation);
+    while (m->completed_frameworks) {
+        struct framework *f = m->completed_frameworks;
+        m->completed_frameworks = f->next;
+        buf_free(&f->info);
+        free(f);
+    }
     while (m->offers) remove_offer(m, m->offers, 0);
     while (m->frameworks) {
         struct framework *f = m->frameworks;

@@ -221,6 +221,12 @@ def offer_launch_and_finish(port):
     tasks = operator(port, {"type": "GET_TASKS"})["get_tasks"]
     done = [t for t in tasks["completed_tasks"] if t["task_id"]["value"] == "hello"]
     assert done and done[0]["state"] == "TASK_FINISHED", tasks
+    fws = operator(port, {"type": "GET_FRAMEWORKS"})["get_frameworks"]
+    assert [f["framework_info"]["id"]["value"] for f in fws["frameworks"]] == [s.id], fws
+    f = fws["frameworks"][0]
+    assert f["active"] is True and f["connected"] is True and f["recovered"] is False
+    assert f["framework_info"]["name"] == "test-framework" and "registered_time" in f
+    assert fws["completed_frameworks"] == []
     s.close()
 
 
@@ -271,6 +277,13 @@ def call_checks(port):
     assert (status, text) == (400, "Failed to validate scheduler::Call: Expecting 'subscribe' to be present")
     s.call({"type": "SUPPRESS"})
     s.call({"type": "TEARDOWN"})
+    fws = operator(port, {"type": "GET_FRAMEWORKS"})["get_frameworks"]
+    assert fws["frameworks"] == [], fws
+    done = fws["completed_frameworks"][0]
+    assert done["framework_info"]["id"]["value"] == s.id and done["active"] is False, done
+    assert "unregistered_time" in done
+    status, text = post(port, {"type": "REVIVE", "framework_id": {"value": s.id}}, {"Mesos-Stream-Id": s.stream_id})
+    assert (status, text) == (400, "Framework cannot be found"), (status, text)
     s.close()
 
 
