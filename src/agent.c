@@ -21,16 +21,10 @@
 #include "agent.h"
 #include "log.h"
 #include "pbw.h"
+#include "util.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
-
-static double now_secs(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 static const char *flag_s(struct agent_proc *a, const char *name)
 {

@@ -28,6 +28,7 @@
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "pbw.h"
+#include "util.h"
 
 #define RETRY_MIN_MS (10 * 1000)          /* upstream STATUS_UPDATE_RETRY_INTERVAL_MIN */
 #define RETRY_MAX_MS (10 * 60 * 1000)
@@ -81,38 +82,7 @@ struct aexec {
     int adopted;                 /* recovered after an agent restart: not our child */
 };
 
-static double now_secs(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static void uuid_bytes(unsigned char u[16])
-{
-    if (getrandom(u, 16, 0) != 16)
-        for (int i = 0; i < 16; i++) u[i] = (unsigned char)rand();
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-}
-
-static void put_id(struct buf *b, uint32_t tag, const char *v)
-{
-    size_t k = pbw_begin(b, tag);
-    pbw_put_str(b, 1, v);
-    pbw_end(b, k);
-}
-
 /* The value of an id-shaped sub-message field (`{value = 1}`) as a C string. */
-static int get_id(const uint8_t *p, size_t n, uint32_t tag, char *out, size_t cap)
-{
-    struct pbw_field f, v;
-    if (pbw_find(p, n, tag, &f) != 1 || f.wt != PBW_LEN || pbw_find(f.p, f.n, 1, &v) != 1 || v.wt != PBW_LEN)
-        return -1;
-    snprintf(out, cap, "%.*s", (int)v.n, (const char *)v.p);
-    return 0;
-}
-
 
 static struct aexec *find_exec(struct agent_proc *a, const char *fw, const char *ex)
 {
@@ -237,13 +207,13 @@ static void enqueue(struct atask *t, const uint8_t *status, size_t n)
      * timestamp and uuid set (later fields win in protobuf). */
     struct buf st = {0};
     buf_append(&st, status, n);
-    put_id(&st, 5, a->id);
-    put_id(&st, 7, e->executor_id);
+    pbw_put_id(&st, 5, a->id);
+    pbw_put_id(&st, 7, e->executor_id);
     if (pbw_find(status, n, 6, &f) != 1) pbw_put_double(&st, 6, now_secs());
     if (pbw_find(status, n, 11, &f) != 1) pbw_put_bytes(&st, 11, u->uuid, 16);
-    put_id(&u->bytes, 1, e->framework_id);
-    put_id(&u->bytes, 2, e->executor_id);
-    put_id(&u->bytes, 3, a->id);
+    pbw_put_id(&u->bytes, 1, e->framework_id);
+    pbw_put_id(&u->bytes, 2, e->executor_id);
+    pbw_put_id(&u->bytes, 3, a->id);
     pbw_put_bytes(&u->bytes, 4, st.data, st.len);
     pbw_put_double(&u->bytes, 5, now_secs());
     pbw_put_bytes(&u->bytes, 6, u->uuid, 16);
@@ -264,7 +234,7 @@ static void enqueue(struct atask *t, const uint8_t *status, size_t n)
 static void agent_update(struct atask *t, int state, int reason, const char *message)
 {
     struct buf st = {0};
-    put_id(&st, 1, t->id);
+    pbw_put_id(&st, 1, t->id);
     pbw_put_uint(&st, 2, (uint64_t)state);
     if (message) pbw_put_str(&st, 4, message);
     pbw_put_uint(&st, 9, 1);                        /* SOURCE_AGENT */
@@ -280,7 +250,7 @@ static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
 {
     char fw[256], task[256];
     struct pbw_field u;
-    if (get_id(p, n, 2, fw, sizeof fw) < 0 || get_id(p, n, 3, task, sizeof task) < 0 ||
+    if (pbw_get_id(p, n, 2, fw, sizeof fw) < 0 || pbw_get_id(p, n, 3, task, sizeof task) < 0 ||
         pbw_find(p, n, 4, &u) != 1 || u.n != 16)
         return;
     struct aexec *e;
@@ -458,11 +428,7 @@ static struct aexec *new_exec(struct agent_proc *a, const char *fw, const char *
     e->a = a;
     snprintf(e->framework_id, sizeof e->framework_id, "%s", fw);
     snprintf(e->executor_id, sizeof e->executor_id, "%s", ex);
-    unsigned char u[16];
-    uuid_bytes(u);
-    snprintf(e->container_id, sizeof e->container_id,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    uuid_text(e->container_id);
     buf_append(&e->framework_info, fi, fin);
     snprintf(e->sandbox, sizeof e->sandbox, "%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
              a->work_dir, a->id, fw, ex, e->container_id);
@@ -506,8 +472,8 @@ static int start_exec(struct aexec *e)
  * executor id = task id, as upstream's agent does. */
 static void command_executor_info(struct buf *out, const char *task_id, const char *fw)
 {
-    put_id(out, 1, task_id);
-    put_id(out, 8, fw);
+    pbw_put_id(out, 1, task_id);
+    pbw_put_id(out, 8, fw);
     size_t c = pbw_begin(out, 7);
     pbw_put_str(out, 3, "mesos_api executor");
     pbw_end(out, c);
@@ -525,13 +491,13 @@ static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
         return;
     }
     char fw[256] = "", task[256] = "", ex[256] = "";
-    if (get_id(fi.p, fi.n, 3, fw, sizeof fw) < 0) get_id(p, n, 1, fw, sizeof fw);
-    get_id(ti.p, ti.n, 2, task, sizeof task);
+    if (pbw_get_id(fi.p, fi.n, 3, fw, sizeof fw) < 0) pbw_get_id(p, n, 1, fw, sizeof fw);
+    pbw_get_id(ti.p, ti.n, 2, task, sizeof task);
     if (!fw[0] || !task[0]) { LOG_WARN("RunTaskMessage without framework or task id"); return; }
     struct pbw_field exi, cmd;
     int has_exec = pbw_find(ti.p, ti.n, 5, &exi) == 1 && exi.wt == PBW_LEN;
     int has_cmd = pbw_find(ti.p, ti.n, 7, &cmd) == 1;
-    if (has_exec) get_id(exi.p, exi.n, 1, ex, sizeof ex);
+    if (has_exec) pbw_get_id(exi.p, exi.n, 1, ex, sizeof ex);
     else snprintf(ex, sizeof ex, "%s", task);
     if (find_task(a, fw, task, NULL)) {
         LOG_WARN("Task %s of framework %s is already known: ignoring the duplicate launch", task, fw);
@@ -566,7 +532,7 @@ static void on_run_task_group(struct agent_proc *a, const uint8_t *p, size_t n)
     struct pbw_field fi, exi, tg, f;
     char fw[256] = "", ex[256] = "";
     if (pbw_find(p, n, 1, &fi) != 1 || pbw_find(p, n, 2, &exi) != 1 || pbw_find(p, n, 3, &tg) != 1 ||
-        get_id(fi.p, fi.n, 3, fw, sizeof fw) < 0 || get_id(exi.p, exi.n, 1, ex, sizeof ex) < 0) {
+        pbw_get_id(fi.p, fi.n, 3, fw, sizeof fw) < 0 || pbw_get_id(exi.p, exi.n, 1, ex, sizeof ex) < 0) {
         LOG_WARN("Ignoring a malformed RunTaskGroupMessage");
         return;
     }
@@ -582,7 +548,7 @@ static void on_run_task_group(struct agent_proc *a, const uint8_t *p, size_t n)
     pbw_reader_init(&r, tg.p, tg.n);
     while (pbw_next(&r, &f) == 1) {
         char tid[256];
-        if (f.tag != 1 || f.wt != PBW_LEN || get_id(f.p, f.n, 2, tid, sizeof tid) < 0) continue;
+        if (f.tag != 1 || f.wt != PBW_LEN || pbw_get_id(f.p, f.n, 2, tid, sizeof tid) < 0) continue;
         if (find_task(a, fw, tid, NULL)) { LOG_WARN("Task %s is already known: not launched again", tid); continue; }
         new_task(e, tid, f.p, f.n, group);
         count++;
@@ -596,7 +562,7 @@ static void on_run_task_group(struct agent_proc *a, const uint8_t *p, size_t n)
 static void on_kill_task(struct agent_proc *a, const uint8_t *p, size_t n)
 {
     char fw[256], task[256];
-    if (get_id(p, n, 1, fw, sizeof fw) < 0 || get_id(p, n, 2, task, sizeof task) < 0) return;
+    if (pbw_get_id(p, n, 1, fw, sizeof fw) < 0 || pbw_get_id(p, n, 2, task, sizeof task) < 0) return;
     struct aexec *e;
     struct atask *t = find_task(a, fw, task, &e);
     if (!t) {
@@ -612,7 +578,7 @@ static void on_kill_task(struct agent_proc *a, const uint8_t *p, size_t n)
     struct buf ev = {0};
     pbw_put_uint(&ev, 1, 3);                          /* KILL */
     size_t k = pbw_begin(&ev, 5);
-    put_id(&ev, 1, task);
+    pbw_put_id(&ev, 1, task);
     struct pbw_field kp;
     if (pbw_find(p, n, 3, &kp) == 1) pbw_put_bytes(&ev, 2, kp.p, kp.n);
     pbw_end(&ev, k);
@@ -623,7 +589,7 @@ static void on_kill_task(struct agent_proc *a, const uint8_t *p, size_t n)
 static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t n)
 {
     char fw[256];
-    if (get_id(p, n, 1, fw, sizeof fw) < 0) return;
+    if (pbw_get_id(p, n, 1, fw, sizeof fw) < 0) return;
     for (struct aexec *e = a->executors; e; e = e->next) {
         if (strcmp(e->framework_id, fw) != 0) continue;
         LOG("Shutting down executor %s of framework %s", e->executor_id, fw);
@@ -753,7 +719,7 @@ void agent_executor_api(struct request *r, void *arg)
     }
     char fw[256], ex[256];
     struct pbw_field type, sub;
-    if (get_id(p, n, 1, ex, sizeof ex) < 0 || get_id(p, n, 2, fw, sizeof fw) < 0 ||
+    if (pbw_get_id(p, n, 1, ex, sizeof ex) < 0 || pbw_get_id(p, n, 2, fw, sizeof fw) < 0 ||
         pbw_find(p, n, 3, &type) != 1) {
         server_error(r, 400, "Failed to validate executor::Call: Expecting 'type' to be present");
         goto out;
@@ -782,7 +748,7 @@ void agent_executor_api(struct request *r, void *arg)
             while (pbw_next(&rd, &u) == 1) {
                 if (u.tag != 2 || u.wt != PBW_LEN || pbw_find(u.p, u.n, 1, &st) != 1) continue;
                 char tid[256];
-                if (get_id(st.p, st.n, 1, tid, sizeof tid) < 0) continue;
+                if (pbw_get_id(st.p, st.n, 1, tid, sizeof tid) < 0) continue;
                 struct atask *t = find_task(a, fw, tid, NULL);
                 struct pbw_field su;
                 int have = 0;
@@ -804,9 +770,9 @@ void agent_executor_api(struct request *r, void *arg)
         pbw_put_bytes(&ev, 2, e->framework_info.data, e->framework_info.len);
         size_t ai = pbw_begin(&ev, 3);
         buf_append(&ev, a->info.data, a->info.len);
-        put_id(&ev, 6, a->id);
+        pbw_put_id(&ev, 6, a->id);
         pbw_end(&ev, ai);
-        put_id(&ev, 4, e->container_id);
+        pbw_put_id(&ev, 4, e->container_id);
         pbw_end(&ev, k);
         send_event(e, &ev);
         buf_free(&ev);
@@ -818,7 +784,7 @@ void agent_executor_api(struct request *r, void *arg)
         struct pbw_field up, st, u;
         char tid[256];
         if (pbw_find(p, n, 5, &up) != 1 || pbw_find(up.p, up.n, 1, &st) != 1 ||
-            get_id(st.p, st.n, 1, tid, sizeof tid) < 0) {
+            pbw_get_id(st.p, st.n, 1, tid, sizeof tid) < 0) {
             server_error(r, 400, "Failed to validate executor::Call: Expecting 'update' to be present");
             goto out;
         }
@@ -840,7 +806,7 @@ void agent_executor_api(struct request *r, void *arg)
         struct buf ev = {0};
         pbw_put_uint(&ev, 1, 4);                       /* ACKNOWLEDGED */
         size_t k = pbw_begin(&ev, 3);
-        put_id(&ev, 1, tid);
+        pbw_put_id(&ev, 1, tid);
         pbw_put_bytes(&ev, 2, uu, 16);
         pbw_end(&ev, k);
         send_event(e, &ev);
@@ -920,7 +886,7 @@ void agent_exec_recover(struct agent_proc *a)
                         tail = &u->next;
                     }
                 }
-                get_id((const uint8_t *)t->info.data, t->info.len, 2, t->id, sizeof t->id);
+                pbw_get_id((const uint8_t *)t->info.data, t->info.len, 2, t->id, sizeof t->id);
                 t->launched = 1;
                 t->next = e->tasks;
                 e->tasks = t;
@@ -960,10 +926,10 @@ void agent_exec_encode_reregister(struct agent_proc *a, struct buf *m)
             size_t k = pbw_begin(m, 3);
             if (pbw_find(ti, tn, 1, &f) == 1) pbw_put_bytes(m, 1, f.p, f.n);
             else pbw_put_str(m, 1, t->id);
-            put_id(m, 2, t->id);
-            put_id(m, 3, e->framework_id);
-            put_id(m, 4, e->executor_id);
-            put_id(m, 5, a->id);
+            pbw_put_id(m, 2, t->id);
+            pbw_put_id(m, 3, e->framework_id);
+            pbw_put_id(m, 4, e->executor_id);
+            pbw_put_id(m, 5, a->id);
             pbw_put_uint(m, 6, (uint64_t)t->state);
             struct pbw_reader r;
             pbw_reader_init(&r, ti, tn);

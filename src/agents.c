@@ -16,13 +16,7 @@
 #include "master.h"
 #include "pbdesc.h"
 #include "pbw.h"
-
-static double now_secs(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
+#include "util.h"
 
 static int64_t flag_i(struct master *m, const char *name)
 {
@@ -133,15 +127,6 @@ static void push_bounded(struct mtask **list, size_t *n, struct mtask *t, size_t
     (*n)--;
 }
 
-static int task_field_id(const uint8_t *p, size_t n, uint32_t tag, char *out, size_t cap)
-{
-    size_t len;
-    const char *v = id_field(p, n, tag, &len);
-    if (!v) return -1;
-    snprintf(out, cap, "%.*s", (int)len, v);
-    return 0;
-}
-
 /* Does the task already hold a status with this uuid? */
 static int has_status(const struct mtask *t, const uint8_t *uuid, size_t n)
 {
@@ -175,8 +160,8 @@ static struct mtask *mtask_from_task(const uint8_t *p, size_t n)
             t->nstatuses++;
         } else buf_append(&t->base, f.start, (size_t)(r.p - f.start));
     }
-    task_field_id(p, n, 3, t->framework_id, sizeof t->framework_id);
-    task_field_id(p, n, 2, t->task_id, sizeof t->task_id);
+    pbw_get_id(p, n, 3, t->framework_id, sizeof t->framework_id);
+    pbw_get_id(p, n, 2, t->task_id, sizeof t->task_id);
     return t;
 }
 
@@ -239,7 +224,7 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
     if (pbw_find(p, n, 1, &u) != 1 || u.wt != PBW_LEN || pbw_find(u.p, u.n, 4, &st) != 1 || st.wt != PBW_LEN)
         return;
     char fw[256], tid[256];
-    if (task_field_id(u.p, u.n, 1, fw, sizeof fw) < 0 || task_field_id(st.p, st.n, 1, tid, sizeof tid) < 0) return;
+    if (pbw_get_id(u.p, u.n, 1, fw, sizeof fw) < 0 || pbw_get_id(st.p, st.n, 1, tid, sizeof tid) < 0) return;
     int state = pbw_find(st.p, st.n, 2, &sv) == 1 ? (int)sv.v : 13;
     struct mtask *t = a->tasks;
     while (t && !(strcmp(t->task_id, tid) == 0 && strcmp(t->framework_id, fw) == 0)) t = t->next;
@@ -304,7 +289,7 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     struct mtask *t = xcalloc(1, sizeof *t);
     struct pbw_field f, ex, exid;
     snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
-    task_field_id(p, n, 2, t->task_id, sizeof t->task_id);
+    pbw_get_id(p, n, 2, t->task_id, sizeof t->task_id);
     if (pbw_find(p, n, 1, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 1, f.p, f.n);
     if (pbw_find(p, n, 2, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 2, f.p, f.n);
     size_t k = pbw_begin(&t->base, 3);
@@ -497,13 +482,6 @@ void agents_free(struct master *m)
 
 /* ==== GET_AGENTS ======================================================== */
 
-static void put_time(struct buf *b, uint32_t tag, double secs)
-{
-    size_t k = pbw_begin(b, tag);
-    pbw_put_uint(b, 1, (uint64_t)(int64_t)llround(secs * 1e9));
-    pbw_end(b, k);
-}
-
 /* Resources in the "endpoint" format (OPERATOR_API.md 4.3.3): an
  * unreserved resource gets role "*", one with a single reservation gets
  * that reservation's role. */
@@ -543,8 +521,8 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         char pid[512];
         upid_format(&a->pid, pid, sizeof pid);
         pbw_put_str(pb, 4, pid);
-        put_time(pb, 5, a->registered_time);
-        if (a->reregistered_time > 0) put_time(pb, 6, a->reregistered_time);
+        pbw_put_time(pb, 5, a->registered_time);
+        if (a->reregistered_time > 0) pbw_put_time(pb, 6, a->reregistered_time);
         put_endpoint_resources(pb, 7, (const uint8_t *)a->info.data, a->info.len);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
         pbw_put_uint(pb, 12, (uint64_t)a->deactivated);

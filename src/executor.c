@@ -30,6 +30,7 @@
 #include "pbjson.h"
 #include "pbw.h"
 #include "recordio.h"
+#include "util.h"
 
 /* Event.Type / Call.Type / TaskState numbers of the v1 protos. */
 enum { EV_SUBSCRIBED = 1, EV_LAUNCH = 2, EV_KILL = 3, EV_ACKNOWLEDGED = 4, EV_MESSAGE = 5,
@@ -78,24 +79,10 @@ struct exec {
     struct update *pending;       /* sent, not yet acknowledged */
 };
 
-static double now_secs(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static void put_id(struct buf *b, uint32_t tag, const char *v)
-{
-    size_t k = pbw_begin(b, tag);
-    pbw_put_str(b, 1, v);
-    pbw_end(b, k);
-}
-
 static void call_head(struct exec *e, struct buf *b, int type)
 {
-    put_id(b, 1, e->executor_id);
-    put_id(b, 2, e->framework_id);
+    pbw_put_id(b, 1, e->executor_id);
+    pbw_put_id(b, 2, e->framework_id);
     pbw_put_uint(b, 3, (uint64_t)type);
 }
 
@@ -152,12 +139,12 @@ static void update(struct exec *e, struct etask *t, int state, const char *messa
     struct update *u = xcalloc(1, sizeof *u);
     if (getrandom(u->uuid, sizeof u->uuid, 0) != sizeof u->uuid)
         for (int i = 0; i < 16; i++) u->uuid[i] = (unsigned char)rand();
-    put_id(&u->status, 1, t->id);
+    pbw_put_id(&u->status, 1, t->id);
     pbw_put_uint(&u->status, 2, (uint64_t)state);
     if (message) pbw_put_str(&u->status, 4, message);
     pbw_put_uint(&u->status, 9, 2);                 /* SOURCE_EXECUTOR */
     if (reason >= 0) pbw_put_uint(&u->status, 10, (uint64_t)reason);
-    put_id(&u->status, 7, e->executor_id);
+    pbw_put_id(&u->status, 7, e->executor_id);
     pbw_put_double(&u->status, 6, now_secs());
     pbw_put_bytes(&u->status, 11, u->uuid, 16);
     u->terminal = state == TASK_FINISHED || state == TASK_FAILED || state == TASK_KILLED;

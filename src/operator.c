@@ -24,27 +24,7 @@
 #include "pbn.h"
 #include "pbw.h"
 #include "resources.h"
-
-static double now_secs(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        /* getrandom cannot fail for 16 bytes once the pool is ready; be safe anyway. */
-        uint64_t t = (uint64_t)(now_secs() * 1e6) ^ (uint64_t)getpid();
-        for (int i = 0; i < 16; i++) b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;   /* version 4 */
-    b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
+#include "util.h"
 
 static const char *flag_str(struct master *m, const char *name)
 {
@@ -355,37 +335,30 @@ void op_get_master(struct api_ctx *c)
 
 /* ==== GET_AGENTS ======================================================== */
 
-void op_get_agents(struct api_ctx *c)
+/* A Response holding one sub-message that `encode` fills. */
+static void respond_with(struct api_ctx *c, int type, uint32_t tag, void (*encode)(struct master *, struct buf *))
 {
-    struct master *m = c->state;
     struct buf pb = {0};
-    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_AGENTS);
-    size_t k = pbw_begin(&pb, 10);
-    agents_encode_get_agents(m, &pb);
+    pbw_put_uint(&pb, 1, (uint64_t)type);
+    size_t k = pbw_begin(&pb, tag);
+    encode(c->state, &pb);
     pbw_end(&pb, k);
     api_respond(c, &pb);
+}
+
+void op_get_agents(struct api_ctx *c)
+{
+    respond_with(c, mesos_v1_master_Response_Type_GET_AGENTS, 10, agents_encode_get_agents);
 }
 
 void op_get_tasks(struct api_ctx *c)
 {
-    struct master *m = c->state;
-    struct buf pb = {0};
-    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_TASKS);
-    size_t k = pbw_begin(&pb, 13);
-    agents_encode_get_tasks(m, &pb);
-    pbw_end(&pb, k);
-    api_respond(c, &pb);
+    respond_with(c, mesos_v1_master_Response_Type_GET_TASKS, 13, agents_encode_get_tasks);
 }
 
 void op_get_frameworks(struct api_ctx *c)
 {
-    struct master *m = c->state;
-    struct buf pb = {0};
-    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_FRAMEWORKS);
-    size_t k = pbw_begin(&pb, 11);
-    sched_encode_get_frameworks(m, &pb);
-    pbw_end(&pb, k);
-    api_respond(c, &pb);
+    respond_with(c, mesos_v1_master_Response_Type_GET_FRAMEWORKS, 11, sched_encode_get_frameworks);
 }
 
 /* ==== v0 endpoints tools still read ===================================== */
@@ -512,7 +485,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     if (hn) snprintf(m->hostname, sizeof m->hostname, "%s", hn);
     else if (gethostname(m->hostname, sizeof m->hostname) != 0) snprintf(m->hostname, sizeof m->hostname, "%s", m->ip);
     snprintf(m->pid, sizeof m->pid, "master@%s:%d", m->ip, m->port);
-    uuid4(m->id);
+    uuid_text(m->id);
     m->start_time = now_secs();
     m->elected_time = m->start_time;   /* a standalone master leads at once */
     loop_timer_init(&m->log_revert, log_revert_cb);

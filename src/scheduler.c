@@ -21,6 +21,7 @@
 #include "pbjson.h"
 #include "pbw.h"
 #include "resources.h"
+#include "util.h"
 
 #define HEARTBEAT_MS 15000
 
@@ -43,40 +44,6 @@ struct decline {
     char agent_id[96];
     uint64_t until_ms;
 };
-
-static double now_secs(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static void put_id(struct buf *b, uint32_t tag, const char *v)
-{
-    size_t k = pbw_begin(b, tag);
-    pbw_put_str(b, 1, v);
-    pbw_end(b, k);
-}
-
-static int get_id(const uint8_t *p, size_t n, uint32_t tag, char *out, size_t cap)
-{
-    struct pbw_field f, v;
-    if (pbw_find(p, n, tag, &f) != 1 || f.wt != PBW_LEN || pbw_find(f.p, f.n, 1, &v) != 1 || v.wt != PBW_LEN)
-        return -1;
-    snprintf(out, cap, "%.*s", (int)v.n, (const char *)v.p);
-    return 0;
-}
-
-static void uuid_str(char out[37])
-{
-    unsigned char b[16];
-    if (getrandom(b, 16, 0) != 16)
-        for (int i = 0; i < 16; i++) b[i] = (unsigned char)rand();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 struct framework *sched_find(struct master *m, const char *id)
 {
@@ -117,12 +84,12 @@ static void master_update(struct framework *f, const char *task_id, const char *
                           int reason, const char *message)
 {
     struct buf st = {0};
-    put_id(&st, 1, task_id);
+    pbw_put_id(&st, 1, task_id);
     pbw_put_uint(&st, 2, (uint64_t)state);
     if (message) pbw_put_str(&st, 4, message);
     pbw_put_uint(&st, 9, 0);                            /* SOURCE_MASTER */
     if (reason >= 0) pbw_put_uint(&st, 10, (uint64_t)reason);
-    if (agent_id && agent_id[0]) put_id(&st, 5, agent_id);
+    if (agent_id && agent_id[0]) pbw_put_id(&st, 5, agent_id);
     pbw_put_double(&st, 6, now_secs());
     sched_forward_update(f->m, f->id, (const uint8_t *)st.data, st.len);
     buf_free(&st);
@@ -148,7 +115,7 @@ static void remove_offer(struct master *m, struct offer *o, int rescind)
         struct buf ev = {0};
         pbw_put_uint(&ev, 1, EV_RESCIND);
         size_t k = pbw_begin(&ev, 4);
-        put_id(&ev, 1, o->id);
+        pbw_put_id(&ev, 1, o->id);
         pbw_end(&ev, k);
         send_event(o->f, &ev);
         buf_free(&ev);
@@ -282,9 +249,9 @@ static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
     struct framework *f = o->f;
     struct agent *a = o->a;
     size_t of = pbw_begin(out, tag);
-    put_id(out, 1, o->id);
-    put_id(out, 2, f->id);
-    put_id(out, 3, a->id);
+    pbw_put_id(out, 1, o->id);
+    pbw_put_id(out, 2, f->id);
+    pbw_put_id(out, 3, a->id);
     struct pbw_field hn;
     if (pbw_find(a->info.data, a->info.len, 1, &hn) == 1) pbw_put_bytes(out, 4, hn.p, hn.n);
     struct resources enc = {0};
@@ -372,7 +339,7 @@ static void remove_framework(struct master *m, struct framework *f)
     }
     /* Its tasks are killed on the agents. */
     struct buf msg = {0};
-    put_id(&msg, 1, f->id);
+    pbw_put_id(&msg, 1, f->id);
     for (struct agent *a = m->agents; a; a = a->next) {
         int has = 0;
         for (struct mtask *t = a->tasks; t; t = t->next) has |= strcmp(t->framework_id, f->id) == 0;
@@ -478,8 +445,8 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
         return;
     }
     char call_fw[160] = "", info_fw[160] = "";
-    get_id(p, n, 1, call_fw, sizeof call_fw);
-    get_id(fi.p, fi.n, 3, info_fw, sizeof info_fw);
+    pbw_get_id(p, n, 1, call_fw, sizeof call_fw);
+    pbw_get_id(fi.p, fi.n, 3, info_fw, sizeof info_fw);
     if (call_fw[0] && strcmp(call_fw, info_fw) != 0) {
         api_error(c, 400, "Failed to validate scheduler::Call: 'framework_id' differs from 'subscribe.framework_info.id'");
         return;
@@ -528,10 +495,10 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     pbw_reader_init(&rd, fi.p, fi.n);
     while (pbw_next(&rd, &x) == 1)
         if (x.tag != 3) buf_append(&f->info, x.start, (size_t)(rd.p - x.start));
-    put_id(&f->info, 3, f->id);
+    pbw_put_id(&f->info, 3, f->id);
     read_info(f);
     loop_timer_stop(m->loop, &f->failover);
-    uuid_str(f->stream_id);
+    uuid_text(f->stream_id);
     f->json = json;
     f->stream = r;
     r->on_close = stream_closed;
@@ -544,7 +511,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     struct buf ev = {0};
     pbw_put_uint(&ev, 1, EV_SUBSCRIBED);
     size_t k = pbw_begin(&ev, 2);
-    put_id(&ev, 1, f->id);
+    pbw_put_id(&ev, 1, f->id);
     pbw_put_double(&ev, 2, HEARTBEAT_MS / 1000.0);
     pbw_end(&ev, k);
     send_event(f, &ev);
@@ -562,7 +529,7 @@ static void launch_task(struct master *m, struct framework *f, struct agent *a, 
                         struct resources *pool)
 {
     char tid[256] = "";
-    get_id(ti, n, 2, tid, sizeof tid);
+    pbw_get_id(ti, n, 2, tid, sizeof tid);
     struct resources need = {0};
     struct buf err = { .max = 4096 };
     struct pbw_field cmd, ex;
@@ -594,7 +561,7 @@ static void launch_task(struct master *m, struct framework *f, struct agent *a, 
         /* RunTaskMessage {framework 2, pid 3, task 4}. The task must name
          * its agent; it does, as the offer's. */
         struct buf msg = {0};
-        put_id(&msg, 1, f->id);
+        pbw_put_id(&msg, 1, f->id);
         pbw_put_bytes(&msg, 2, f->info.data, f->info.len);
         char pid[300];
         snprintf(pid, sizeof pid, "scheduler-%.160s@%.64s:%d", f->id, m->ip, m->port);
@@ -656,7 +623,7 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
             while (pbw_next(&tr, &t) == 1) {
                 if (t.tag != 1 || t.wt != PBW_LEN) continue;
                 char tid[256] = "";
-                get_id(t.p, t.n, 2, tid, sizeof tid);
+                pbw_get_id(t.p, t.n, 2, tid, sizeof tid);
                 if (invalid || !agent) {
                     /* REASON_INVALID_OFFERS (6): TASK_DROPPED, or TASK_LOST for
                      * frameworks that are not partition-aware. */
@@ -737,8 +704,8 @@ static void reconcile(struct master *m, struct framework *f, const uint8_t *p, s
             if (x.tag != 1 || x.wt != PBW_LEN) continue;
             explicit = 1;
             char tid[256], aid[96] = "";
-            if (get_id(x.p, x.n, 1, tid, sizeof tid) < 0) continue;
-            get_id(x.p, x.n, 2, aid, sizeof aid);
+            if (pbw_get_id(x.p, x.n, 1, tid, sizeof tid) < 0) continue;
+            pbw_get_id(x.p, x.n, 2, aid, sizeof aid);
             struct agent *a = NULL;
             struct mtask *t = find_task(m, f->id, tid, &a);
             if (t) master_update(f, tid, a->id, t->state, 9, "Reconciliation: Latest task state");
@@ -790,7 +757,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
     if (c->type == C_SUBSCRIBE) { subscribe(c, p, n); return; }
 
     char fw[160];
-    if (get_id(p, n, 1, fw, sizeof fw) < 0) {
+    if (pbw_get_id(p, n, 1, fw, sizeof fw) < 0) {
         api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
         return;
     }
@@ -829,7 +796,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         return;
     case C_KILL: {
         char tid[256];
-        if (pbw_find(p, n, 6, &x) != 1 || get_id(x.p, x.n, 1, tid, sizeof tid) < 0) {
+        if (pbw_find(p, n, 6, &x) != 1 || pbw_get_id(x.p, x.n, 1, tid, sizeof tid) < 0) {
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'kill' to be present");
             return;
         }
@@ -849,8 +816,8 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             return;
         }
         struct buf msg = {0};
-        put_id(&msg, 1, f->id);
-        put_id(&msg, 2, tid);
+        pbw_put_id(&msg, 1, f->id);
+        pbw_put_id(&msg, 2, tid);
         if (pbw_find(x.p, x.n, 3, &y) == 1) pbw_put_bytes(&msg, 3, y.p, y.n);
         wire_send(m->wire, &a->pid, "mesos.internal.KillTaskMessage", msg.data, msg.len);
         buf_free(&msg);
@@ -859,8 +826,8 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
     case C_ACKNOWLEDGE: {
         char aid[96], tid[256];
         struct pbw_field u;
-        if (pbw_find(p, n, 8, &x) != 1 || get_id(x.p, x.n, 1, aid, sizeof aid) < 0 ||
-            get_id(x.p, x.n, 2, tid, sizeof tid) < 0 || pbw_find(x.p, x.n, 3, &u) != 1) {
+        if (pbw_find(p, n, 8, &x) != 1 || pbw_get_id(x.p, x.n, 1, aid, sizeof aid) < 0 ||
+            pbw_get_id(x.p, x.n, 2, tid, sizeof tid) < 0 || pbw_find(x.p, x.n, 3, &u) != 1) {
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'acknowledge' to be present");
             return;
         }
@@ -872,9 +839,9 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         struct agent *a = agents_find(m, aid, strlen(aid));
         if (!a) return;                                  /* dropped, as upstream */
         struct buf msg = {0};
-        put_id(&msg, 1, aid);
-        put_id(&msg, 2, f->id);
-        put_id(&msg, 3, tid);
+        pbw_put_id(&msg, 1, aid);
+        pbw_put_id(&msg, 2, f->id);
+        pbw_put_id(&msg, 3, tid);
         pbw_put_bytes(&msg, 4, u.p, u.n);
         wire_send(m->wire, &a->pid, "mesos.internal.StatusUpdateAcknowledgementMessage", msg.data, msg.len);
         buf_free(&msg);
@@ -897,7 +864,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             while (pbw_next(&rd, &z) == 1)
                 if (z.tag != 3) buf_append(&f->info, z.start, (size_t)(rd.p - z.start));
         }
-        put_id(&f->info, 3, f->id);
+        pbw_put_id(&f->info, 3, f->id);
         read_info(f);
         api_empty(c, 200);
         return;
@@ -912,13 +879,6 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
 
 /* ==== GET_FRAMEWORKS ==================================================== */
 
-static void put_time(struct buf *b, uint32_t tag, double secs)
-{
-    size_t k = pbw_begin(b, tag);
-    pbw_put_uint(b, 1, (uint64_t)(int64_t)llround(secs * 1e9));
-    pbw_end(b, k);
-}
-
 static void encode_framework(struct master *m, struct framework *f, uint32_t tag, struct buf *pb)
 {
     size_t k = pbw_begin(pb, tag);
@@ -926,9 +886,9 @@ static void encode_framework(struct master *m, struct framework *f, uint32_t tag
     pbw_put_uint(pb, 2, f->stream != NULL);                  /* active */
     pbw_put_uint(pb, 3, f->stream != NULL);                  /* connected */
     pbw_put_uint(pb, 11, 0);                                 /* recovered */
-    if (f->registered_time > 0) put_time(pb, 4, f->registered_time);
-    if (f->reregistered_time > 0) put_time(pb, 5, f->reregistered_time);
-    if (f->unregistered_time > 0) put_time(pb, 6, f->unregistered_time);
+    if (f->registered_time > 0) pbw_put_time(pb, 4, f->registered_time);
+    if (f->reregistered_time > 0) pbw_put_time(pb, 5, f->reregistered_time);
+    if (f->unregistered_time > 0) pbw_put_time(pb, 6, f->unregistered_time);
     struct resources used = {0}, offered = {0};
     struct buf err = { .max = 4096 };
     for (struct offer *o = m->offers; o; o = o->next)

@@ -1,0 +1,24 @@
+/* util.h -- small helpers several modules share: wall-clock time, UUIDs,
+ * and the Mesos id and time shapes on the protobuf wire. */
+#ifndef UTIL_H
+#define UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+
+/* Seconds since the epoch, with microseconds. */
+double now_secs(void);
+/* 16 random bytes shaped as a version 4 UUID (RFC 4122). */
+void uuid_bytes(unsigned char u[16]);
+/* Its text form, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (out: 37 bytes). */
+void uuid_text(char out[37]);
+
+/* An id message ({value = 1}, as FrameworkID, TaskID, AgentID...) as
+ * field `tag`: append one, or read one into out (NUL-terminated, cut to
+ * cap). get returns 0, or -1 when the field is absent or malformed. */
+int pbw_put_id(struct buf *b, uint32_t tag, const char *value);
+int pbw_get_id(const void *msg, size_t n, uint32_t tag, char *out, size_t cap);
+/* A TimeInfo ({nanoseconds = 1}) from epoch seconds, as field `tag`. */
+int pbw_put_time(struct buf *b, uint32_t tag, double secs);
+
+#endif
