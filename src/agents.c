@@ -16,6 +16,7 @@
 #include "master.h"
 #include "pbdesc.h"
 #include "pbw.h"
+#include "resources.h"
 #include "util.h"
 
 static int64_t flag_i(struct master *m, const char *name)
@@ -178,6 +179,7 @@ static void tasks_unreachable(struct master *m, struct agent *a)
         a->tasks = t->next;
         if (terminal_state(t->state)) { push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS); continue; }
         t->state = 10;                                   /* TASK_UNREACHABLE */
+        sched_task_lost(m, t->framework_id, t->task_id, a->id);
         push_bounded(&m->unreachable_tasks, &m->nunreachable_tasks, t, MAX_COMPLETED_TASKS);
     }
 }
@@ -524,6 +526,19 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         pbw_put_time(pb, 5, a->registered_time);
         if (a->reregistered_time > 0) pbw_put_time(pb, 6, a->reregistered_time);
         put_endpoint_resources(pb, 7, (const uint8_t *)a->info.data, a->info.len);
+        /* allocated: what its tasks use; offered: what its offers hold. */
+        struct resources used = {0}, offered = {0};
+        struct buf err = { .max = 4096 };
+        for (struct mtask *t = a->tasks; t; t = t->next) {
+            buf_reset(&err);
+            resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
+        }
+        sched_offered(m, a, &offered);
+        resources_encode(&used, 8, RESOURCES_ENDPOINT, pb);
+        resources_encode(&offered, 9, RESOURCES_ENDPOINT, pb);
+        resources_free(&used);
+        resources_free(&offered);
+        buf_free(&err);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
         pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
         pbw_end(pb, k);

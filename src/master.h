@@ -146,6 +146,8 @@ void sched_init(struct master *m);
 void sched_free(struct master *m);
 /* A status update from an agent, for the framework's stream. */
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n);
+/* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework. */
+void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
 /* The agent is gone: its offers are rescinded. */
 void sched_agent_removed(struct master *m, struct agent *a);
 /* Resources of the agent's offers, added to *out (struct resources *). */

@@ -95,6 +95,15 @@ static void master_update(struct framework *f, const char *task_id, const char *
     buf_free(&st);
 }
 
+void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
+{
+    struct framework *f = sched_find(m, framework_id);
+    if (!f) return;
+    /* Partition-aware frameworks learn the truth; the others get TASK_LOST,
+     * as upstream does. REASON_AGENT_REMOVED is 11. */
+    master_update(f, task_id, agent_id, f->partition_aware ? 10 : 5, 11, "Agent is unreachable");
+}
+
 /* ==== Offers ============================================================ */
 
 static void offer_free(struct offer *o)

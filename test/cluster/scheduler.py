@@ -287,5 +287,66 @@ def call_checks(port):
     s.close()
 
 
+def lost_agent_test():
+    """Separate master and agent processes: the agent dies, and a running
+    task's framework hears TASK_UNREACHABLE (partition-aware) or TASK_LOST."""
+    global passed, failed
+    port = free_run(2)
+    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
+    m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port, "--agent_ping_timeout=200ms",
+                          "--max_agent_ping_timeouts=2"], stderr=subprocess.DEVNULL)
+    a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1), "--master=127.0.0.1:%d" % port,
+                          "--work_dir=" + tmp, "--resources=cpus:2;mem:512"], stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, MESOS_RECOVERY_TIMEOUT="2secs"))
+    try:
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        results = {}
+        for name, info in (("aware", INFO), ("legacy", {"user": "root", "name": "legacy"})):
+            s = Scheduler(port, info)
+            offer = s.next("OFFERS")["offers"]["offers"][0]
+            launch(s, offer, name, "sleep 60", cpus=0.5, mem=64)
+            assert [s.update(name)["state"] for _ in range(2)] == ["TASK_STARTING", "TASK_RUNNING"]
+            results[name] = s
+        ag = operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"][0]
+        used = {r["name"]: r["scalar"]["value"] for r in ag["allocated_resources"]}
+        assert used == {"cpus": 1.0, "mem": 128.0}, ag["allocated_resources"]
+        a.kill()
+        a.wait()
+        for name, want in (("aware", "TASK_UNREACHABLE"), ("legacy", "TASK_LOST")):
+            st = results[name].update(name, timeout=15, ack=False)
+            assert st["state"] == want and st["reason"] == "REASON_AGENT_REMOVED", st
+            assert st["source"] == "SOURCE_MASTER" and "uuid" not in st, st
+        tasks = operator(port, {"type": "GET_TASKS"})["get_tasks"]
+        assert sorted(t["task_id"]["value"] for t in tasks["unreachable_tasks"]) == ["aware", "legacy"], tasks
+        for s in results.values():
+            s.close()
+        m.send_signal(signal.SIGTERM)
+        assert m.wait(10) == 0
+        passed += 1
+        print("ok - lost_agent_tasks_reach_their_frameworks")
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print("FAIL - lost_agent_tasks_reach_their_frameworks: %r" % (e,))
+    finally:
+        for p in (m, a):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+lost_agent_test()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
