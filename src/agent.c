@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "log.h"
 #include "pbw.h"
+#include "resources.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -214,85 +215,6 @@ static void reaper_cb(struct loop *l, struct loop_timer *t)
     loop_timer_start(l, t, 100);
 }
 
-/* ==== Resources and attributes text ===================================== */
-
-/* A minimal reader of Mesos' "name(role):value;..." syntax for the agent's
- * own --resources and --attributes: scalars, [a-b,c-d] ranges and {a,b}
- * sets. type_field is 2 for both Resource and Attribute; values go in
- * scalar 3, ranges 4, and set 5 (Resource) or 6 (Attribute), text 5. */
-static int text_to_pb(const char *text, uint32_t tag, struct buf *out, int attr, char *err, size_t errlen)
-{
-    char *copy = xstrdup(text), *save = NULL;
-    int rc = 0;
-    for (char *item = strtok_r(copy, ";", &save); item && rc == 0; item = strtok_r(NULL, ";", &save)) {
-        while (*item == ' ') item++;
-        if (!*item) continue;
-        char *colon = strchr(item, ':');
-        if (!colon) { snprintf(err, errlen, "Bad value for %s: '%s'", attr ? "attribute" : "resource", item); rc = -1; break; }
-        *colon = 0;
-        char *name = item, *value = colon + 1, *role = NULL;
-        char *paren = strchr(name, '(');
-        if (paren && !attr) {
-            char *close = strchr(paren, ')');
-            if (!close) { snprintf(err, errlen, "Bad role in '%s'", name); rc = -1; break; }
-            *paren = 0; *close = 0;
-            role = paren + 1;
-        }
-        size_t k = pbw_begin(out, tag);
-        pbw_put_str(out, 1, name);
-        char *end;
-        double d = strtod(value, &end);
-        if (*value == '[') {
-            pbw_put_uint(out, 2, 1);                      /* RANGES */
-            size_t rg = pbw_begin(out, 4);
-            char *rs = NULL;
-            char *inner = value + 1;
-            inner[strcspn(inner, "]")] = 0;
-            for (char *r = strtok_r(inner, ",", &rs); r; r = strtok_r(NULL, ",", &rs)) {
-                unsigned long long b = 0, e = 0;
-                if (sscanf(r, " %llu - %llu", &b, &e) != 2 || e < b) {
-                    snprintf(err, errlen, "Bad range '%s' in '%s'", r, name); rc = -1; break;
-                }
-                size_t one = pbw_begin(out, 1);
-                pbw_put_uint(out, 1, b);
-                pbw_put_uint(out, 2, e);
-                pbw_end(out, one);
-            }
-            pbw_end(out, rg);
-        } else if (*value == '{') {
-            pbw_put_uint(out, 2, 2);                      /* SET */
-            size_t st = pbw_begin(out, attr ? 6 : 5);
-            char *ss = NULL, *inner = value + 1;
-            inner[strcspn(inner, "}")] = 0;
-            for (char *it = strtok_r(inner, ",", &ss); it; it = strtok_r(NULL, ",", &ss)) pbw_put_str(out, 1, it);
-            pbw_end(out, st);
-        } else if (end != value && *end == 0) {
-            if (!attr && d < 0) { snprintf(err, errlen, "Negative value for resource '%s'", name); rc = -1; }
-            pbw_put_uint(out, 2, 0);                      /* SCALAR */
-            size_t sc = pbw_begin(out, 3);
-            pbw_put_double(out, 1, d);
-            pbw_end(out, sc);
-        } else if (attr) {
-            pbw_put_uint(out, 2, 3);                      /* TEXT */
-            size_t tx = pbw_begin(out, 5);
-            pbw_put_str(out, 1, value);
-            pbw_end(out, tx);
-        } else {
-            snprintf(err, errlen, "Bad value '%s' for resource '%s'", value, name);
-            rc = -1;
-        }
-        if (role && strcmp(role, "*") != 0) {             /* a static reservation */
-            size_t rv = pbw_begin(out, 13);
-            pbw_put_uint(out, 4, 1);                      /* type STATIC */
-            pbw_put_str(out, 3, role);
-            pbw_end(out, rv);
-        }
-        pbw_end(out, k);
-    }
-    free(copy);
-    return rc;
-}
-
 /* ==== Start-up ========================================================== */
 
 void agent_default_resources(const char *work_dir, char *out, size_t n)
@@ -370,9 +292,22 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
         rtext = dflt;
     }
     pbw_put_str(&a->info, 1, a->hostname);
-    if (text_to_pb(rtext, 3, &a->info, 0, err, 512) < 0) goto fail;
-    const char *attrs = flag_s(a, "attributes");
-    if (attrs && text_to_pb(attrs, 5, &a->info, 1, err, 512) < 0) goto fail;
+    struct resources total = {0};
+    struct buf perr = { .max = 1024 };
+    int prc = resources_parse(rtext, strlen(rtext), NULL, &total, &perr);
+    if (prc == 0) resources_encode(&total, 3, RESOURCES_STORED, &a->info);
+    resources_free(&total);
+    const char *attrs = flag_s(a, "attributes"), *what = "resources";
+    if (prc == 0 && attrs) {
+        what = "attributes";
+        prc = resources_parse_attributes(attrs, strlen(attrs), 5, &a->info, &perr);
+    }
+    if (prc < 0) {
+        snprintf(err, 512, "Failed to parse --%s: %.*s", what, (int)perr.len, perr.data);
+        buf_free(&perr);
+        goto fail;
+    }
+    buf_free(&perr);
     pbw_put_uint(&a->info, 8, (uint64_t)a->port);
 
     struct upid self;
