@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "log.h"
@@ -50,6 +51,7 @@ struct conn {
     int busy;                  /* nesting depth of our own frames using c */
     int dead;                  /* closed; freed when busy drops to 0 */
     int in_advance;            /* conn_advance is on the stack */
+    int draining;              /* answered and half-closed: reading until EOF */
     struct request req;
     uint64_t req_deadline;     /* when the request in progress must be complete; 0 = none */
     struct conn *prev, *next;
@@ -244,6 +246,21 @@ static void update_interest(struct conn *c)
     loop_set(c->srv->loop, &c->lfd, ev);
 }
 
+/* The last answer is out: half-close and read off what the client still
+ * sends until it closes too (or a second passes). Closing with unread input
+ * would make the kernel send RST, which can destroy the answer in flight
+ * (RFC 9112 9.6). */
+static void start_drain(struct conn *c)
+{
+    if (c->draining) return;
+    c->draining = 1;
+    c->state = ST_CLOSING;
+    shutdown(c->lfd.fd, SHUT_WR);
+    buf_reset(&c->in);
+    loop_timer_start(c->srv->loop, &c->timer, 1000);
+    loop_set(c->srv->loop, &c->lfd, LOOP_READ);
+}
+
 static void conn_flush(struct conn *c)
 {
     if (c->dead) return;
@@ -257,7 +274,7 @@ static void conn_flush(struct conn *c)
     if (c->out_off == c->out.len) {
         buf_reset(&c->out);
         c->out_off = 0;
-        if (c->close_after) { conn_close(c); return; }
+        if (c->close_after) { start_drain(c); return; }
     } else if (c->out_off > (1u << 16) && c->out_off * 2 > c->out.len) {
         buf_consume(&c->out, c->out_off);
         c->out_off = 0;
@@ -657,6 +674,13 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
     struct conn *c = container_of(f, struct conn, lfd);
     struct server *s = c->srv;
     enter(c);
+    if (c->draining) {
+        char tmp[4096];
+        long n;
+        while ((n = net_read(f->fd, tmp, sizeof tmp)) > 0) {}
+        if (n != -EAGAIN) conn_close(c);
+        goto out;
+    }
     if (events & LOOP_WRITE) {
         conn_flush(c);
         if (c->dead) goto out;

@@ -245,6 +245,24 @@ def malformed_request_line_is_400(srv):
 
 
 @test
+def error_answer_survives_unread_input(srv):
+    """The server answers a bad request and then finds more bytes it will
+    never read: it must half-close and drain, not reset, or the answer
+    can be destroyed before the client reads it (RFC 9112 9.6)."""
+    flags = C.build_request("POST", "/api/v1", JSON_CT, b'{"type":"GET_FLAGS"}')
+    with C.Conn(srv.port) as c:
+        # Many answers the client is slow to read, then a bad request and
+        # bytes the server never reads: the last answers sit in the kernel
+        # when the server closes.
+        send_ignoring_reset(c, flags * 300 + b"THIS IS NOT HTTP\r\n\r\n" + b"x" * 100000)
+        time.sleep(0.5)
+        for i in range(300):
+            r = c.read_response(timeout=5)
+            eq(r.status, 200, "answer %d" % i)
+        expect_reject(c, 400, "a bad line after 300 requests, followed by 100 KB")
+
+
+@test
 def malformed_headers_are_400(srv):
     for head in (b"POST /api/v1 HTTP/1.1\r\nNo colon here\r\n\r\n",
                  b"POST /api/v1 HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
