@@ -83,7 +83,10 @@ class Scheduler:
         self.events = []
         self.cv = threading.Condition()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}).encode()
+        call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+        if "id" in info:
+            call["framework_id"] = info["id"]
+        body = json.dumps(call).encode()
         self.sock.sendall(b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                           b"Accept: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         head = b""
@@ -151,6 +154,11 @@ class Scheduler:
         return st
 
     def close(self):
+        # shutdown first: the reader thread's makefile() keeps the fd open
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
@@ -284,6 +292,48 @@ def call_checks(port):
     assert "unregistered_time" in done
     status, text = post(port, {"type": "REVIVE", "framework_id": {"value": s.id}}, {"Mesos-Stream-Id": s.stream_id})
     assert (status, text) == (400, "Framework cannot be found"), (status, text)
+    s.close()
+
+
+@test
+def failover_keeps_tasks_and_teardown_kills_them(port):
+    info = dict(INFO, failover_timeout=60.0)
+    s = Scheduler(port, info)
+    offer = s.next("OFFERS")["offers"]["offers"][0]
+    launch(s, offer, "survivor", "sleep 60")
+    assert [s.update("survivor")["state"] for _ in range(2)] == ["TASK_STARTING", "TASK_RUNNING"]
+    fid = s.id
+    s.close()                                      # the scheduler goes away...
+    time.sleep(0.5)
+    fws = operator(port, {"type": "GET_FRAMEWORKS"})["get_frameworks"]["frameworks"]
+    assert fws[0]["connected"] is False and fws[0]["active"] is False, fws
+    s2 = Scheduler(port, dict(info, id={"value": fid}))   # ...and comes back within its timeout
+    assert s2.id == fid
+    s2.call({"type": "RECONCILE", "reconcile": {}})
+    st = s2.update("survivor", ack=False)
+    assert st["state"] == "TASK_RUNNING", st
+    s2.call({"type": "TEARDOWN"})
+    end = time.time() + 15
+    while time.time() < end:
+        done = [t for t in operator(port, {"type": "GET_TASKS"})["get_tasks"]["completed_tasks"]
+                if t["task_id"]["value"] == "survivor"]
+        if done:
+            break
+        time.sleep(0.1)
+    assert done and done[0]["state"] == "TASK_KILLED", operator(port, {"type": "GET_TASKS"})
+    s2.close()
+
+
+@test
+def decline_filter_holds_offers_back(port):
+    s = Scheduler(port, INFO)
+    offer = s.next("OFFERS")["offers"]["offers"][0]
+    t0 = time.time()
+    s.call({"type": "DECLINE", "decline": {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 2.0}}})
+    again = s.next("OFFERS", timeout=10)
+    took = time.time() - t0
+    assert 1.8 <= took <= 6, took
+    assert again["offers"]["offers"][0]["agent_id"] == offer["agent_id"]
     s.close()
 
 
