@@ -432,6 +432,7 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
     pbw_put_str(&b, 1, a->id);
     pbw_end(&b, k);
     put_connection(m, &b, re ? 3 : 2);
+    sched_trigger(m);
     LOG("%s agent %s at %s:%d", re ? "Re-registered" : known ? "Registration retry from" : "Registered",
         a->id, from->host, from->port);
     send_to(m, a, re ? "mesos.internal.SlaveReregisteredMessage" : "mesos.internal.SlaveRegisteredMessage", &b);

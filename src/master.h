@@ -153,6 +153,8 @@ void sched_agent_removed(struct master *m, struct agent *a);
 /* Resources of the agent's offers, added to *out (struct resources *). */
 void sched_offered(struct master *m, struct agent *a, void *out);
 struct framework *sched_find(struct master *m, const char *id);
+/* Run the allocator soon (something changed). */
+void sched_trigger(struct master *m);
 /* Append Response.GetFrameworks fields (frameworks, completed_frameworks). */
 void sched_encode_get_frameworks(struct master *m, struct buf *pb);
 

@@ -33,6 +33,7 @@ enum { C_SUBSCRIBE = 1, C_TEARDOWN = 2, C_ACCEPT = 3, C_DECLINE = 4, C_REVIVE = 
 
 struct offer {
     struct offer *next;
+    uint64_t made_ms;            /* for --offer_timeout */
     char id[160];
     struct framework *f;
     struct agent *a;
@@ -237,6 +238,7 @@ static void make_offer(struct master *m, struct framework *f, struct agent *a, s
     snprintf(o->id, sizeof o->id, "%s-O%llu", m->id, (unsigned long long)m->next_offer++);
     o->f = f;
     o->a = a;
+    o->made_ms = loop_clock_ms();
     resources_copy(&o->res, res);
     resources_allocate(&o->res, f->role);
     o->next = m->offers;
@@ -292,6 +294,15 @@ static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
 
 static void allocate(struct master *m)
 {
+    /* --offer_timeout: offers outstanding that long are rescinded. */
+    struct flag *ot = flags_find(m->flags, m->nflags, "offer_timeout");
+    if (ot && ot->present && ot->i > 0) {
+        uint64_t limit = (uint64_t)ot->i / 1000000, now_ms = loop_clock_ms();
+        for (struct offer *o = m->offers, *next; o; o = next) {
+            next = o->next;
+            if (now_ms - o->made_ms >= limit) remove_offer(m, o, 1);
+        }
+    }
     struct resources cluster = {0};
     struct buf err = { .max = 4096 };
     for (struct agent *a = m->agents; a; a = a->next) {
@@ -317,6 +328,15 @@ static void allocate(struct master *m)
     }
     resources_free(&cluster);
     buf_free(&err);
+}
+
+/* Something changed (a framework came, offers went back): allocate soon,
+ * not only on the next interval. */
+void sched_trigger(struct master *m)
+{
+    uint64_t soon = 20;
+    if (!loop_timer_active(&m->allocation) || m->allocation.when_ms > loop_clock_ms() + soon)
+        loop_timer_start(m->loop, &m->allocation, soon);
 }
 
 static void allocation_cb(struct loop *l, struct loop_timer *t)
@@ -466,6 +486,25 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
         return;
     }
     struct framework *f = info_fw[0] ? sched_find(m, info_fw) : NULL;
+    int removed = 0;
+    for (struct framework *d = m->completed_frameworks; d && info_fw[0] && !f; d = d->next)
+        removed |= strcmp(d->id, info_fw) == 0;
+    if (removed) {
+        /* The first event is ERROR, and the stream ends. */
+        char hdr[80], sid[37];
+        uuid_text(sid);
+        snprintf(hdr, sizeof hdr, "Mesos-Stream-Id: %s\r\n", sid);
+        server_stream_begin(r, hdr, json ? "application/json" : "application/x-protobuf");
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, EV_ERROR);
+        size_t k = pbw_begin(&ev, 8);
+        pbw_put_str(&ev, 1, "Framework has been removed");
+        pbw_end(&ev, k);
+        if (api_stream_event(&m->sched_api, r, json, ev.data, ev.len) == 0) server_stream_end(r);
+        buf_free(&ev);
+        api_done(c);
+        return;
+    }
     if (f && f->stream) {
         /* Failover: the old connection learns why it ends. */
         struct buf ev = {0};
@@ -529,6 +568,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     send_event(f, &ev);
     buf_free(&ev);
     if (f->stream) loop_timer_start(m->loop, &f->heartbeat, HEARTBEAT_MS);
+    sched_trigger(m);
 }
 
 /* ==== ACCEPT ============================================================ */
@@ -798,6 +838,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         f->suppressed = 0;
         while (f->declines) { struct decline *d = f->declines; f->declines = d->next; free(d); }
         api_empty(c, 202);
+        sched_trigger(m);
         return;
     case C_SUPPRESS:
         f->suppressed = 1;

@@ -100,6 +100,16 @@ class Scheduler:
         self.stream_id = hdrs["mesos-stream-id"]
         assert len(self.stream_id) == 36
         threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.time() + 20
+        while True:
+            with self.cv:
+                if self.events:
+                    break
+            if time.time() > deadline:
+                raise AssertionError("no SUBSCRIBED event")
+            time.sleep(0.01)
+        if self.events[0]["type"] == "ERROR":
+            raise AssertionError("ERROR: %s" % self.events[0]["error"]["message"])
         sub = self.next("SUBSCRIBED")
         self.id = sub["subscribed"]["framework_id"]["value"]
         assert sub["subscribed"]["heartbeat_interval_seconds"] == 15.0
@@ -293,6 +303,13 @@ def call_checks(port):
     status, text = post(port, {"type": "REVIVE", "framework_id": {"value": s.id}}, {"Mesos-Stream-Id": s.stream_id})
     assert (status, text) == (400, "Framework cannot be found"), (status, text)
     s.close()
+    # subscribing again as the removed framework: ERROR, then the stream ends
+    refused = None
+    try:
+        Scheduler(port, dict(INFO, id={"value": s.id}))
+    except AssertionError as e:
+        refused = str(e)
+    assert refused == "ERROR: Framework has been removed", refused
 
 
 @test
@@ -397,6 +414,51 @@ def lost_agent_test():
                 pass
 
 
+def offer_timeout_test():
+    """--offer_timeout: an offer left unanswered is rescinded, and the
+    resources come back in a new offer."""
+    global passed, failed
+    port = free_run(2)
+    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
+    m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port, "--offer_timeout=1secs"],
+                         stderr=subprocess.DEVNULL)
+    a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1), "--master=127.0.0.1:%d" % port,
+                          "--work_dir=" + tmp, "--resources=cpus:2;mem:512"], stderr=subprocess.DEVNULL)
+    try:
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        s = Scheduler(port, INFO)
+        first = s.next("OFFERS")["offers"]["offers"][0]
+        t0 = time.time()
+        resc = s.next("RESCIND", timeout=10)
+        took = time.time() - t0
+        assert resc["rescind"]["offer_id"] == first["id"], resc
+        assert 0.8 <= took <= 4, took
+        again = s.next("OFFERS", timeout=10)["offers"]["offers"][0]
+        assert again["id"] != first["id"] and again["agent_id"] == first["agent_id"]
+        s.close()
+        for p in (a, m):
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(10) == 0
+        passed += 1
+        print("ok - offer_timeout_rescinds_offers")
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print("FAIL - offer_timeout_rescinds_offers: %r" % (e,))
+    finally:
+        for p in (m, a):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 lost_agent_test()
+offer_timeout_test()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
