@@ -58,6 +58,7 @@ struct framework {
     int partition_aware, multi_role;
     double failover_timeout;     /* seconds */
     double registered_time, reregistered_time, unregistered_time;   /* 0 = never */
+    double use[4];               /* cpus, mem, disk, gpus in use or offered (thousandths), per cycle */
     struct loop_timer heartbeat, failover;
     struct decline *declines;    /* refuse filters per agent */
 };

@@ -176,29 +176,69 @@ static void available(struct master *m, struct agent *a, struct resources *out)
     buf_free(&err);
 }
 
-/* Dominant share of a framework: max over cpus/mem/disk/gpus of its
- * (used + offered) / cluster total. */
-static double dominant_share(struct master *m, struct framework *f, const struct resources *cluster)
+/* ==== Weighted DRF ====================================================== */
+
+static const char *const KINDS[4] = { "cpus", "mem", "disk", "gpus" };
+
+/* Add the scalar quantities of rs to use[4] (thousandths). */
+static void add_use(double use[4], const struct resources *rs)
 {
-    struct resources mine = {0};
+    for (int i = 0; i < 4; i++) use[i] += (double)resources_scalar(rs, KINDS[i]);
+}
+
+/* Each framework's usage (its tasks and outstanding offers), once a cycle. */
+static void compute_usage(struct master *m)
+{
     struct buf err = { .max = 4096 };
+    for (struct framework *f = m->frameworks; f; f = f->next) memset(f->use, 0, sizeof f->use);
     for (struct agent *a = m->agents; a; a = a->next)
-        for (struct mtask *t = a->tasks; t; t = t->next)
-            if (strcmp(t->framework_id, f->id) == 0) {
-                buf_reset(&err);
-                resources_decode_field(t->base.data, t->base.len, 7, &mine, &err);
-            }
-    for (struct offer *o = m->offers; o; o = o->next)
-        if (o->f == f) resources_add(&mine, &o->res);
-    static const char *const kinds[] = { "cpus", "mem", "disk", "gpus" };
-    double share = 0;
-    for (int i = 0; i < 4; i++) {
-        int64_t tot = resources_scalar(cluster, kinds[i]);
-        if (tot > 0) share = fmax(share, (double)resources_scalar(&mine, kinds[i]) / (double)tot);
-    }
-    resources_free(&mine);
+        for (struct mtask *t = a->tasks; t; t = t->next) {
+            struct framework *f = sched_find(m, t->framework_id);
+            if (!f) continue;
+            struct resources r = {0};
+            buf_reset(&err);
+            resources_decode_field(t->base.data, t->base.len, 7, &r, &err);
+            add_use(f->use, &r);
+            resources_free(&r);
+        }
+    for (struct offer *o = m->offers; o; o = o->next) add_use(o->f->use, &o->res);
     buf_free(&err);
-    return share;
+}
+
+static double share(const double use[4], const double total[4])
+{
+    double s = 0;
+    for (int i = 0; i < 4; i++)
+        if (total[i] > 0) s = fmax(s, use[i] / total[i]);
+    return s;
+}
+
+/* --weights "role=weight,...": a role's weight, 1 when not given. */
+static double role_weight(struct master *m, const char *role)
+{
+    struct flag *fl = flags_find(m->flags, m->nflags, "weights");
+    if (!fl || !fl->present || !fl->str) return 1;
+    size_t rl = strlen(role);
+    for (const char *p = fl->str; *p;) {
+        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+        if (!comma) comma = p + strlen(p);
+        if (eq && eq < comma && (size_t)(eq - p) == rl && memcmp(p, role, rl) == 0) {
+            double w = strtod(eq + 1, NULL);
+            return w > 0 ? w : 1;
+        }
+        p = *comma ? comma + 1 : comma;
+    }
+    return 1;
+}
+
+/* The role's share of the cluster divided by its weight (weighted DRF). */
+static double role_share(struct master *m, const char *role, const double total[4])
+{
+    double use[4] = {0};
+    for (struct framework *f = m->frameworks; f; f = f->next)
+        if (strcmp(f->role, role) == 0)
+            for (int i = 0; i < 4; i++) use[i] += f->use[i];
+    return share(use, total) / role_weight(m, role);
 }
 
 static int declined(struct framework *f, struct agent *a, uint64_t now)
@@ -309,20 +349,33 @@ static void allocate(struct master *m)
         buf_reset(&err);
         resources_decode_field(a->info.data, a->info.len, 3, &cluster, &err);
     }
+    double total[4] = {0};
+    add_use(total, &cluster);
+    compute_usage(m);
     uint64_t now = loop_clock_ms();
+    /* Each agent goes to the role with the lowest weighted dominant share,
+     * and within it to the framework with the lowest share (upstream's two
+     * levels of DRF sorters). Usage grows as offers are made. */
     for (struct agent *a = m->agents; a; a = a->next) {
         if (a->deactivated) continue;
         struct resources avail = {0};
         available(m, a, &avail);
         if (allocatable(&avail)) {
             struct framework *best = NULL;
-            double best_share = 0;
+            double best_role = 0, best_fw = 0;
             for (struct framework *f = m->frameworks; f; f = f->next) {
                 if (!f->stream || f->suppressed || declined(f, a, now)) continue;
-                double s = dominant_share(m, f, &cluster);
-                if (!best || s < best_share) { best = f; best_share = s; }
+                double rs = role_share(m, f->role, total), fs = share(f->use, total);
+                if (!best || rs < best_role || (rs == best_role && fs < best_fw)) {
+                    best = f;
+                    best_role = rs;
+                    best_fw = fs;
+                }
             }
-            if (best) make_offer(m, best, a, &avail);
+            if (best) {
+                make_offer(m, best, a, &avail);
+                add_use(best->use, &avail);
+            }
         }
         resources_free(&avail);
     }
@@ -453,7 +506,7 @@ static void read_info(struct framework *f)
             snprintf(f->role, sizeof f->role, "%.*s", (int)x.n, (const char *)x.p);
         else if (x.tag == 4 && x.wt == PBW_I64) memcpy(&f->failover_timeout, &x.v, 8);
         else if (x.tag == 10 && x.wt == PBW_LEN && pbw_find(x.p, x.n, 1, &ct) == 1) {
-            if (ct.v == 3) f->multi_role = 1;                         /* MULTI_ROLE */
+            if (ct.v == 6) f->multi_role = 1;                         /* MULTI_ROLE */
             if (ct.v == 5) f->partition_aware = 1;                    /* PARTITION_AWARE */
         }
     }

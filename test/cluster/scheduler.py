@@ -172,14 +172,14 @@ class Scheduler:
         self.sock.close()
 
 
-def launch(s, offer, task_id, cmd, cpus=0.1, mem=32):
+def launch(s, offer, task_id, cmd, cpus=0.1, mem=32, refuse=0.1):
     task = {"name": task_id, "task_id": {"value": task_id}, "agent_id": offer["agent_id"],
             "command": {"value": cmd},
             "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
                           {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}]}
     s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]],
                                          "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
-                                         "filters": {"refuse_seconds": 0.1}}})
+                                         "filters": {"refuse_seconds": refuse}}})
 
 
 INFO = {"user": "root", "name": "test-framework", "capabilities": [{"type": "PARTITION_AWARE"}]}
@@ -458,7 +458,64 @@ def offer_timeout_test():
                 p.wait()
 
 
+def weighted_shares_test():
+    """Two frameworks in roles with --weights a=1,b=3 each take one small
+    task per offer: their shares converge to 1:3 (weighted DRF)."""
+    global passed, failed
+    port = free_run(2)
+    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
+    m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port, "--weights=a=1,b=3",
+                          "--allocation_interval=20ms"], stderr=subprocess.DEVNULL)
+    a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1), "--master=127.0.0.1:%d" % port,
+                          "--work_dir=" + tmp, "--resources=cpus:8;mem:8192"], stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, MESOS_RECOVERY_TIMEOUT="2secs"))
+    try:
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        fws = {r: Scheduler(port, {"user": "root", "name": "fw-" + r, "roles": [r],
+                                   "capabilities": [{"type": "MULTI_ROLE"}]}) for r in ("a", "b")}
+        launched = {"a": 0, "b": 0}
+        end = time.time() + 60
+        while sum(launched.values()) < 24 and time.time() < end:
+            for r, s in fws.items():
+                try:
+                    e = s.next("OFFERS", timeout=0.05)
+                except AssertionError:
+                    continue
+                for offer in e["offers"]["offers"]:
+                    assert offer["allocation_info"]["role"] == r, offer
+                    launched[r] += 1
+                    launch(s, offer, "%s-%d" % (r, launched[r]), "sleep 60", cpus=0.25, mem=16, refuse=0)
+        assert sum(launched.values()) >= 24, launched
+        assert 5 <= launched["a"] <= 7 and 17 <= launched["b"] <= 19, launched
+        for s in fws.values():
+            s.close()
+        passed += 1
+        print("ok - weighted_drf_converges_to_the_weights %s" % launched)
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print("FAIL - weighted_drf_converges_to_the_weights: %r" % (e,))
+    finally:
+        for p in (m, a):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 lost_agent_test()
 offer_timeout_test()
+weighted_shares_test()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
