@@ -185,11 +185,14 @@ def launch(s, offer, task_id, cmd, cpus=0.1, mem=32, refuse=0.1):
 INFO = {"user": "root", "name": "test-framework", "capabilities": [{"type": "PARTITION_AWARE"}]}
 
 
+AGENTS = {"n": 1}     # agents of the local cluster a test runs on
+
+
 def test(fn):
     global passed, failed
-    port = free_run(2)
+    port = free_run(1 + AGENTS["n"])
     tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
-    p = subprocess.Popen([BIN, "local", "--port=%d" % port, "--work_dir=" + tmp],
+    p = subprocess.Popen([BIN, "local", "--port=%d" % port, "--agents=%d" % AGENTS["n"], "--work_dir=" + tmp],
                          stderr=subprocess.PIPE, env=dict(os.environ, MESOS_RECOVERY_TIMEOUT="10secs"))
     log = []
     threading.Thread(target=lambda: log.extend(p.stderr), daemon=True).start()
@@ -197,7 +200,7 @@ def test(fn):
         end = time.time() + 10
         while time.time() < end:
             try:
-                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
+                if len(operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]) == AGENTS["n"]:
                     break
             except (OSError, ValueError, KeyError):
                 pass
@@ -352,6 +355,34 @@ def decline_filter_holds_offers_back(port):
     assert 1.8 <= took <= 6, took
     assert again["offers"]["offers"][0]["agent_id"] == offer["agent_id"]
     s.close()
+
+
+AGENTS["n"] = 2
+
+
+@test
+def tasks_on_two_agents(port):
+    s = Scheduler(port, INFO)
+    seen = {}
+    end = time.time() + 20
+    while len(seen) < 2 and time.time() < end:
+        for offer in s.next("OFFERS")["offers"]["offers"]:
+            aid = offer["agent_id"]["value"]
+            if aid in seen:
+                s.call({"type": "DECLINE", "decline": {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 0}}})
+                continue
+            seen[aid] = "on-%d" % len(seen)
+            launch(s, offer, seen[aid], "echo on $MESOS_AGENT_ID")
+    assert len(seen) == 2, seen
+    for tid in seen.values():
+        assert [s.update(tid)["state"] for _ in range(3)][-1] == "TASK_FINISHED"
+    done = {t["task_id"]["value"]: t["agent_id"]["value"]
+            for t in operator(port, {"type": "GET_TASKS"})["get_tasks"]["completed_tasks"]}
+    assert {done[t] for t in seen.values()} == set(seen), (done, seen)
+    s.close()
+
+
+AGENTS["n"] = 1
 
 
 def lost_agent_test():
