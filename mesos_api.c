@@ -25,6 +25,8 @@ static const struct call master_calls[] = {
     { "GET_AGENTS",        op_get_agents,        CALL_READ },
     { "GET_TASKS",         op_get_tasks,         CALL_READ },
     { "GET_FRAMEWORKS",    op_get_frameworks,    CALL_READ },
+    { "GET_WEIGHTS",       op_get_weights,       CALL_READ },
+    { "UPDATE_WEIGHTS",    op_update_weights,    CALL_WRITE },
 };
 
 /* ==== The master's flags (upstream names and defaults) =================== */

@@ -115,6 +115,10 @@ struct master {
     struct loop_timer allocation;
     struct framework *completed_frameworks;             /* removed; bounded */
     size_t ncompleted_frameworks;
+
+    /* role weights: from --weights, changed by UPDATE_WEIGHTS */
+    struct weight { char role[256]; double weight; } *weights;
+    size_t nweights;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -154,6 +158,10 @@ void sched_agent_removed(struct master *m, struct agent *a);
 /* Resources of the agent's offers, added to *out (struct resources *). */
 void sched_offered(struct master *m, struct agent *a, void *out);
 struct framework *sched_find(struct master *m, const char *id);
+/* Rescind every outstanding offer (weights changed, ...). */
+void sched_rescind_all(struct master *m);
+/* A role's weight (1 unless set). */
+double master_role_weight(struct master *m, const char *role);
 /* Run the allocator soon (something changed). */
 void sched_trigger(struct master *m);
 /* Append Response.GetFrameworks fields (frameworks, completed_frameworks). */
@@ -163,6 +171,8 @@ void sched_encode_get_frameworks(struct master *m, struct buf *pb);
 void op_get_agents(struct api_ctx *c);
 void op_get_tasks(struct api_ctx *c);
 void op_get_frameworks(struct api_ctx *c);
+void op_get_weights(struct api_ctx *c);
+void op_update_weights(struct api_ctx *c);
 void op_get_health(struct api_ctx *c);
 void op_get_flags(struct api_ctx *c);
 void op_get_version(struct api_ctx *c);

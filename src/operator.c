@@ -361,6 +361,149 @@ void op_get_frameworks(struct api_ctx *c)
     respond_with(c, mesos_v1_master_Response_Type_GET_FRAMEWORKS, 11, sched_encode_get_frameworks);
 }
 
+/* ==== Weights =========================================================== */
+
+double master_role_weight(struct master *m, const char *role)
+{
+    for (size_t i = 0; i < m->nweights; i++)
+        if (strcmp(m->weights[i].role, role) == 0) return m->weights[i].weight;
+    return 1;
+}
+
+static void set_weight(struct master *m, const char *role, double w)
+{
+    for (size_t i = 0; i < m->nweights; i++)
+        if (strcmp(m->weights[i].role, role) == 0) { m->weights[i].weight = w; return; }
+    m->weights = xrealloc(m->weights, (m->nweights + 1) * sizeof *m->weights);
+    snprintf(m->weights[m->nweights].role, sizeof m->weights[m->nweights].role, "%s", role);
+    m->weights[m->nweights++].weight = w;
+}
+
+static int cmp_weight(const void *a, const void *b)
+{
+    return strcmp(((const struct weight *)a)->role, ((const struct weight *)b)->role);
+}
+
+static void encode_weights(struct master *m, struct buf *pb)
+{
+    qsort(m->weights, m->nweights, sizeof *m->weights, cmp_weight);
+    for (size_t i = 0; i < m->nweights; i++) {
+        size_t k = pbw_begin(pb, 1);
+        pbw_put_double(pb, 1, m->weights[i].weight);
+        pbw_put_str(pb, 2, m->weights[i].role);
+        pbw_end(pb, k);
+    }
+}
+
+void op_get_weights(struct api_ctx *c)
+{
+    respond_with(c, mesos_v1_master_Response_Type_GET_WEIGHTS, 15, encode_weights);
+}
+
+/* The role against roles::validate and the --roles whitelist; 0 or -1 with
+ * upstream's text in msg. */
+static int check_role(struct master *m, const char *role, char *msg, size_t n)
+{
+    struct buf err = { .max = 1024 };
+    int rc = 0;
+    if (resources_validate_role(role, &err) < 0) {
+        snprintf(msg, n, "Failed to validate update weights request JSON: Invalid role '%s': %.*s",
+                 role, (int)err.len, err.data);
+        rc = -1;
+    } else {
+        const char *wl = flag_str(m, "roles");
+        if (wl) {
+            int found = 0;
+            size_t rl = strlen(role);
+            for (const char *p = wl; *p && !found;) {
+                const char *comma = strchr(p, ',');
+                size_t len = comma ? (size_t)(comma - p) : strlen(p);
+                found = len == rl && memcmp(p, role, rl) == 0;
+                p += len + (comma != NULL);
+            }
+            if (!found) {
+                snprintf(msg, n, "Failed to validate update weights request JSON: Unknown role '%s'", role);
+                rc = -1;
+            }
+        }
+    }
+    buf_free(&err);
+    return rc;
+}
+
+/* Parse "role=weight,..." (--weights). Returns 0, or -1 with a message. */
+static int parse_weights(struct master *m, const char *text, char *msg, size_t n)
+{
+    char *copy = xstrdup(text), *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        char *end = NULL;
+        double w = eq ? strtod(eq + 1, &end) : 0;
+        if (!eq || end == eq + 1 || *end) {
+            snprintf(msg, n, "Invalid weight '%s': expecting role=weight", item);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        if (check_role(m, item, msg, n) < 0) { rc = -1; break; }
+        if (!(w > 0)) {
+            snprintf(msg, n, "Invalid weight '%g' for role '%s': Weights must be positive", w, item);
+            rc = -1;
+            break;
+        }
+        set_weight(m, item, w);
+    }
+    free(copy);
+    return rc;
+}
+
+void op_update_weights(struct api_ctx *c)
+{
+    struct master *m = c->state;
+    struct pbw_reader r;
+    struct pbw_field f, w, role;
+    char msg[600];
+    /* Validate every entry before changing anything. */
+    struct weight *pending = NULL;
+    size_t np = 0;
+    pbw_reader_init(&r, c->sub, c->sub_len);
+    while (pbw_next(&r, &f) == 1) {
+        if (f.tag != 1 || f.wt != PBW_LEN) continue;
+        char name[256] = "";
+        if (pbw_find(f.p, f.n, 2, &role) == 1 && role.wt == PBW_LEN) {
+            const char *p = (const char *)role.p, *e = p + role.n;
+            while (p < e && (*p == ' ' || *p == '\t' || *p == '\n')) p++;
+            while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n')) e--;
+            snprintf(name, sizeof name, "%.*s", (int)(e - p), p);
+        }
+        double weight = 0;
+        if (pbw_find(f.p, f.n, 1, &w) == 1 && w.wt == PBW_I64) memcpy(&weight, &w.v, 8);
+        if (check_role(m, name, msg, sizeof msg) < 0) goto bad;
+        if (!(weight > 0)) {
+            snprintf(msg, sizeof msg, "Failed to validate update weights request JSON for role '%s': "
+                     "Invalid weight '%g': Weights must be positive", name, weight);
+            goto bad;
+        }
+        pending = xrealloc(pending, (np + 1) * sizeof *pending);
+        snprintf(pending[np].role, sizeof pending[np].role, "%s", name);
+        pending[np++].weight = weight;
+    }
+    int affects = 0;
+    for (size_t i = 0; i < np; i++) {
+        set_weight(m, pending[i].role, pending[i].weight);
+        for (struct framework *fw = m->frameworks; fw; fw = fw->next) affects |= strcmp(fw->role, pending[i].role) == 0;
+    }
+    free(pending);
+    /* Offers made under the old weights are taken back, as upstream does. */
+    if (affects) sched_rescind_all(m);
+    api_empty(c, 200);
+    return;
+bad:
+    free(pending);
+    api_error(c, 400, "%s", msg);
+}
+
 /* ==== v0 endpoints tools still read ===================================== */
 
 static void v0_health(struct request *r, void *arg)
@@ -504,6 +647,13 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     /* The metrics process is "metrics", not "master", in libprocess. */
     server_route(m->http, "/metrics/snapshot", v0_metrics, m);
 
+    const char *wflag = flag_str(m, "weights");
+    if (wflag && parse_weights(m, wflag, err, 256) < 0) {
+        server_free(m->http);
+        free(m->weights);
+        free(m);
+        return NULL;
+    }
     struct upid self;
     snprintf(self.id, sizeof self.id, "master");
     snprintf(self.host, sizeof self.host, "%s", m->ip);
@@ -522,6 +672,7 @@ void master_stop(struct master *m)
     loop_timer_stop(m->loop, &m->log_revert);
     sched_free(m);
     agents_free(m);
+    free(m->weights);
     wire_free(m->wire);
     server_free(m->http);
     free(m);

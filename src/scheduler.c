@@ -213,24 +213,6 @@ static double share(const double use[4], const double total[4])
     return s;
 }
 
-/* --weights "role=weight,...": a role's weight, 1 when not given. */
-static double role_weight(struct master *m, const char *role)
-{
-    struct flag *fl = flags_find(m->flags, m->nflags, "weights");
-    if (!fl || !fl->present || !fl->str) return 1;
-    size_t rl = strlen(role);
-    for (const char *p = fl->str; *p;) {
-        const char *eq = strchr(p, '='), *comma = strchr(p, ',');
-        if (!comma) comma = p + strlen(p);
-        if (eq && eq < comma && (size_t)(eq - p) == rl && memcmp(p, role, rl) == 0) {
-            double w = strtod(eq + 1, NULL);
-            return w > 0 ? w : 1;
-        }
-        p = *comma ? comma + 1 : comma;
-    }
-    return 1;
-}
-
 /* The role's share of the cluster divided by its weight (weighted DRF). */
 static double role_share(struct master *m, const char *role, const double total[4])
 {
@@ -238,7 +220,7 @@ static double role_share(struct master *m, const char *role, const double total[
     for (struct framework *f = m->frameworks; f; f = f->next)
         if (strcmp(f->role, role) == 0)
             for (int i = 0; i < 4; i++) use[i] += f->use[i];
-    return share(use, total) / role_weight(m, role);
+    return share(use, total) / master_role_weight(m, role);
 }
 
 static int declined(struct framework *f, struct agent *a, uint64_t now)
@@ -381,6 +363,12 @@ static void allocate(struct master *m)
     }
     resources_free(&cluster);
     buf_free(&err);
+}
+
+void sched_rescind_all(struct master *m)
+{
+    while (m->offers) remove_offer(m, m->offers, 1);
+    sched_trigger(m);
 }
 
 /* Something changed (a framework came, offers went back): allocate soon,

@@ -292,6 +292,30 @@ def agent_flag_errors(tmp, procs):
     assert r.returncode == 1 and b"cpus" in r.stderr, r.stderr
 
 
+@test
+def weights_from_flags_and_update_weights(tmp, procs):
+    mp = free_port()
+    start_master(procs, mp, "--weights=a=2.5,b=1", "--roles=a,b,c")
+    status, body = call(mp, {"type": "GET_WEIGHTS"})
+    assert body["get_weights"]["weight_infos"] == [{"weight": 2.5, "role": "a"}, {"weight": 1.0, "role": "b"}], body
+    status, body = call(mp, {"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [
+        {"role": " c ", "weight": 4}, {"role": "a", "weight": 0.5}]}})
+    assert (status, body) == (200, ""), (status, body)
+    status, body = call(mp, {"type": "GET_WEIGHTS"})
+    assert [(w["role"], w["weight"]) for w in body["get_weights"]["weight_infos"]] == \
+        [("a", 0.5), ("b", 1.0), ("c", 4.0)], body
+    status, body = call(mp, {"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": "a", "weight": 0}]}})
+    assert (status, body) == (400, "Failed to validate update weights request JSON for role 'a': "
+                                   "Invalid weight '0': Weights must be positive"), (status, body)
+    status, body = call(mp, {"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": "d", "weight": 1}]}})
+    assert (status, body) == (400, "Failed to validate update weights request JSON: Unknown role 'd'"), (status, body)
+    # a refused update changes nothing
+    status, body = call(mp, {"type": "GET_WEIGHTS"})
+    assert len(body["get_weights"]["weight_infos"]) == 3
+    r = subprocess.run([BIN, "master", "--port=%d" % free_port(), "--weights=a=-1"], capture_output=True, timeout=10)
+    assert r.returncode == 1 and b"Weights must be positive" in r.stderr, r.stderr
+
+
 def send_message(to_port, to_id, msg, from_pid="master@127.0.0.1:1"):
     """One libprocess message, as a master would send it."""
     body = msg.SerializeToString()
