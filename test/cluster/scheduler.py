@@ -385,168 +385,120 @@ def tasks_on_two_agents(port):
 AGENTS["n"] = 1
 
 
-def lost_agent_test():
-    """Separate master and agent processes: the agent dies, and a running
-    task's framework hears TASK_UNREACHABLE (partition-aware) or TASK_LOST."""
-    global passed, failed
-    port = free_run(2)
-    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
-    m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port, "--agent_ping_timeout=200ms",
-                          "--max_agent_ping_timeouts=2"], stderr=subprocess.DEVNULL)
-    a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1), "--master=127.0.0.1:%d" % port,
-                          "--work_dir=" + tmp, "--resources=cpus:2;mem:512"], stderr=subprocess.DEVNULL,
-                         env=dict(os.environ, MESOS_RECOVERY_TIMEOUT="2secs"))
-    try:
-        end = time.time() + 10
-        while time.time() < end:
-            try:
-                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.05)
-        results = {}
-        for name, info in (("aware", INFO), ("legacy", {"user": "root", "name": "legacy"})):
-            s = Scheduler(port, info)
-            offer = s.next("OFFERS")["offers"]["offers"][0]
-            launch(s, offer, name, "sleep 60", cpus=0.5, mem=64)
-            assert [s.update(name)["state"] for _ in range(2)] == ["TASK_STARTING", "TASK_RUNNING"]
-            results[name] = s
-        ag = operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"][0]
-        used = {r["name"]: r["scalar"]["value"] for r in ag["allocated_resources"]}
-        assert used == {"cpus": 1.0, "mem": 128.0}, ag["allocated_resources"]
-        a.kill()
-        a.wait()
-        for name, want in (("aware", "TASK_UNREACHABLE"), ("legacy", "TASK_LOST")):
-            st = results[name].update(name, timeout=15, ack=False)
-            assert st["state"] == want and st["reason"] == "REASON_AGENT_REMOVED", st
-            assert st["source"] == "SOURCE_MASTER" and "uuid" not in st, st
-        tasks = operator(port, {"type": "GET_TASKS"})["get_tasks"]
-        assert sorted(t["task_id"]["value"] for t in tasks["unreachable_tasks"]) == ["aware", "legacy"], tasks
-        for s in results.values():
-            s.close()
-        m.send_signal(signal.SIGTERM)
-        assert m.wait(10) == 0
-        passed += 1
-        print("ok - lost_agent_tasks_reach_their_frameworks")
-    except Exception as e:  # noqa: BLE001
-        failed += 1
-        print("FAIL - lost_agent_tasks_reach_their_frameworks: %r" % (e,))
-    finally:
-        for p in (m, a):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        for pid in os.listdir("/proc"):
-            try:
-                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def offer_timeout_test():
-    """--offer_timeout: an offer left unanswered is rescinded, and the
-    resources come back in a new offer."""
-    global passed, failed
-    port = free_run(2)
-    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
-    m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port, "--offer_timeout=1secs"],
-                         stderr=subprocess.DEVNULL)
-    a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1), "--master=127.0.0.1:%d" % port,
-                          "--work_dir=" + tmp, "--resources=cpus:2;mem:512"], stderr=subprocess.DEVNULL)
-    try:
-        end = time.time() + 10
-        while time.time() < end:
-            try:
-                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.05)
-        s = Scheduler(port, INFO)
-        first = s.next("OFFERS")["offers"]["offers"][0]
-        t0 = time.time()
-        resc = s.next("RESCIND", timeout=10)
-        took = time.time() - t0
-        assert resc["rescind"]["offer_id"] == first["id"], resc
-        assert 0.8 <= took <= 4, took
-        again = s.next("OFFERS", timeout=10)["offers"]["offers"][0]
-        assert again["id"] != first["id"] and again["agent_id"] == first["agent_id"]
-        s.close()
-        for p in (a, m):
-            p.send_signal(signal.SIGTERM)
-            assert p.wait(10) == 0
-        passed += 1
-        print("ok - offer_timeout_rescinds_offers")
-    except Exception as e:  # noqa: BLE001
-        failed += 1
-        print("FAIL - offer_timeout_rescinds_offers: %r" % (e,))
-    finally:
-        for p in (m, a):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-def weighted_shares_test():
-    """Two frameworks in roles with --weights a=1,b=3 each take one small
-    task per offer: their shares converge to 1:3 (weighted DRF)."""
-    global passed, failed
-    port = free_run(2)
-    tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
-    m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port, "--weights=a=1,b=3",
-                          "--allocation_interval=20ms"], stderr=subprocess.DEVNULL)
-    a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1), "--master=127.0.0.1:%d" % port,
-                          "--work_dir=" + tmp, "--resources=cpus:8;mem:8192"], stderr=subprocess.DEVNULL,
-                         env=dict(os.environ, MESOS_RECOVERY_TIMEOUT="2secs"))
-    try:
-        end = time.time() + 10
-        while time.time() < end:
-            try:
-                if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.05)
-        fws = {r: Scheduler(port, {"user": "root", "name": "fw-" + r, "roles": [r],
-                                   "capabilities": [{"type": "MULTI_ROLE"}]}) for r in ("a", "b")}
-        launched = {"a": 0, "b": 0}
-        end = time.time() + 60
-        while sum(launched.values()) < 24 and time.time() < end:
-            for r, s in fws.items():
+def separate(master_flags, agent_resources, agent_env=None):
+    """A test on its own master and agent processes (for master flags that
+    `local` does not take). The function gets the master's port and the
+    agent process; the master must exit 0 on SIGTERM afterwards."""
+    def wrap(fn):
+        global passed, failed
+        port = free_run(2)
+        tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
+        m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port] + master_flags,
+                             stderr=subprocess.DEVNULL)
+        a = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % (port + 1),
+                              "--master=127.0.0.1:%d" % port, "--work_dir=" + tmp,
+                              "--resources=" + agent_resources], stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, **(agent_env or {})))
+        try:
+            end = time.time() + 10
+            while time.time() < end:
                 try:
-                    e = s.next("OFFERS", timeout=0.05)
-                except AssertionError:
-                    continue
-                for offer in e["offers"]["offers"]:
-                    assert offer["allocation_info"]["role"] == r, offer
-                    launched[r] += 1
-                    launch(s, offer, "%s-%d" % (r, launched[r]), "sleep 60", cpus=0.25, mem=16, refuse=0)
-        assert sum(launched.values()) >= 24, launched
-        assert 5 <= launched["a"] <= 7 and 17 <= launched["b"] <= 19, launched
-        for s in fws.values():
-            s.close()
-        passed += 1
-        print("ok - weighted_drf_converges_to_the_weights %s" % launched)
-    except Exception as e:  # noqa: BLE001
-        failed += 1
-        print("FAIL - weighted_drf_converges_to_the_weights: %r" % (e,))
-    finally:
-        for p in (m, a):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        for pid in os.listdir("/proc"):
+                    if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
+                        break
+                except (OSError, ValueError, KeyError):
+                    pass
+                time.sleep(0.05)
+            extra = fn(port, a)
+            m.send_signal(signal.SIGTERM)
+            assert m.wait(10) == 0, "master exited %s" % m.returncode
+            passed += 1
+            print("ok - %s%s" % (fn.__name__, " %s" % extra if extra else ""))
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            print("FAIL - %s: %r" % (fn.__name__, e))
+        finally:
+            for p in (m, a):
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            for pid in os.listdir("/proc"):
+                try:
+                    if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
+                        os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+        return fn
+    return wrap
+
+
+@separate(["--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=2"], "cpus:2;mem:512",
+          {"MESOS_RECOVERY_TIMEOUT": "2secs"})
+def lost_agent_tasks_reach_their_frameworks(port, agent):
+    """The agent dies, and a running task's framework hears
+    TASK_UNREACHABLE (partition-aware) or TASK_LOST."""
+    results = {}
+    for name, info in (("aware", INFO), ("legacy", {"user": "root", "name": "legacy"})):
+        s = Scheduler(port, info)
+        offer = s.next("OFFERS")["offers"]["offers"][0]
+        launch(s, offer, name, "sleep 60", cpus=0.5, mem=64)
+        assert [s.update(name)["state"] for _ in range(2)] == ["TASK_STARTING", "TASK_RUNNING"]
+        results[name] = s
+    ag = operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"][0]
+    used = {r["name"]: r["scalar"]["value"] for r in ag["allocated_resources"]}
+    assert used == {"cpus": 1.0, "mem": 128.0}, ag["allocated_resources"]
+    agent.kill()
+    agent.wait()
+    for name, want in (("aware", "TASK_UNREACHABLE"), ("legacy", "TASK_LOST")):
+        st = results[name].update(name, timeout=15, ack=False)
+        assert st["state"] == want and st["reason"] == "REASON_AGENT_REMOVED", st
+        assert st["source"] == "SOURCE_MASTER" and "uuid" not in st, st
+    tasks = operator(port, {"type": "GET_TASKS"})["get_tasks"]
+    assert sorted(t["task_id"]["value"] for t in tasks["unreachable_tasks"]) == ["aware", "legacy"], tasks
+    for s in results.values():
+        s.close()
+
+
+@separate(["--offer_timeout=1secs"], "cpus:2;mem:512")
+def offer_timeout_rescinds_offers(port, agent):
+    """An offer left unanswered is rescinded, and its resources come back
+    in a new offer."""
+    s = Scheduler(port, INFO)
+    first = s.next("OFFERS")["offers"]["offers"][0]
+    t0 = time.time()
+    resc = s.next("RESCIND", timeout=10)
+    took = time.time() - t0
+    assert resc["rescind"]["offer_id"] == first["id"], resc
+    assert 0.8 <= took <= 4, took
+    again = s.next("OFFERS", timeout=10)["offers"]["offers"][0]
+    assert again["id"] != first["id"] and again["agent_id"] == first["agent_id"]
+    s.close()
+
+
+@separate(["--weights=a=1,b=3", "--allocation_interval=20ms"], "cpus:8;mem:8192",
+          {"MESOS_RECOVERY_TIMEOUT": "2secs"})
+def weighted_drf_converges_to_the_weights(port, agent):
+    """Two frameworks in roles weighted 1 and 3 each take one small task
+    per offer (no decline filter): their shares converge to 1:3."""
+    fws = {r: Scheduler(port, {"user": "root", "name": "fw-" + r, "roles": [r],
+                               "capabilities": [{"type": "MULTI_ROLE"}]}) for r in ("a", "b")}
+    launched = {"a": 0, "b": 0}
+    end = time.time() + 60
+    while sum(launched.values()) < 24 and time.time() < end:
+        for r, s in fws.items():
             try:
-                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+                e = s.next("OFFERS", timeout=0.05)
+            except AssertionError:
+                continue
+            for offer in e["offers"]["offers"]:
+                assert offer["allocation_info"]["role"] == r, offer
+                launched[r] += 1
+                launch(s, offer, "%s-%d" % (r, launched[r]), "sleep 60", cpus=0.25, mem=16, refuse=0)
+    assert sum(launched.values()) >= 24, launched
+    assert 5 <= launched["a"] <= 7 and 17 <= launched["b"] <= 19, launched
+    for s in fws.values():
+        s.close()
+    return launched
 
 
-lost_agent_test()
-offer_timeout_test()
-weighted_shares_test()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
