@@ -26,6 +26,8 @@ static const struct call master_calls[] = {
     { "GET_TASKS",         op_get_tasks,         CALL_READ },
     { "GET_FRAMEWORKS",    op_get_frameworks,    CALL_READ },
     { "GET_WEIGHTS",       op_get_weights,       CALL_READ },
+    { "GET_EXECUTORS",     op_get_executors,     CALL_READ },
+    { "GET_STATE",         op_get_state,         CALL_READ | CALL_LARGE },
     { "UPDATE_WEIGHTS",    op_update_weights,    CALL_WRITE },
 };
 

@@ -623,7 +623,7 @@ void agent_exec_resend(struct agent_proc *a)
             }
 }
 
-static void executor_gone(struct aexec *e, const char *how);
+static void executor_gone(struct aexec *e, const char *how, int status);
 
 /* Reap exited executors; their unfinished tasks fail. Executors recovered
  * after a restart are not our children: they are checked with kill(pid, 0). */
@@ -638,20 +638,31 @@ void agent_exec_reap(struct agent_proc *a)
             char how[64];
             snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            executor_gone(e, how);
+            executor_gone(e, how, status);
             break;
         }
     }
     for (struct aexec *e = a->executors, *next; e; e = next) {
         next = e->next;
-        if (e->adopted && e->pid > 0 && kill(e->pid, 0) < 0 && errno == ESRCH) executor_gone(e, "gone");
+        if (e->adopted && e->pid > 0 && kill(e->pid, 0) < 0 && errno == ESRCH) executor_gone(e, "gone", 0);
     }
 }
 
-static void executor_gone(struct aexec *e, const char *how)
+static void executor_gone(struct aexec *e, const char *how, int status)
 {
+    struct agent_proc *a = e->a;
     e->pid = 0;
     LOG("Executor %s of framework %s exited (%s)", e->executor_id, e->framework_id, how);
+    /* ExitedExecutorMessage {slave_id 1, framework_id 2, executor_id 3, status 4}. */
+    if (a->state == AGENT_REGISTERED) {
+        struct buf m = {0};
+        pbw_put_id(&m, 1, a->id);
+        pbw_put_id(&m, 2, e->framework_id);
+        pbw_put_id(&m, 3, e->executor_id);
+        pbw_put_int32(&m, 4, status);
+        wire_send(a->wire, &a->master, "mesos.internal.ExitedExecutorMessage", m.data, m.len);
+        buf_free(&m);
+    }
     int left = 0;
     for (struct atask *t = e->tasks; t; t = t->next)
         if (!terminal(t->state)) {
@@ -909,7 +920,7 @@ void agent_exec_recover(struct agent_proc *a)
         int alive = e->pid > 0 && kill(e->pid, 0) == 0;
         LOG("Recovered executor %s of framework %s (pid %d, %s)", e->executor_id, e->framework_id,
             (int)e->pid, alive ? "running" : "gone");
-        if (!alive) executor_gone(e, "gone while the agent was down");
+        if (!alive) executor_gone(e, "gone while the agent was down", 0);
         else loop_timer_start(a->loop, &e->reg_timeout, REGISTRATION_TIMEOUT_MS);
     }
     closedir(d);

@@ -311,6 +311,59 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     return t;
 }
 
+void agents_add_executor(struct agent *a, const char *fw, const uint8_t *info, size_t n)
+{
+    char ex[256];
+    if (pbw_get_id(info, n, 1, ex, sizeof ex) < 0) return;
+    for (struct mexec *e = a->executors; e; e = e->next)
+        if (strcmp(e->executor_id, ex) == 0 && strcmp(e->framework_id, fw) == 0) return;
+    struct mexec *e = xcalloc(1, sizeof *e);
+    snprintf(e->framework_id, sizeof e->framework_id, "%s", fw);
+    snprintf(e->executor_id, sizeof e->executor_id, "%s", ex);
+    buf_append(&e->info, info, n);
+    e->next = a->executors;
+    a->executors = e;
+}
+
+static void free_executors(struct agent *a)
+{
+    while (a->executors) {
+        struct mexec *e = a->executors;
+        a->executors = e->next;
+        buf_free(&e->info);
+        free(e);
+    }
+}
+
+void agents_encode_get_executors(struct master *m, struct buf *pb)
+{
+    for (struct agent *a = m->agents; a; a = a->next)
+        for (struct mexec *e = a->executors; e; e = e->next) {
+            size_t k = pbw_begin(pb, 1);
+            pbw_put_bytes(pb, 1, e->info.data, e->info.len);
+            pbw_put_id(pb, 2, a->id);
+            pbw_end(pb, k);
+        }
+}
+
+/* ExitedExecutorMessage {slave_id 1, framework_id 2, executor_id 3, status 4}. */
+static void on_exited_executor(struct master *m, struct agent *a, const uint8_t *p, size_t n)
+{
+    char fw[256], ex[256];
+    if (pbw_get_id(p, n, 2, fw, sizeof fw) < 0 || pbw_get_id(p, n, 3, ex, sizeof ex) < 0) return;
+    for (struct mexec **pp = &a->executors; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->executor_id, ex) == 0 && strcmp((*pp)->framework_id, fw) == 0) {
+            struct mexec *e = *pp;
+            *pp = e->next;
+            buf_free(&e->info);
+            free(e);
+            break;
+        }
+    struct pbw_field st;
+    int status = pbw_find(p, n, 4, &st) == 1 ? (int)(int32_t)st.v : 0;
+    sched_executor_exited(m, fw, a->id, ex, status);
+}
+
 static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
 {
     size_t k = pbw_begin(pb, tag);
@@ -347,6 +400,7 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     m->agent_removals++;
     sched_agent_removed(m, a);
     tasks_unreachable(m, a);
+    free_executors(a);
     if (unreachable) {
         struct unreachable *u = xcalloc(1, sizeof *u);
         snprintf(u->id, sizeof u->id, "%s", a->id);
@@ -422,6 +476,16 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
         a->reregistered_time = now_secs();
         m->agent_reregistrations++;
         replace_tasks(m, a, p, n, 3);
+        /* executor_infos (4): each names its framework (ExecutorInfo.framework_id 8). */
+        free_executors(a);
+        struct pbw_reader er;
+        struct pbw_field ef;
+        pbw_reader_init(&er, p, n);
+        while (pbw_next(&er, &ef) == 1) {
+            char efw[256];
+            if (ef.tag == 4 && ef.wt == PBW_LEN && pbw_get_id(ef.p, ef.n, 8, efw, sizeof efw) == 0)
+                agents_add_executor(a, efw, ef.p, ef.n);
+        }
     } else if (!known) {
         m->agent_registrations++;
     }
@@ -453,6 +517,9 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
         struct agent *a = by_pid(m, from);
         if (a) on_status_update(m, a, p, n);
         else LOG_WARN("Status update from unknown agent %s:%d dropped", from->host, from->port);
+    } else if (strcmp(name, "mesos.internal.ExitedExecutorMessage") == 0) {
+        struct agent *a = by_pid(m, from);
+        if (a) on_exited_executor(m, a, p, n);
     } else if (strcmp(name, "mesos.internal.UnregisterSlaveMessage") == 0) {
         size_t idn;
         const char *id = id_field(p, n, 1, &idn);

@@ -17,6 +17,7 @@ typedef void (*call_fn)(struct api_ctx *c);
 #define CALL_READ   1     /* no side effects */
 #define CALL_WRITE  2
 #define CALL_STREAM 4     /* answers with an event stream */
+#define CALL_LARGE  8     /* the answer can be big (the state) */
 
 struct call {
     const char *name;     /* the Call.Type value name, e.g. "GET_HEALTH" */

@@ -24,6 +24,13 @@ struct mtask {
     int state;
 };
 
+/* A (non-command) executor the master knows on an agent. */
+struct mexec {
+    struct mexec *next;
+    char framework_id[256], executor_id[256];
+    struct buf info;             /* ExecutorInfo bytes */
+};
+
 /* An agent the master knows (agents.c). Its SlaveInfo is kept as the
  * protobuf bytes the agent sent, with the id the master assigned; the v0
  * SlaveInfo and v1 AgentInfo share field numbers, so the bytes serve both. */
@@ -40,6 +47,7 @@ struct agent {
     unsigned pings_missed;
     struct loop_timer ping;
     struct mtask *tasks;
+    struct mexec *executors;
 };
 
 /* A framework subscribed through the v1 scheduler API (scheduler.c). */
@@ -143,6 +151,10 @@ void agents_encode_get_tasks(struct master *m, struct buf *pb);
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *framework_id,
                               const uint8_t *task_info, size_t n);
 struct agent *agents_find(struct master *m, const char *id, size_t n);
+/* Record an executor (ExecutorInfo bytes) of a framework on an agent; once. */
+void agents_add_executor(struct agent *a, const char *framework_id, const uint8_t *info, size_t n);
+/* Append Response.GetExecutors fields; and the whole GetState. */
+void agents_encode_get_executors(struct master *m, struct buf *pb);
 /* Number of active tasks in `state` (TaskState number). */
 size_t agents_count_tasks(struct master *m, int state);
 
@@ -153,6 +165,9 @@ void sched_free(struct master *m);
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n);
 /* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework. */
 void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
+/* An executor exited: FAILURE {agent_id, executor_id, status} to its framework. */
+void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
+                           const char *executor_id, int status);
 /* The agent is gone: its offers are rescinded. */
 void sched_agent_removed(struct master *m, struct agent *a);
 /* Resources of the agent's offers, added to *out (struct resources *). */
@@ -172,6 +187,8 @@ void op_get_agents(struct api_ctx *c);
 void op_get_tasks(struct api_ctx *c);
 void op_get_frameworks(struct api_ctx *c);
 void op_get_weights(struct api_ctx *c);
+void op_get_executors(struct api_ctx *c);
+void op_get_state(struct api_ctx *c);
 void op_update_weights(struct api_ctx *c);
 void op_get_health(struct api_ctx *c);
 void op_get_flags(struct api_ctx *c);

@@ -361,6 +361,33 @@ void op_get_frameworks(struct api_ctx *c)
     respond_with(c, mesos_v1_master_Response_Type_GET_FRAMEWORKS, 11, sched_encode_get_frameworks);
 }
 
+void op_get_executors(struct api_ctx *c)
+{
+    respond_with(c, mesos_v1_master_Response_Type_GET_EXECUTORS, 12, agents_encode_get_executors);
+}
+
+/* One consistent snapshot: the loop runs nothing else while this encodes. */
+static void encode_state(struct master *m, struct buf *pb)
+{
+    size_t k = pbw_begin(pb, 1);
+    agents_encode_get_tasks(m, pb);
+    pbw_end(pb, k);
+    k = pbw_begin(pb, 2);
+    agents_encode_get_executors(m, pb);
+    pbw_end(pb, k);
+    k = pbw_begin(pb, 3);
+    sched_encode_get_frameworks(m, pb);
+    pbw_end(pb, k);
+    k = pbw_begin(pb, 4);
+    agents_encode_get_agents(m, pb);
+    pbw_end(pb, k);
+}
+
+void op_get_state(struct api_ctx *c)
+{
+    respond_with(c, mesos_v1_master_Response_Type_GET_STATE, 9, encode_state);
+}
+
 /* ==== Weights =========================================================== */
 
 double master_role_weight(struct master *m, const char *role)

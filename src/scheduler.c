@@ -105,6 +105,22 @@ void sched_task_lost(struct master *m, const char *framework_id, const char *tas
     master_update(f, task_id, agent_id, f->partition_aware ? 10 : 5, 11, "Agent is unreachable");
 }
 
+void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
+                           const char *executor_id, int status)
+{
+    struct framework *f = sched_find(m, framework_id);
+    if (!f) return;
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 6);                            /* FAILURE */
+    size_t k = pbw_begin(&ev, 7);
+    pbw_put_id(&ev, 1, agent_id);
+    pbw_put_id(&ev, 2, executor_id);
+    pbw_put_int32(&ev, 3, status);
+    pbw_end(&ev, k);
+    send_event(f, &ev);
+    buf_free(&ev);
+}
+
 /* ==== Offers ============================================================ */
 
 static void offer_free(struct offer *o)
@@ -648,6 +664,7 @@ static void launch_task(struct master *m, struct framework *f, struct agent *a, 
     } else {
         resources_subtract(pool, &need);
         agents_add_task(m, a, f->id, ti, n);
+        if (has_ex) agents_add_executor(a, f->id, ex.p, ex.n);
         /* RunTaskMessage {framework 2, pid 3, task 4}. The task must name
          * its agent; it does, as the offer's. */
         struct buf msg = {0};
@@ -742,6 +759,7 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
                     resources_free(&need);
                     buf_free(&err);
                 }
+            agents_add_executor(agent, f->id, exi.p, exi.n);
             wire_send(m->wire, &agent->pid, "mesos.internal.RunTaskGroupMessage", msg.data, msg.len);
             buf_free(&msg);
         }

@@ -357,6 +357,36 @@ def decline_filter_holds_offers_back(port):
     s.close()
 
 
+@test
+def executors_in_get_executors_and_get_state(port):
+    """A task group runs under an executor the master knows: it shows in
+    GET_EXECUTORS and GET_STATE, and its exit reaches the framework as
+    FAILURE (upstream's executor-exited event) and empties the list."""
+    s = Scheduler(port, INFO)
+    offer = s.next("OFFERS")["offers"]["offers"][0]
+    task = {"name": "g", "task_id": {"value": "g"}, "agent_id": offer["agent_id"],
+            "command": {"value": "sleep 1"},
+            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}]}
+    ex = {"type": "DEFAULT", "executor_id": {"value": "my-ex"}, "framework_id": {"value": s.id}}
+    s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [
+        {"type": "LAUNCH_GROUP", "launch_group": {"executor": ex, "task_group": {"tasks": [task]}}}]}})
+    assert [s.update("g")["state"] for _ in range(2)] == ["TASK_STARTING", "TASK_RUNNING"]
+    execs = operator(port, {"type": "GET_EXECUTORS"})["get_executors"]["executors"]
+    assert [(e["executor_info"]["executor_id"]["value"], e["agent_id"]["value"]) for e in execs] == \
+        [("my-ex", offer["agent_id"]["value"])], execs
+    state = operator(port, {"type": "GET_STATE"})["get_state"]
+    assert [t["task_id"]["value"] for t in state["get_tasks"]["tasks"]] == ["g"], state["get_tasks"]
+    assert [e["executor_info"]["executor_id"]["value"] for e in state["get_executors"]["executors"]] == ["my-ex"]
+    assert [f["framework_info"]["id"]["value"] for f in state["get_frameworks"]["frameworks"]] == [s.id]
+    assert len(state["get_agents"]["agents"]) == 1 and state["get_agents"]["recovered_agents"] == []
+    assert s.update("g")["state"] == "TASK_FINISHED"
+    fail = s.next("FAILURE", timeout=15)["failure"]
+    assert fail["executor_id"]["value"] == "my-ex" and fail["agent_id"] == offer["agent_id"], fail
+    assert fail["status"] == 0, fail
+    assert operator(port, {"type": "GET_EXECUTORS"})["get_executors"]["executors"] == []
+    s.close()
+
+
 AGENTS["n"] = 2
 
 
