@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 #include "buf.h"
 #include "executor.h"
@@ -76,6 +77,7 @@ struct exec {
     int single;                   /* a plain LAUNCH was taken: no more tasks */
     uint64_t recovery_ms;         /* how long to wait for a lost agent */
     int killing_state;            /* the framework has TASK_KILLING_STATE */
+    char framework_user[256];     /* FrameworkInfo.user: tasks run as it by default */
     struct update *pending;       /* sent, not yet acknowledged */
 };
 
@@ -276,6 +278,51 @@ static void grace_cb(struct loop *l, struct loop_timer *timer)
     }
 }
 
+/* Look a user up in /etc/passwd ourselves: a static binary has no NSS.
+ * Returns 0 with uid and gid, or -1. */
+static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
+{
+    FILE *f = fopen("/etc/passwd", "r");
+    if (!f) return -1;
+    char line[1024];
+    int rc = -1;
+    size_t ul = strlen(user);
+    while (rc < 0 && fgets(line, sizeof line, f)) {
+        if (strncmp(line, user, ul) != 0 || line[ul] != ':') continue;
+        char *p = strchr(line + ul + 1, ':');          /* after the password field */
+        if (!p) break;
+        char *end;
+        unsigned long u = strtoul(p + 1, &end, 10);
+        if (*end != ':') break;
+        unsigned long g = strtoul(end + 1, &end, 10);
+        if (*end != ':') break;
+        *uid = (uid_t)u;
+        *gid = (gid_t)g;
+        rc = 0;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* In the task's child: become `user` (CommandInfo.user, else the
+ * framework's), as the agent's --switch_user does by default. As root this
+ * switches; as anyone else only the current user is allowed. */
+static void switch_user(const char *user)
+{
+    if (!user || !user[0]) return;
+    uid_t uid;
+    gid_t gid;
+    if (lookup_user(user, &uid, &gid) < 0) {
+        fprintf(stderr, "Failed to switch to user '%s': no such user\n", user);
+        _exit(127);
+    }
+    if (uid == getuid()) return;
+    if (getuid() != 0 || setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+        fprintf(stderr, "Failed to switch to user '%s': %s\n", user, strerror(errno ? errno : EPERM));
+        _exit(127);
+    }
+}
+
 /* Start one task's command in its own process group. */
 static void start(struct exec *e, struct etask *t)
 {
@@ -290,8 +337,12 @@ static void start(struct exec *e, struct etask *t)
         return;
     }
     /* Build argv before forking: shell "sh -c value", else value + arguments. */
-    struct pbw_field sh, val;
+    struct pbw_field sh, val, us;
     int shell = !(pbw_find(cmd.p, cmd.n, 6, &sh) == 1 && sh.v == 0);
+    char user[256];
+    snprintf(user, sizeof user, "%s", e->framework_user);
+    if (pbw_find(cmd.p, cmd.n, 5, &us) == 1 && us.wt == PBW_LEN)
+        snprintf(user, sizeof user, "%.*s", (int)us.n, (const char *)us.p);
     char *value = NULL;
     if (pbw_find(cmd.p, cmd.n, 3, &val) == 1 && val.wt == PBW_LEN) {
         value = xmalloc(val.n + 1);
@@ -324,6 +375,7 @@ static void start(struct exec *e, struct etask *t)
         signal(SIGPIPE, SIG_DFL);
         apply_env(cmd.p, cmd.n);
         if (e->sandbox[0] && chdir(e->sandbox) != 0) _exit(127);
+        switch_user(user);
         if (shell) execv("/bin/sh", argv);
         else execvp(value ? value : argv[0], argv);
         fprintf(stderr, "Failed to execute '%s': %s\n", value ? value : argv[0], strerror(errno));
@@ -448,8 +500,10 @@ static void on_event(struct exec *e, const uint8_t *p, size_t n)
     switch ((int)t.v) {
     case EV_SUBSCRIBED: {
         /* FrameworkInfo.capabilities (10) { type (1) }: TASK_KILLING_STATE is 2. */
-        struct pbw_field sub, fi, cap, ct;
+        struct pbw_field sub, fi, cap, ct, fu;
         if (pbw_find(p, n, 2, &sub) == 1 && pbw_find(sub.p, sub.n, 2, &fi) == 1) {
+            if (pbw_find(fi.p, fi.n, 1, &fu) == 1 && fu.wt == PBW_LEN)
+                snprintf(e->framework_user, sizeof e->framework_user, "%.*s", (int)fu.n, (const char *)fu.p);
             struct pbw_reader r;
             pbw_reader_init(&r, fi.p, fi.n);
             while (pbw_next(&r, &cap) == 1)

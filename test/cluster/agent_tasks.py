@@ -137,7 +137,7 @@ def register(fm, agent_port):
     return frm
 
 
-def run_task(fm, agent, task_id, command, shell=True, args=None, kill_grace=None, killing_state=False):
+def run_task(fm, agent, task_id, command, shell=True, args=None, kill_grace=None, killing_state=False, user=None):
     m = messages_pb2.RunTaskMessage()
     if killing_state:
         m.framework.capabilities.add().type = mesos_pb2.FrameworkInfo.Capability.TASK_KILLING_STATE
@@ -151,6 +151,8 @@ def run_task(fm, agent, task_id, command, shell=True, args=None, kill_grace=None
     t.slave_id.value = "S0"
     t.command.value = command
     t.command.shell = shell
+    if user:
+        t.command.user = user
     for a in args or []:
         t.command.arguments.append(a)
     if kill_grace is not None:
@@ -285,6 +287,22 @@ def kill_reports_task_killing_to_frameworks_that_understand_it(fm, agent, wd):
     k.task_id.value = "t10"
     fm.send(agent, k)
     assert states(fm, agent, "t10", 2) == [STATE.Value("TASK_KILLING"), STATE.Value("TASK_KILLED")]
+
+
+@test
+def command_user_is_switched_to(fm, agent, wd):
+    if os.getuid() != 0:
+        raise AssertionError("this test needs root (CI runs as root)")
+    nobody = [l for l in open("/etc/passwd") if l.startswith("nobody:")][0].split(":")[2]
+    run_task(fm, agent, "u1", "id -u", user="nobody")
+    assert states(fm, agent, "u1", 3)[2] == STATE.Value("TASK_FINISHED")
+    run = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/u1/runs/*")[0]
+    assert open(run + "/stdout").read().strip().endswith(nobody), open(run + "/stdout").read()
+    run_task(fm, agent, "u2", "true", user="no-such-user-here")
+    s = [next_update(fm, agent, "u2") for _ in range(3)]
+    assert s[2].state == STATE.Value("TASK_FAILED") and s[2].message == "Command exited with status 127", s[2]
+    run = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/u2/runs/*")[0]
+    assert "no such user" in open(run + "/stderr").read()
 
 
 @test
