@@ -63,15 +63,9 @@ static const char *id_field(const uint8_t *p, size_t n, uint32_t tag, size_t *le
 /* SlaveInfo bytes without its id field, then with ours appended. */
 static void set_info(struct agent *a, const uint8_t *p, size_t n)
 {
-    struct pbw_reader r;
-    struct pbw_field f;
     buf_reset(&a->info);
-    pbw_reader_init(&r, p, n);
-    while (pbw_next(&r, &f) == 1)
-        if (f.tag != 6) buf_append(&a->info, f.start, (size_t)(r.p - f.start));
-    size_t k = pbw_begin(&a->info, 6);
-    pbw_put_str(&a->info, 1, a->id);
-    pbw_end(&a->info, k);
+    pbw_copy_except(&a->info, p, n, 6);
+    pbw_put_id(&a->info, 6, a->id);
 }
 
 /* Keep the capabilities (repeated field `tag` of the message) as Agent.capabilities (tag 10). */
@@ -309,6 +303,18 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     t->next = a->tasks;
     a->tasks = t;
     return t;
+}
+
+void agents_task_resources(const struct mtask *t, void *out)
+{
+    struct buf err = { .max = 4096 };
+    resources_decode_field(t->base.data, t->base.len, 7, out, &err);   /* Task.resources */
+    buf_free(&err);
+}
+
+void agents_used(const struct agent *a, void *out)
+{
+    for (const struct mtask *t = a->tasks; t; t = t->next) agents_task_resources(t, out);
 }
 
 void agents_add_executor(struct agent *a, const char *fw, const uint8_t *info, size_t n)
@@ -596,17 +602,12 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         put_endpoint_resources(pb, 7, (const uint8_t *)a->info.data, a->info.len);
         /* allocated: what its tasks use; offered: what its offers hold. */
         struct resources used = {0}, offered = {0};
-        struct buf err = { .max = 4096 };
-        for (struct mtask *t = a->tasks; t; t = t->next) {
-            buf_reset(&err);
-            resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
-        }
+        agents_used(a, &used);
         sched_offered(m, a, &offered);
         resources_encode(&used, 8, RESOURCES_ENDPOINT, pb);
         resources_encode(&offered, 9, RESOURCES_ENDPOINT, pb);
         resources_free(&used);
         resources_free(&offered);
-        buf_free(&err);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
         pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
         pbw_end(pb, k);

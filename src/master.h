@@ -151,6 +151,10 @@ void agents_encode_get_tasks(struct master *m, struct buf *pb);
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *framework_id,
                               const uint8_t *task_info, size_t n);
 struct agent *agents_find(struct master *m, const char *id, size_t n);
+/* Add a task's resources, or all of an agent's active tasks', to out
+ * (a struct resources *). */
+void agents_task_resources(const struct mtask *t, void *out);
+void agents_used(const struct agent *a, void *out);
 /* Record an executor (ExecutorInfo bytes) of a framework on an agent; once. */
 void agents_add_executor(struct agent *a, const char *framework_id, const uint8_t *info, size_t n);
 /* Append Response.GetExecutors fields; and the whole GetState. */

@@ -185,10 +185,7 @@ size_t master_metrics(struct master *m, struct metric **out)
     for (struct agent *a = m->agents; a; a = a->next) {
         buf_reset(&err);
         if (resources_decode_field(a->info.data, a->info.len, 3, &total, &err) < 0) continue;
-        for (struct mtask *t = a->tasks; t; t = t->next) {
-            buf_reset(&err);
-            resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
-        }
+        agents_used(a, &used);
     }
     static const char *const kinds[] = { "cpus", "gpus", "mem", "disk" };
     for (size_t i = 0; i < 4; i++) {

@@ -105,6 +105,17 @@ int pbw_find(const void *p, size_t n, uint32_t tag, struct pbw_field *out)
     return rc < 0 ? -1 : found;
 }
 
+int pbw_copy_except(struct buf *out, const void *p, size_t n, uint32_t tag)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    int rc;
+    pbw_reader_init(&r, p, n);
+    while ((rc = pbw_next(&r, &f)) == 1)
+        if (f.tag != tag && buf_append(out, f.start, (size_t)(r.p - f.start)) < 0) return -1;
+    return rc;
+}
+
 /* ==== Writer ============================================================ */
 
 int pbw_put_varint(struct buf *b, uint64_t v)

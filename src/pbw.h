@@ -38,6 +38,10 @@ int pbw_valid(const void *p, size_t n);
 /* Find the last occurrence of `tag` (1) or none (0); -1 malformed. */
 int pbw_find(const void *p, size_t n, uint32_t tag, struct pbw_field *f);
 
+/* Append every field of message p[0..n) except those numbered `tag`
+ * (e.g. to replace an id). Returns 0, or -1 on malformed bytes or max. */
+int pbw_copy_except(struct buf *out, const void *p, size_t n, uint32_t tag);
+
 /* ---- writer: each returns 0, or -1 when the buffer is at its max ---- */
 int pbw_put_varint(struct buf *b, uint64_t v);
 int pbw_put_key(struct buf *b, uint32_t tag, int wt);

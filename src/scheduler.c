@@ -176,10 +176,7 @@ static void available(struct master *m, struct agent *a, struct resources *out)
     struct buf err = { .max = 4096 };
     struct resources used = {0}, offered = {0};
     resources_decode_field(a->info.data, a->info.len, 3, out, &err);
-    for (struct mtask *t = a->tasks; t; t = t->next) {
-        buf_reset(&err);
-        resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
-    }
+    agents_used(a, &used);
     sched_offered(m, a, &offered);
     /* Used and offered resources carry an allocation role; take them off
      * the agent's total as plain resources. */
@@ -205,20 +202,17 @@ static void add_use(double use[4], const struct resources *rs)
 /* Each framework's usage (its tasks and outstanding offers), once a cycle. */
 static void compute_usage(struct master *m)
 {
-    struct buf err = { .max = 4096 };
     for (struct framework *f = m->frameworks; f; f = f->next) memset(f->use, 0, sizeof f->use);
     for (struct agent *a = m->agents; a; a = a->next)
         for (struct mtask *t = a->tasks; t; t = t->next) {
             struct framework *f = sched_find(m, t->framework_id);
             if (!f) continue;
             struct resources r = {0};
-            buf_reset(&err);
-            resources_decode_field(t->base.data, t->base.len, 7, &r, &err);
+            agents_task_resources(t, &r);
             add_use(f->use, &r);
             resources_free(&r);
         }
     for (struct offer *o = m->offers; o; o = o->next) add_use(o->f->use, &o->res);
-    buf_free(&err);
 }
 
 static double share(const double use[4], const double total[4])
@@ -517,6 +511,15 @@ static void read_info(struct framework *f)
     if (!(f->failover_timeout >= 0) || f->failover_timeout > 1e9) f->failover_timeout = 0;
 }
 
+/* Take a FrameworkInfo: its own id field replaced by ours. */
+static void set_info(struct framework *f, const uint8_t *p, size_t n)
+{
+    buf_reset(&f->info);
+    pbw_copy_except(&f->info, p, n, 3);
+    pbw_put_id(&f->info, 3, f->id);
+    read_info(f);
+}
+
 static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
 {
     struct master *m = c->state;
@@ -593,15 +596,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
         f->reregistered_time = now_secs();
         LOG("Framework %s re-subscribed", f->id);
     }
-    /* FrameworkInfo without its id, then with ours. */
-    buf_reset(&f->info);
-    struct pbw_reader rd;
-    struct pbw_field x;
-    pbw_reader_init(&rd, fi.p, fi.n);
-    while (pbw_next(&rd, &x) == 1)
-        if (x.tag != 3) buf_append(&f->info, x.start, (size_t)(rd.p - x.start));
-    pbw_put_id(&f->info, 3, f->id);
-    read_info(f);
+    set_info(f, fi.p, fi.n);
     loop_timer_stop(m->loop, &f->failover);
     uuid_text(f->stream_id);
     f->json = json;
@@ -965,16 +960,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'update_framework' to be present");
             return;
         }
-        buf_reset(&f->info);
-        {
-            struct pbw_reader rd;
-            struct pbw_field z;
-            pbw_reader_init(&rd, y.p, y.n);
-            while (pbw_next(&rd, &z) == 1)
-                if (z.tag != 3) buf_append(&f->info, z.start, (size_t)(rd.p - z.start));
-        }
-        pbw_put_id(&f->info, 3, f->id);
-        read_info(f);
+        set_info(f, y.p, y.n);
         api_empty(c, 200);
         return;
     default:
@@ -999,7 +985,6 @@ static void encode_framework(struct master *m, struct framework *f, uint32_t tag
     if (f->reregistered_time > 0) pbw_put_time(pb, 5, f->reregistered_time);
     if (f->unregistered_time > 0) pbw_put_time(pb, 6, f->unregistered_time);
     struct resources used = {0}, offered = {0};
-    struct buf err = { .max = 4096 };
     for (struct offer *o = m->offers; o; o = o->next)
         if (o->f == f) {
             encode_offer(o, 7, pb);
@@ -1007,15 +992,11 @@ static void encode_framework(struct master *m, struct framework *f, uint32_t tag
         }
     for (struct agent *a = m->agents; a; a = a->next)
         for (struct mtask *t = a->tasks; t; t = t->next)
-            if (strcmp(t->framework_id, f->id) == 0) {
-                buf_reset(&err);
-                resources_decode_field(t->base.data, t->base.len, 7, &used, &err);
-            }
+            if (strcmp(t->framework_id, f->id) == 0) agents_task_resources(t, &used);
     resources_encode(&used, 9, RESOURCES_ENDPOINT, pb);
     resources_encode(&offered, 10, RESOURCES_ENDPOINT, pb);
     resources_free(&used);
     resources_free(&offered);
-    buf_free(&err);
     pbw_end(pb, k);
 }
 
