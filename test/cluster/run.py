@@ -233,6 +233,8 @@ def restarted_agent_keeps_its_id(tmp, procs):
     first = wait_for(lambda: agents(mp))
     assert first, "agent did not register"
     aid = first[0]["agent_info"]["id"]["value"]
+    # the agent must have heard back (and checkpointed its id) before it stops
+    assert a1.wait_log("Registered with master"), "agent never heard back"
     a1.stop()
     a2 = Proc("agent", "--ip=127.0.0.1", "--port=%d" % port, "--master=127.0.0.1:%d" % mp,
               "--work_dir=%s" % (tmp + "/a1"), "--resources=cpus:1;mem:128")
