@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "log.h"
 #include "net.h"
@@ -190,6 +191,16 @@ static struct peer *peer_get(struct wire *w, const char *host, int port)
 int wire_send(struct wire *w, const struct upid *to, const char *name, const void *body, size_t n)
 {
     struct peer *p = peer_get(w, to->host, to->port);
+    /* An idle connection whose peer has gone (a restarted agent) may not
+     * have been noticed yet: its FIN can sit in the same poll round as the
+     * message we answer. Peek before reusing it, so the message goes on a
+     * fresh connection instead of into a dead one. */
+    if (p->lfd.fd >= 0 && !p->connecting && p->out.len == 0) {
+        char c;
+        ssize_t k = recv(p->lfd.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            peer_reset(p, "connection closed");
+    }
     if (p->lfd.fd < 0) {
         char err[NET_ERR_LEN];
         int fd = net_connect(to->host, to->port, err);
