@@ -10,6 +10,7 @@
 #include "loop.h"
 #include "agent.h"
 #include "executor.h"
+#include "maintenance.h"
 #include "master.h"
 
 /* ==== The master's operator calls (mesos.v1.master.Call.Type) ============ */
@@ -29,6 +30,21 @@ static const struct call master_calls[] = {
     { "GET_EXECUTORS",     op_get_executors,     CALL_READ },
     { "GET_STATE",         op_get_state,         CALL_READ | CALL_LARGE },
     { "UPDATE_WEIGHTS",    op_update_weights,    CALL_WRITE },
+    { "GET_ROLES",         op_get_roles,         CALL_READ },
+    { "GET_QUOTA",         op_get_quota,         CALL_READ },
+    { "UPDATE_QUOTA",      op_update_quota,      CALL_WRITE },
+    { "SET_QUOTA",         op_set_quota,         CALL_WRITE },
+    { "REMOVE_QUOTA",      op_remove_quota,      CALL_WRITE },
+    { "GET_MAINTENANCE_SCHEDULE",    op_get_maintenance_schedule,    CALL_READ },
+    { "UPDATE_MAINTENANCE_SCHEDULE", op_update_maintenance_schedule, CALL_WRITE },
+    { "GET_MAINTENANCE_STATUS",      op_get_maintenance_status,      CALL_READ },
+    { "START_MAINTENANCE",           op_start_maintenance,           CALL_WRITE },
+    { "STOP_MAINTENANCE",            op_stop_maintenance,            CALL_WRITE },
+    { "DRAIN_AGENT",       op_drain_agent,       CALL_WRITE },
+    { "DEACTIVATE_AGENT",  op_deactivate_agent,  CALL_WRITE },
+    { "REACTIVATE_AGENT",  op_reactivate_agent,  CALL_WRITE },
+    { "MARK_AGENT_GONE",   op_mark_agent_gone,   CALL_WRITE },
+    { "TEARDOWN",          op_teardown,          CALL_WRITE },
 };
 
 /* ==== The master's flags (upstream names and defaults) =================== */
@@ -275,6 +291,7 @@ static int run_agent(int argc, char **argv)
         LOG_ERR("%s", err);
         return 1;
     }
+    a->standalone = 1;
     loop_run(main_loop);
     LOG("Agent shutting down");
     agent_stop(a);

@@ -125,7 +125,7 @@ static void send_registration(struct agent_proc *a)
 static void retry_cb(struct loop *l, struct loop_timer *t)
 {
     struct agent_proc *a = container_of(t, struct agent_proc, retry);
-    if (a->state == AGENT_REGISTERED) return;
+    if (a->state == AGENT_REGISTERED || a->shutdown) return;
     a->state = AGENT_REGISTERING;
     send_registration(a);
     /* Upstream picks a random delay in [0, backoff] and doubles the backoff. */
@@ -147,6 +147,7 @@ static void ping_watch_cb(struct loop *l, struct loop_timer *t)
 {
     (void)l;
     struct agent_proc *a = container_of(t, struct agent_proc, ping_watch);
+    if (a->shutdown) return;
     LOG_WARN("No pings from the master for %.0f s: registering again", a->ping_timeout_secs);
     start_registering(a, 0);
 }
@@ -203,6 +204,17 @@ static void on_message(void *arg, const struct upid *from, const char *name, con
             /* A ping saying we are not connected, or before our answer
              * arrived: keep registering. */
         }
+    } else if (strcmp(name, "mesos.internal.ShutdownMessage") == 0) {
+        struct pbw_field msg;
+        int has = pbw_find(p, n, 1, &msg) == 1;
+        LOG_WARN("Agent asked to shut down by %s:%d: %.*s", from->host, from->port, has ? (int)msg.n : 0,
+                 has ? (const char *)msg.p : "");
+        agent_exec_shutdown_all(a);
+        loop_timer_stop(a->loop, &a->retry);
+        loop_timer_stop(a->loop, &a->ping_watch);
+        a->state = AGENT_DISCONNECTED;
+        a->shutdown = 1;
+        if (a->standalone) loop_stop(a->loop);
     } else if (!agent_exec_message(a, name, p, n)) {
         LOG_V(1, "Dropping unhandled message %s", name);
     }

@@ -38,6 +38,8 @@ struct agent_proc {
     uint64_t registrations, pings;
     struct aexec *executors;     /* agent_exec.c */
     struct loop_timer reaper;    /* collects exited executors */
+    int shutdown;                /* the master said ShutdownMessage: no more registering */
+    int standalone;              /* `mesos_api agent`: the process ends on shutdown */
 };
 
 /* agent_exec.c: executors, tasks and status updates. */
@@ -45,6 +47,7 @@ int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p,
 void agent_exec_resend(struct agent_proc *a);
 void agent_exec_reap(struct agent_proc *a);
 void agent_exec_free_all(struct agent_proc *a);
+void agent_exec_shutdown_all(struct agent_proc *a);      /* ShutdownMessage */
 void agent_executor_api(struct request *r, void *arg);   /* POST /api/v1/executor */
 void agent_exec_recover(struct agent_proc *a);           /* after a restart */
 void agent_exec_encode_reregister(struct agent_proc *a, struct buf *msg);

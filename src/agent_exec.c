@@ -600,6 +600,42 @@ static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t
     }
 }
 
+/* DrainSlaveMessage {config 1 {max_grace_period 1 {nanoseconds 1}, mark_gone 2}}:
+ * every task is killed, its grace period capped at max_grace_period
+ * (upstream Slave::drain). The master marks the agent DRAINED once the
+ * last terminal update arrived. */
+static void on_drain(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    struct pbw_field cfg, g;
+    int has_grace = pbw_find(p, n, 1, &cfg) == 1 && pbw_find(cfg.p, cfg.n, 1, &g) == 1;
+    LOG("Draining: killing every task%s", has_grace ? " within the maximum grace period" : "");
+    for (struct aexec *e = a->executors; e; e = e->next)
+        for (struct atask *t = e->tasks; t; t = t->next) {
+            if (terminal(t->state)) continue;
+            struct buf msg = {0};                     /* a KillTaskMessage of our own */
+            pbw_put_id(&msg, 1, e->framework_id);
+            pbw_put_id(&msg, 2, t->id);
+            if (has_grace) {
+                size_t k = pbw_begin(&msg, 3);        /* KillPolicy {grace_period 1} */
+                pbw_put_bytes(&msg, 1, g.p, g.n);
+                pbw_end(&msg, k);
+            }
+            on_kill_task(a, (const uint8_t *)msg.data, msg.len);
+            buf_free(&msg);
+        }
+}
+
+/* ShutdownMessage: every executor is shut down (the agent then stops). */
+void agent_exec_shutdown_all(struct agent_proc *a)
+{
+    for (struct aexec *e = a->executors; e; e = e->next) {
+        struct buf msg = {0};
+        pbw_put_id(&msg, 1, e->framework_id);
+        on_shutdown_framework(a, (const uint8_t *)msg.data, msg.len);
+        buf_free(&msg);
+    }
+}
+
 int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n)
 {
     if (strcmp(name, "mesos.internal.RunTaskMessage") == 0) on_run_task(a, p, n);
@@ -607,6 +643,7 @@ int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p,
     else if (strcmp(name, "mesos.internal.KillTaskMessage") == 0) on_kill_task(a, p, n);
     else if (strcmp(name, "mesos.internal.StatusUpdateAcknowledgementMessage") == 0) on_ack(a, p, n);
     else if (strcmp(name, "mesos.internal.ShutdownFrameworkMessage") == 0) on_shutdown_framework(a, p, n);
+    else if (strcmp(name, "mesos.internal.DrainSlaveMessage") == 0) on_drain(a, p, n);
     else return 0;
     return 1;
 }

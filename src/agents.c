@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include "log.h"
+#include "maintenance.h"
 #include "master.h"
 #include "pbdesc.h"
 #include "pbw.h"
@@ -165,13 +166,24 @@ static void count_terminal(struct master *m, int state)
     if (state >= 0 && state < 16) m->task_counters[state]++;
 }
 
-/* The agent is gone: its active tasks become unreachable. */
-static void tasks_unreachable(struct master *m, struct agent *a)
+/* The agent is gone: its active tasks become unreachable, or, when the
+ * operator removed it (`message` set), TASK_GONE_BY_OPERATOR (TASK_LOST for
+ * frameworks that are not partition-aware) and completed, as upstream's
+ * __removeSlave does. */
+static void tasks_unreachable(struct master *m, struct agent *a, const char *message)
 {
     while (a->tasks) {
         struct mtask *t = a->tasks;
         a->tasks = t->next;
         if (terminal_state(t->state)) { push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS); continue; }
+        if (message) {
+            struct framework *f = sched_find(m, t->framework_id);
+            t->state = f && !f->partition_aware ? 5 : 12;          /* TASK_LOST : TASK_GONE_BY_OPERATOR */
+            count_terminal(m, t->state);
+            sched_task_removed(m, t->framework_id, t->task_id, a->id, t->state, t->state == 5 ? 11 : 31, message);
+            push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+            continue;
+        }
         t->state = 10;                                   /* TASK_UNREACHABLE */
         sched_task_lost(m, t->framework_id, t->task_id, a->id);
         push_bounded(&m->unreachable_tasks, &m->nunreachable_tasks, t, MAX_COMPLETED_TASKS);
@@ -269,6 +281,9 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         while (*pp != t) pp = &(*pp)->next;
         *pp = t->next;
         push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+        sched_forward_update(m, fw, st.p, st.n);
+        agent_ops_check_drained(m, a);                  /* may remove the agent (mark_gone) */
+        return;
     }
     LOG_V(1, "Status update %d for task %s of framework %s on agent %s", state, tid, fw, a->id);
     sched_forward_update(m, fw, st.p, st.n);
@@ -396,7 +411,7 @@ size_t agents_count_tasks(struct master *m, int state)
     return n;
 }
 
-static void remove_agent(struct master *m, struct agent *a, int unreachable)
+static void remove_agent_as(struct master *m, struct agent *a, int unreachable, const char *message)
 {
     struct agent **pp = &m->agents;
     while (*pp && *pp != a) pp = &(*pp)->next;
@@ -405,7 +420,7 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     m->nagents--;
     m->agent_removals++;
     sched_agent_removed(m, a);
-    tasks_unreachable(m, a);
+    tasks_unreachable(m, a, message);
     free_executors(a);
     if (unreachable) {
         struct unreachable *u = xcalloc(1, sizeof *u);
@@ -419,6 +434,25 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     buf_free(&a->info);
     buf_free(&a->capabilities);
     free(a);
+}
+
+static void remove_agent(struct master *m, struct agent *a, int unreachable)
+{
+    remove_agent_as(m, a, unreachable, NULL);
+}
+
+void agents_remove(struct master *m, struct agent *a, int how, const char *message)
+{
+    remove_agent_as(m, a, how == AGENT_UNREACHABLE, how == AGENT_REMOVED_BY_OPERATOR ? message : NULL);
+}
+
+/* ShutdownMessage {message 1}: the agent kills everything and exits. */
+void agents_shutdown(struct master *m, const struct upid *to, const char *message)
+{
+    struct buf b = {0};
+    pbw_put_str(&b, 1, message);
+    wire_send(m->wire, to, "mesos.internal.ShutdownMessage", b.data, b.len);
+    buf_free(&b);
 }
 
 static void ping_cb(struct loop *l, struct loop_timer *t)
@@ -464,6 +498,19 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
     }
     size_t idn = 0;
     const char *id = re ? id_field(info.p, info.n, 6, &idn) : NULL;
+    if (id && agents_is_gone(m, id, idn)) {
+        LOG_WARN("Refusing re-registration of agent at %s:%d because it is already marked gone", from->host, from->port);
+        agents_shutdown(m, from, "Agent has been marked gone");
+        return;
+    }
+    struct pbw_field hn;
+    if (pbw_find(info.p, info.n, 1, &hn) == 1 && hn.wt == PBW_LEN &&
+        maint_machine_is_down(m, (const char *)hn.p, hn.n, from->host)) {
+        LOG_WARN("Refusing %sregistration of agent at %s:%d because the machine it is running on is `DOWN`",
+                 re ? "re" : "", from->host, from->port);
+        agents_shutdown(m, from, "Machine is `DOWN`");
+        return;
+    }
     struct agent *a = by_pid(m, from);
     if (!a && id) a = by_id(m, id, idn);
     int known = a != NULL;
@@ -502,6 +549,7 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
     pbw_put_str(&b, 1, a->id);
     pbw_end(&b, k);
     put_connection(m, &b, re ? 3 : 2);
+    agent_ops_restore(m, a);
     sched_trigger(m);
     LOG("%s agent %s at %s:%d", re ? "Re-registered" : known ? "Registration retry from" : "Registered",
         a->id, from->host, from->port);
@@ -610,6 +658,7 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         resources_free(&offered);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
         pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
+        agent_ops_encode_drain(m, a, pb);
         pbw_end(pb, k);
     }
 }

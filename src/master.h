@@ -43,7 +43,8 @@ struct agent {
     struct upid pid;
     char version[32];
     double registered_time, reregistered_time;   /* epoch seconds; 0 = never */
-    int deactivated;
+    int deactivated;             /* no offers: DEACTIVATE_AGENT or DRAIN_AGENT (see m->drains) */
+    struct alloc_agent *alloc;   /* the allocator's cache (allocator.c) */
     unsigned pings_missed;
     struct loop_timer ping;
     struct mtask *tasks;
@@ -53,6 +54,8 @@ struct agent {
 /* A framework subscribed through the v1 scheduler API (scheduler.c). */
 struct decline;
 struct offer;
+struct fw_role;
+struct allocator;
 struct framework {
     struct master *m;
     struct framework *next;
@@ -62,13 +65,14 @@ struct framework {
     char stream_id[40];
     struct request *stream;      /* NULL while disconnected */
     int json;                    /* the stream's encoding */
-    int suppressed;
     int partition_aware, multi_role;
     double failover_timeout;     /* seconds */
     double registered_time, reregistered_time, unregistered_time;   /* 0 = never */
     double use[4];               /* cpus, mem, disk, gpus in use or offered (thousandths), per cycle */
     struct loop_timer heartbeat, failover;
     struct decline *declines;    /* refuse filters per agent */
+    struct fw_role *roles;       /* its roles (allocator.h), role[] is the first */
+    size_t nroles;
 };
 
 /* An agent the master gave up on (ping timeouts), with when. */
@@ -76,6 +80,55 @@ struct unreachable {
     struct unreachable *next;
     char id[96];
     double time;
+};
+
+/* A role's quota (quota.c): guarantees and limits, by name, sorted, in
+ * fixed point (thousandths). A limit that is absent is no limit. */
+struct quota_entry { char name[64]; int64_t value; };
+struct quota {
+    struct quota *next;
+    char role[256];
+    struct quota_entry *guarantees, *limits;
+    size_t nguarantees, nlimits;
+};
+
+/* A machine in the maintenance schedule (maintenance.c), as upstream's
+ * MachineInfo: its id, its mode (DRAINING = 2 or DOWN = 3; UP machines are
+ * not kept) and its Unavailability bytes. */
+struct machine {
+    struct machine *next;
+    char hostname[256], ip[64];
+    int has_hostname, has_ip;
+    int mode;
+    struct buf unavailability;
+};
+
+/* An inverse offer outstanding (maintenance.c), and a framework's last
+ * answer for an agent (InverseOfferStatus: 2 ACCEPT, 3 DECLINE). */
+struct inverse_offer {
+    struct inverse_offer *next;
+    char id[160];
+    struct framework *f;
+    struct agent *a;
+    uint64_t made_ms;
+};
+struct io_status {
+    struct io_status *next;
+    char agent_id[96], framework_id[160];
+    int status;
+    double time;
+};
+
+/* An agent the operator deactivated or drains (agent_ops.c), by id, so
+ * the state outlives a disconnection. DrainState: 0 none, 1 DRAINING,
+ * 2 DRAINED; config is the DrainConfig bytes. */
+struct agent_drain {
+    struct agent_drain *next;
+    char id[96];
+    int deactivated;
+    int state;
+    struct buf config;
+    double start_time;           /* estimated_drain_start_time, epoch seconds */
 };
 
 struct master {
@@ -127,6 +180,20 @@ struct master {
     /* role weights: from --weights, changed by UPDATE_WEIGHTS */
     struct weight { char role[256]; double weight; } *weights;
     size_t nweights;
+
+    /* the allocator's private state (allocator.c) */
+    struct allocator *alloc;
+    /* quota (quota.c): changed only through quota_set */
+    struct quota *quotas;
+    /* maintenance (maintenance.c): changed only through maint_* setters */
+    struct buf schedule;         /* the maintenance.Schedule bytes; empty = none */
+    struct machine *machines;
+    struct inverse_offer *inverse_offers;
+    struct io_status *io_statuses;
+    /* agents deactivated or draining, and agents marked gone (agent_ops.c) */
+    struct agent_drain *drains;
+    struct unreachable *gone;    /* refused with ShutdownMessage if they come back */
+    size_t ngone;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -162,6 +229,30 @@ void agents_encode_get_executors(struct master *m, struct buf *pb);
 /* Number of active tasks in `state` (TaskState number). */
 size_t agents_count_tasks(struct master *m, int state);
 
+/* Remove a registered agent (agents.c): AGENT_UNREACHABLE keeps it as
+ * unreachable with its tasks TASK_UNREACHABLE; AGENT_REMOVED_BY_OPERATOR
+ * (machine down, marked gone) completes its tasks as TASK_GONE_BY_OPERATOR
+ * (TASK_LOST if not partition-aware) with `message`. */
+enum { AGENT_UNREGISTERED = 0, AGENT_UNREACHABLE = 1, AGENT_REMOVED_BY_OPERATOR = 2 };
+void agents_remove(struct master *m, struct agent *a, int how, const char *message);
+/* ShutdownMessage to an agent's pid. */
+void agents_shutdown(struct master *m, const struct upid *to, const char *message);
+
+/* agent_ops.c: deactivation, draining, gone agents; operator TEARDOWN. */
+int agents_is_gone(struct master *m, const char *id, size_t n);
+void agent_set_deactivated(struct master *m, const char *id, int on);
+void agent_set_drain(struct master *m, const char *id, int state, const uint8_t *config, size_t n);
+void agent_mark_gone(struct master *m, const char *id);
+void agent_ops_restore(struct master *m, struct agent *a);        /* on (re-)registration */
+void agent_ops_check_drained(struct master *m, struct agent *a);  /* after a task ended */
+void agent_ops_encode_drain(struct master *m, struct agent *a, struct buf *pb);   /* Agent.drain_info */
+void agent_ops_free(struct master *m);
+
+/* quota.c: a role's quota (no entries: back to the default). */
+void quota_set(struct master *m, const char *role, const struct quota_entry *g, size_t ng,
+               const struct quota_entry *l, size_t nl);
+void quota_free(struct master *m);
+
 /* scheduler.c: the v1 scheduler API, frameworks, offers and the allocator. */
 void sched_init(struct master *m);
 void sched_free(struct master *m);
@@ -169,6 +260,11 @@ void sched_free(struct master *m);
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n);
 /* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework. */
 void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
+/* A task's agent was removed by the operator: the update to its framework. */
+void sched_task_removed(struct master *m, const char *framework_id, const char *task_id, const char *agent_id,
+                        int state, int reason, const char *message);
+/* Remove a framework (scheduler or operator TEARDOWN). */
+void sched_teardown(struct master *m, struct framework *f);
 /* An executor exited: FAILURE {agent_id, executor_id, status} to its framework. */
 void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
                            const char *executor_id, int status);
@@ -201,6 +297,18 @@ void op_get_metrics(struct api_ctx *c);
 void op_get_logging_level(struct api_ctx *c);
 void op_set_logging_level(struct api_ctx *c);
 void op_get_master(struct api_ctx *c);
+/* quota.c */
+void op_get_roles(struct api_ctx *c);
+void op_get_quota(struct api_ctx *c);
+void op_update_quota(struct api_ctx *c);
+void op_set_quota(struct api_ctx *c);
+void op_remove_quota(struct api_ctx *c);
+/* agent_ops.c */
+void op_drain_agent(struct api_ctx *c);
+void op_deactivate_agent(struct api_ctx *c);
+void op_reactivate_agent(struct api_ctx *c);
+void op_mark_agent_gone(struct api_ctx *c);
+void op_teardown(struct api_ctx *c);
 
 /* Build facts (version.c). */
 extern const char *build_version, *build_date, *build_user, *build_git_sha;

@@ -15,7 +15,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "json.h"
+#include "allocator.h"
 #include "log.h"
+#include "maintenance.h"
 #include "master.h"
 #include "mesos/v1/master/master.pb.h"
 #include "net.h"
@@ -128,6 +130,8 @@ static void put(struct mlist *l, const char *name, double value)
     l->n++;
 }
 
+static void put_cb(void *arg, const char *name, double value) { put(arg, name, value); }
+
 size_t master_metrics(struct master *m, struct metric **out)
 {
     struct mlist l = {0};
@@ -146,7 +150,6 @@ size_t master_metrics(struct master *m, struct metric **out)
         "master/gpus_revocable_total", "master/gpus_revocable_used", "master/gpus_revocable_percent",
         "master/event_queue_messages", "master/event_queue_dispatches",
         "allocator/event_queue_dispatches", "allocator/mesos/event_queue_dispatches",
-        "allocator/mesos/allocation_runs",
     };
     for (size_t i = 0; i < sizeof zero / sizeof *zero; i++) put(&l, zero[i], 0);
     size_t active = 0;
@@ -201,6 +204,7 @@ size_t master_metrics(struct master *m, struct metric **out)
     resources_free(&total);
     resources_free(&used);
     buf_free(&err);
+    alloc_metrics(m, put_cb, &l);
     /* An HTTP request being answered is the one asking for metrics. */
     put(&l, "master/event_queue_http_requests", 0);
 
@@ -695,7 +699,10 @@ void master_stop(struct master *m)
     if (!m) return;
     loop_timer_stop(m->loop, &m->log_revert);
     sched_free(m);
+    maint_free(m);
     agents_free(m);
+    agent_ops_free(m);
+    quota_free(m);
     free(m->weights);
     wire_free(m->wire);
     server_free(m->http);

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include "allocator.h"
 #include "log.h"
+#include "maintenance.h"
 #include "master.h"
 #include "pbdesc.h"
 #include "pbjson.h"
@@ -49,6 +50,8 @@ static void send_event(struct framework *f, struct buf *ev)
         drop_stream(f);
     }
 }
+
+void sched_send_event(struct framework *f, struct buf *ev) { send_event(f, ev); }
 
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n)
 {
@@ -88,6 +91,13 @@ void sched_task_lost(struct master *m, const char *framework_id, const char *tas
     master_update(f, task_id, agent_id, f->partition_aware ? 10 : 5, 11, "Agent is unreachable");
 }
 
+void sched_task_removed(struct master *m, const char *framework_id, const char *task_id, const char *agent_id,
+                        int state, int reason, const char *message)
+{
+    struct framework *f = sched_find(m, framework_id);
+    if (f) master_update(f, task_id, agent_id, state, reason, message);
+}
+
 void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
                            const char *executor_id, int status)
 {
@@ -115,11 +125,8 @@ static void offer_free(struct offer *o)
 /* Remove an offer; tell the framework with RESCIND when asked to. */
 static void remove_offer(struct master *m, struct offer *o, int rescind)
 {
-    struct offer **pp = &m->offers;
-    while (*pp && *pp != o) pp = &(*pp)->next;
-    if (!*pp) return;
-    *pp = o->next;
-    m->noffers--;
+    if (!o->pprev) return;
+    alloc_offer_unlink(m, o);
     if (rescind) {
         struct buf ev = {0};
         pbw_put_uint(&ev, 1, EV_RESCIND);
@@ -134,7 +141,25 @@ static void remove_offer(struct master *m, struct offer *o, int rescind)
 
 void sched_remove_offer(struct master *m, struct offer *o, int rescind) { remove_offer(m, o, rescind); }
 
-static void add_decline(struct framework *f, const char *agent_id, double secs) { alloc_decline(f, agent_id, secs); }
+static void add_decline(struct framework *f, const char *agent_id, const char *role, double secs)
+{
+    alloc_decline(f, agent_id, role, secs);
+}
+
+/* The role offered resources are allocated to (one per offer). */
+static const char *pool_role(const struct resources *pool, const struct framework *f)
+{
+    for (size_t i = 0; i < pool->len; i++)
+        if (pool->v[i].allocation_role) return pool->v[i].allocation_role;
+    return f->role;
+}
+
+struct fw_role *sched_framework_role(struct framework *f, const char *role)
+{
+    for (size_t i = 0; i < f->nroles; i++)
+        if (strcmp(f->roles[i].name, role) == 0) return &f->roles[i];
+    return NULL;
+}
 
 static struct offer *find_offer(struct master *m, const char *id, size_t n)
 {
@@ -145,16 +170,14 @@ static struct offer *find_offer(struct master *m, const char *id, size_t n)
 
 void sched_agent_removed(struct master *m, struct agent *a)
 {
-    for (struct offer *o = m->offers, *next; o; o = next) {
-        next = o->next;
-        if (o->a == a) remove_offer(m, o, 1);
-    }
+    while (alloc_agent_offers(m, a)) remove_offer(m, alloc_agent_offers(m, a), 1);
+    maint_agent_removed(m, a);
+    alloc_agent_removed(m, a);
 }
 
 void sched_offered(struct master *m, struct agent *a, void *out)
 {
-    for (struct offer *o = m->offers; o; o = o->next)
-        if (o->a == a) resources_add(out, &o->res);
+    for (struct offer *o = alloc_agent_offers(m, a); o; o = o->anext) resources_add(out, &o->res);
 }
 
 /* An Offer as field `tag` of `ev`, in the framework's resource format. */
@@ -187,9 +210,11 @@ static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
     pbw_end(out, ad);
     pbw_put_str(out, 3, "/slave(1)");
     pbw_end(out, u);
+    struct machine *mc = maint_agent_machine(f->m, a);
+    if (mc) pbw_put_bytes(out, 9, mc->unavailability.data, mc->unavailability.len);
     if (f->multi_role) {
         size_t ai = pbw_begin(out, 10);
-        pbw_put_str(out, 1, f->role);
+        pbw_put_str(out, 1, o->role);
         pbw_end(out, ai);
     }
     pbw_end(out, of);
@@ -220,6 +245,13 @@ static void heartbeat_cb(struct loop *l, struct loop_timer *t)
     if (f->stream) loop_timer_start(l, t, HEARTBEAT_MS);
 }
 
+static void framework_free(struct framework *f)
+{
+    buf_free(&f->info);
+    free(f->roles);
+    free(f);
+}
+
 static void remove_framework(struct master *m, struct framework *f)
 {
     LOG("Removing framework %s", f->id);
@@ -236,6 +268,7 @@ static void remove_framework(struct master *m, struct framework *f)
         if (has) wire_send(m->wire, &a->pid, "mesos.internal.ShutdownFrameworkMessage", msg.data, msg.len);
     }
     buf_free(&msg);
+    maint_framework_removed(m, f, 0);
     if (f->stream) {
         f->stream->on_close = NULL;
         server_stream_end(f->stream);
@@ -247,7 +280,7 @@ static void remove_framework(struct master *m, struct framework *f)
     while (*pp && *pp != f) pp = &(*pp)->next;
     if (*pp) *pp = f->next;
     m->nframeworks--;
-    alloc_revive(f);
+    alloc_framework_removed(f);
     /* Remembered as completed (GET_FRAMEWORKS), the oldest forgotten past
      * --max_completed_frameworks. */
     f->unregistered_time = now_secs();
@@ -258,12 +291,13 @@ static void remove_framework(struct master *m, struct framework *f)
     if (++m->ncompleted_frameworks > max) {
         struct framework **last = &m->completed_frameworks;
         while ((*last)->next) last = &(*last)->next;
-        buf_free(&(*last)->info);
-        free(*last);
+        framework_free(*last);
         *last = NULL;
         m->ncompleted_frameworks--;
     }
 }
+
+void sched_teardown(struct master *m, struct framework *f) { remove_framework(m, f); }
 
 static void failover_cb(struct loop *l, struct loop_timer *t)
 {
@@ -283,6 +317,7 @@ static void drop_stream(struct framework *f)
         next = o->next;
         if (o->f == f) remove_offer(m, o, 0);
     }
+    maint_framework_removed(m, f, 0);
     loop_timer_start(m->loop, &f->failover, (uint64_t)(f->failover_timeout * 1000));
 }
 
@@ -294,27 +329,142 @@ static void stream_closed(struct request *r, void *arg)
     drop_stream(f);
 }
 
-/* Read the parts of FrameworkInfo the master acts on. */
+/* Read the parts of FrameworkInfo the master acts on. Its roles are
+ * FrameworkInfo.roles for MULTI_ROLE frameworks, else the legacy role
+ * (default "*"); roles it keeps keep their suppression. */
 static void read_info(struct framework *f)
 {
     const uint8_t *p = (const uint8_t *)f->info.data;
     size_t n = f->info.len;
     struct pbw_field x, ct;
     struct pbw_reader r;
-    snprintf(f->role, sizeof f->role, "*");
     f->failover_timeout = 0;
     f->multi_role = f->partition_aware = 0;
     pbw_reader_init(&r, p, n);
     while (pbw_next(&r, &x) == 1) {
-        if ((x.tag == 6 || x.tag == 12) && x.wt == PBW_LEN)            /* role, roles[0] */
-            snprintf(f->role, sizeof f->role, "%.*s", (int)x.n, (const char *)x.p);
-        else if (x.tag == 4 && x.wt == PBW_I64) memcpy(&f->failover_timeout, &x.v, 8);
+        if (x.tag == 4 && x.wt == PBW_I64) memcpy(&f->failover_timeout, &x.v, 8);
         else if (x.tag == 10 && x.wt == PBW_LEN && pbw_find(x.p, x.n, 1, &ct) == 1) {
             if (ct.v == 6) f->multi_role = 1;                         /* MULTI_ROLE */
             if (ct.v == 5) f->partition_aware = 1;                    /* PARTITION_AWARE */
         }
     }
+    struct fw_role *old = f->roles;
+    size_t nold = f->nroles;
+    f->roles = NULL;
+    f->nroles = 0;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &x) == 1) {
+        if (x.wt != PBW_LEN || x.tag != (f->multi_role ? 12u : 6u)) continue;
+        f->roles = xrealloc(f->roles, (f->nroles + 1) * sizeof *f->roles);
+        struct fw_role *fr = &f->roles[f->nroles++];
+        memset(fr, 0, sizeof *fr);
+        snprintf(fr->name, sizeof fr->name, "%.*s", (int)x.n, (const char *)x.p);
+        for (size_t i = 0; i < nold; i++)
+            if (strcmp(old[i].name, fr->name) == 0) fr->suppressed = old[i].suppressed;
+    }
+    if (!f->nroles && !f->multi_role) {
+        f->roles = xcalloc(1, sizeof *f->roles);
+        snprintf(f->roles[0].name, sizeof f->roles[0].name, "*");
+        f->nroles = 1;
+    }
+    free(old);
+    snprintf(f->role, sizeof f->role, "%s", f->nroles ? f->roles[0].name : "*");
     if (!(f->failover_timeout >= 0) || f->failover_timeout > 1e9) f->failover_timeout = 0;
+}
+
+/* upstream validateRoles (validation.cpp) for a FrameworkInfo, and the
+ * suppressed roles (repeated field `tag` of msg) against its roles. */
+static int check_roles(const uint8_t *info, size_t n, char *err, size_t errn)
+{
+    struct pbw_field x, ct;
+    struct pbw_reader r;
+    int multi = 0, has_role = 0, nroles = 0;
+    pbw_reader_init(&r, info, n);
+    while (pbw_next(&r, &x) == 1) {
+        if (x.tag == 10 && x.wt == PBW_LEN && pbw_find(x.p, x.n, 1, &ct) == 1 && ct.v == 6) multi = 1;
+        if (x.tag == 6) has_role = 1;
+        if (x.tag == 12) nroles++;
+    }
+    if (multi && has_role) {
+        snprintf(err, errn, "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable");
+        return -1;
+    }
+    if (!multi && nroles) {
+        snprintf(err, errn, "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable");
+        return -1;
+    }
+    struct buf why = { .max = 1024 }, dups = {0};
+    pbw_reader_init(&r, info, n);
+    int rc = 0;
+    while (pbw_next(&r, &x) == 1 && rc == 0) {
+        if (x.wt != PBW_LEN || x.tag != (multi ? 12u : 6u)) continue;
+        char role[256];
+        snprintf(role, sizeof role, "%.*s", (int)x.n, (const char *)x.p);
+        buf_reset(&why);
+        if (resources_validate_role(role, &why) < 0) {
+            snprintf(err, errn, multi ? "'FrameworkInfo.roles' contains invalid role: %.*s"
+                                      : "'FrameworkInfo.role' is not a valid role: %.*s", (int)why.len, why.data);
+            rc = -1;
+            break;
+        }
+        struct pbw_reader r2;
+        struct pbw_field y;
+        int seen = 0;
+        pbw_reader_init(&r2, info, (size_t)(x.start - info));
+        while (pbw_next(&r2, &y) == 1) seen += y.tag == 12 && y.n == x.n && memcmp(y.p, x.p, x.n) == 0;
+        if (multi && seen == 1) buf_printf(&dups, "%s%s", dups.len ? ", " : "", role);
+    }
+    if (rc == 0 && dups.len) {
+        snprintf(err, errn, "'FrameworkInfo.roles' contains duplicate items: { %.*s }", (int)dups.len, dups.data);
+        rc = -1;
+    }
+    buf_free(&why);
+    buf_free(&dups);
+    return rc;
+}
+
+/* Suppressed roles (field `tag` of msg) must be among the framework's. */
+static int check_suppressed(const uint8_t *info, size_t n, const uint8_t *msg, size_t mn, uint32_t tag, char *err,
+                            size_t errn)
+{
+    struct pbw_field x, y, ct;
+    struct pbw_reader r, r2;
+    int multi = 0;
+    pbw_reader_init(&r, info, n);
+    while (pbw_next(&r, &x) == 1)
+        if (x.tag == 10 && x.wt == PBW_LEN && pbw_find(x.p, x.n, 1, &ct) == 1 && ct.v == 6) multi = 1;
+    struct buf bad = {0};
+    pbw_reader_init(&r, msg, mn);
+    while (pbw_next(&r, &x) == 1) {
+        if (x.tag != tag || x.wt != PBW_LEN) continue;
+        int found = 0, roles = 0;
+        pbw_reader_init(&r2, info, n);
+        while (pbw_next(&r2, &y) == 1)
+            if (y.wt == PBW_LEN && y.tag == (multi ? 12u : 6u)) {
+                roles++;
+                found |= y.n == x.n && memcmp(y.p, x.p, x.n) == 0;
+            }
+        if (!multi && !roles) found = x.n == 1 && x.p[0] == '*';
+        if (!found) buf_printf(&bad, "%s%.*s", bad.len ? ", " : "", (int)x.n, (const char *)x.p);
+    }
+    int rc = bad.len ? -1 : 0;
+    if (rc) snprintf(err, errn, "Suppressed roles { %.*s } are not contained in the set of roles", (int)bad.len, bad.data);
+    buf_free(&bad);
+    return rc;
+}
+
+/* Suppress exactly the roles listed in field `tag` of msg. */
+static void set_suppressed(struct framework *f, const uint8_t *msg, size_t n, uint32_t tag)
+{
+    for (size_t i = 0; i < f->nroles; i++) {
+        struct pbw_reader r;
+        struct pbw_field x;
+        int on = 0;
+        pbw_reader_init(&r, msg, n);
+        while (pbw_next(&r, &x) == 1)
+            on |= x.tag == tag && x.wt == PBW_LEN && strlen(f->roles[i].name) == x.n && memcmp(f->roles[i].name, x.p, x.n) == 0;
+        f->roles[i].suppressed = on;
+    }
 }
 
 /* Take a FrameworkInfo: its own id field replaced by ours. */
@@ -355,7 +505,12 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     int removed = 0;
     for (struct framework *d = m->completed_frameworks; d && info_fw[0] && !f; d = d->next)
         removed |= strcmp(d->id, info_fw) == 0;
-    if (removed) {
+    char why[700];
+    const char *error = removed ? "Framework has been removed" : NULL;
+    if (!error && (check_roles(fi.p, fi.n, why, sizeof why) < 0 ||
+                   check_suppressed(fi.p, fi.n, sub.p, sub.n, 2, why, sizeof why) < 0))
+        error = why;
+    if (error) {
         /* The first event is ERROR, and the stream ends. */
         char hdr[80], sid[37];
         uuid_text(sid);
@@ -364,7 +519,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
         struct buf ev = {0};
         pbw_put_uint(&ev, 1, EV_ERROR);
         size_t k = pbw_begin(&ev, 8);
-        pbw_put_str(&ev, 1, "Framework has been removed");
+        pbw_put_str(&ev, 1, error);
         pbw_end(&ev, k);
         if (api_stream_event(&m->sched_api, r, json, ev.data, ev.len) == 0) server_stream_end(r);
         buf_free(&ev);
@@ -403,6 +558,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
         LOG("Framework %s re-subscribed", f->id);
     }
     set_info(f, fi.p, fi.n);
+    set_suppressed(f, sub.p, sub.n, 2);
     loop_timer_stop(m->loop, &f->failover);
     uuid_text(f->stream_id);
     f->json = json;
@@ -455,7 +611,7 @@ static void launch_task(struct master *m, struct framework *f, struct agent *a, 
                     why = "Task has duplicate ID";
                     break;
                 }
-        resources_allocate(&need, f->role);
+        resources_allocate(&need, pool_role(pool, f));
         if (!why && !resources_contains(pool, &need)) why = "Task uses more resources than available in the offer";
     }
     if (why) {
@@ -554,7 +710,7 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
                     struct resources need = {0};
                     struct buf err = { .max = 4096 };
                     resources_decode_field(t.p, t.n, 4, &need, &err);
-                    resources_allocate(&need, f->role);
+                    resources_allocate(&need, pool_role(&pool, f));
                     resources_subtract(&pool, &need);
                     agents_add_task(m, agent, f->id, t.p, t.n);
                     resources_free(&need);
@@ -566,7 +722,7 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
         }
     }
     /* What was not used goes back, refused to this framework for a while. */
-    if (agent) add_decline(f, agent->id, refuse);
+    if (agent) add_decline(f, agent->id, pool_role(&pool, f), refuse);
     resources_free(&pool);
 }
 
@@ -585,7 +741,7 @@ static void decline_offers(struct master *m, struct framework *f, const uint8_t 
         if (x.tag != 1 || pbw_find(x.p, x.n, 1, &v) != 1) continue;
         struct offer *o = find_offer(m, (const char *)v.p, v.n);
         if (!o || o->f != f) continue;
-        add_decline(f, o->a->id, refuse);
+        add_decline(f, o->a->id, o->role, refuse);
         remove_offer(m, o, 0);
     }
 }
@@ -695,15 +851,58 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         decline_offers(m, f, p, n);
         return;
     case C_REVIVE:
-        f->suppressed = 0;
-        alloc_revive(f);
+    case C_SUPPRESS: {
         api_empty(c, 202);
-        sched_trigger(m);
+        const char *roles[64];
+        size_t nr = 0;
+        char names[64][256];
+        const char *what = c->type == C_REVIVE ? "revive" : "suppression";
+        struct pbw_reader rr;
+        if (pbw_find(p, n, c->type == C_REVIVE ? 15 : 16, &x) == 1) {
+            pbw_reader_init(&rr, x.p, x.n);
+            while (pbw_next(&rr, &y) == 1) {
+                if (y.tag != 1 || y.wt != PBW_LEN || nr == 64) continue;
+                snprintf(names[nr], sizeof names[nr], "%.*s", (int)y.n, (const char *)y.p);
+                struct buf why = { .max = 1024 };
+                int bad = resources_validate_role(names[nr], &why) < 0;
+                if (bad || !sched_framework_role(f, names[nr])) {
+                    /* One bad role drops the whole call, as upstream does. */
+                    if (bad) LOG_WARN("Dropping %s call of framework %s: %s role '%s' is invalid: %.*s",
+                                      c->type == C_REVIVE ? "REVIVE" : "SUPPRESS", f->id, what, names[nr],
+                                      (int)why.len, why.data);
+                    else LOG_WARN("Dropping %s call of framework %s: %s role '%s' is not one of the frameworks's "
+                                  "subscribed roles", c->type == C_REVIVE ? "REVIVE" : "SUPPRESS", f->id, what, names[nr]);
+                    buf_free(&why);
+                    return;
+                }
+                buf_free(&why);
+                roles[nr] = names[nr];
+                nr++;
+            }
+        }
+        if (c->type == C_REVIVE) {
+            alloc_revive(f, nr ? roles : NULL, nr);
+            sched_trigger(m);
+        } else {
+            for (size_t i = 0; i < f->nroles; i++) {
+                int hit = !nr;
+                for (size_t k = 0; k < nr && !hit; k++) hit = strcmp(f->roles[i].name, roles[k]) == 0;
+                if (hit) f->roles[i].suppressed = 1;
+            }
+        }
         return;
-    case C_SUPPRESS:
-        f->suppressed = 1;
+    }
+    case C_ACCEPT_INVERSE:
+    case C_DECLINE_INVERSE: {
+        const char *field = c->type == C_ACCEPT_INVERSE ? "accept_inverse_offers" : "decline_inverse_offers";
+        if (pbw_find(p, n, c->type == C_ACCEPT_INVERSE ? 13 : 14, &x) != 1) {
+            api_error(c, 400, "Failed to validate scheduler::Call: Expecting '%s' to be present", field);
+            return;
+        }
         api_empty(c, 202);
+        maint_inverse_answer(m, f, x.p, x.n, c->type == C_ACCEPT_INVERSE);
         return;
+    }
     case C_KILL: {
         char tid[256];
         if (pbw_find(p, n, 6, &x) != 1 || pbw_get_id(x.p, x.n, 1, tid, sizeof tid) < 0) {
@@ -766,9 +965,27 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'update_framework' to be present");
             return;
         }
+    {
+        char why[700];
+        if (check_roles(y.p, y.n, why, sizeof why) < 0) {
+            api_error(c, 400, "Supplied FrameworkInfo is not valid: %s", why);
+            return;
+        }
+        if (check_suppressed(y.p, y.n, x.p, x.n, 2, why, sizeof why) < 0) {
+            api_error(c, 400, "'UpdateFramework' call is not valid: %s", why);
+            return;
+        }
         set_info(f, y.p, y.n);
+        set_suppressed(f, x.p, x.n, 2);
+        /* Offers to roles the framework left are taken back. */
+        for (struct offer *o = m->offers, *next; o; o = next) {
+            next = o->next;
+            if (o->f == f && !sched_framework_role(f, o->role)) remove_offer(m, o, 1);
+        }
         api_empty(c, 200);
+        sched_trigger(m);
         return;
+    }
     default:
         /* SHUTDOWN, MESSAGE, REQUEST, inverse offers, operation calls:
          * accepted; the parts they drive (executor messages, maintenance,
@@ -835,8 +1052,7 @@ void sched_free(struct master *m)
     while (m->completed_frameworks) {
         struct framework *f = m->completed_frameworks;
         m->completed_frameworks = f->next;
-        buf_free(&f->info);
-        free(f);
+        framework_free(f);
     }
     while (m->offers) remove_offer(m, m->offers, 0);
     while (m->frameworks) {
@@ -845,8 +1061,7 @@ void sched_free(struct master *m)
         loop_timer_stop(m->loop, &f->heartbeat);
         loop_timer_stop(m->loop, &f->failover);
         m->frameworks = f->next;
-        alloc_revive(f);
-        buf_free(&f->info);
-        free(f);
+        alloc_framework_removed(f);
+        framework_free(f);
     }
 }
