@@ -40,7 +40,13 @@
 
 #define TIMER_SAMPLES 1000
 
+/* How many times a role got an offer: upstream's DRF sorter breaks ties
+ * between equal shares by this count, so equal roles take turns. */
+struct rcount { char role[256]; uint64_t n; };
+
 struct allocator {
+    struct rcount *counts;
+    size_t ncounts;
     char names[ALLOC_DIMS][64];
     int ndims;
     int warned;
@@ -426,6 +432,7 @@ struct rnode {
     struct fwref *fws;           /* subscribed frameworks */
     size_t nfws;
     int live;                    /* some active framework in the subtree */
+    uint64_t *count;             /* offers made to the subtree, ever (ties) */
     int fw_dirty;
 };
 
@@ -485,6 +492,21 @@ static int rt_get(struct master *m, struct rtab *t, const char *name)
     r->parent = parent;
     r->depth = parent >= 0 ? t->v[parent].depth + 1 : 0;
     r->weight = master_role_weight(m, name);
+    struct allocator *s = st(m);
+    size_t ci = 0;
+    while (ci < s->ncounts && strcmp(s->counts[ci].role, name) != 0) ci++;
+    if (ci == s->ncounts) {
+        s->counts = xrealloc(s->counts, (s->ncounts + 1) * sizeof *s->counts);
+        memset(&s->counts[ci], 0, sizeof s->counts[ci]);
+        snprintf(s->counts[ci].role, sizeof s->counts[ci].role, "%s", name);
+        s->ncounts++;
+        for (size_t i = 0; i < t->n; i++) {          /* the array moved */
+            size_t k = 0;
+            while (strcmp(s->counts[k].role, t->v[i].name) != 0) k++;
+            t->v[i].count = &s->counts[k].n;
+        }
+    }
+    r->count = &s->counts[ci].n;
     t->n++;
     if (t->n * 2 > t->hcap) rt_rehash(t);
     else {
@@ -607,12 +629,13 @@ static void rt_build(struct master *m, struct rtab *t, int with_weights)
 
 /* ==== Ordering (weighted DRF over the tree) ============================= */
 
-struct cand { double share; const char *name; int idx; int self; };
+struct cand { double share; uint64_t count; const char *name; int idx; int self; };
 
 static int cmp_cand(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
     if (x->share != y->share) return x->share < y->share ? -1 : 1;
+    if (x->count != y->count) return x->count < y->count ? -1 : 1;
     if (x->self != y->self) return x->self ? -1 : 1;
     return strcmp(x->name, y->name);
 }
@@ -621,6 +644,7 @@ static int cmp_fw(const void *a, const void *b)
 {
     const struct fwref *x = a, *y = b;
     if (x->share != y->share) return x->share < y->share ? -1 : 1;
+    if (x->fr->count != y->fr->count) return x->fr->count < y->fr->count ? -1 : 1;
     return strcmp(x->f->id, y->f->id);
 }
 
@@ -661,13 +685,13 @@ static void order_visit(struct rtab *t, struct order *o, const int *idx, size_t 
         if (!r->live) continue;
         struct avec use = r->alloc;
         vadd(&use, &r->offered);
-        c[nc++] = (struct cand){ share(&use, &t->total) / r->weight, r->name, idx[i], 0 };
+        c[nc++] = (struct cand){ share(&use, &t->total) / r->weight, *r->count, r->name, idx[i], 0 };
     }
     if (self >= 0) {
         struct rnode *r = &t->v[self];
         int any = 0;
         for (size_t k = 0; k < r->nfws && !any; k++) any = fw_active(&r->fws[k]);
-        if (any) c[nc++] = (struct cand){ share(&r->own, &t->total) / r->weight, r->name, self, 1 };
+        if (any) c[nc++] = (struct cand){ share(&r->own, &t->total) / r->weight, *r->count, r->name, self, 1 };
     }
     qsort(c, nc, sizeof *c, cmp_cand);
     for (size_t i = 0; i < nc; i++) {
@@ -762,8 +786,11 @@ static void account(struct cycle *cy, int k, struct fwref *w, const struct offer
     add_up(t, k, &o->vec, offsetof(struct rnode, offered));
     vadd(&t->v[k].own, &o->vec);
     vadd(&w->fr->alloc, &o->vec);
-    for (int i = k; i >= 0; i = t->v[i].parent)
+    w->fr->count++;
+    for (int i = k; i >= 0; i = t->v[i].parent) {
         if (t->v[i].q) vadd(&t->v[i].consumed, quota_inc);
+        (*t->v[i].count)++;
+    }
     vsub(&cy->headroom, quota_inc);
     t->v[k].fw_dirty = 1;
     cy->dirty = 1;
@@ -1164,6 +1191,7 @@ void alloc_init(struct master *m)
 void alloc_free(struct master *m)
 {
     loop_timer_stop(m->loop, &m->allocation);
+    if (m->alloc) free(m->alloc->counts);
     free(m->alloc);
     m->alloc = NULL;
 }

@@ -53,6 +53,7 @@ struct fw_role {
     char name[256];
     int suppressed;              /* SUPPRESS / suppressed_roles */
     struct avec alloc;           /* tasks and offers in this role, this cycle */
+    uint64_t count;              /* offers made to it, ever (DRF ties) */
 };
 
 void alloc_init(struct master *m);
