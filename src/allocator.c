@@ -405,6 +405,16 @@ void alloc_revive(struct framework *f, const char *const *roles, size_t n)
     }
 }
 
+void alloc_clear_inverse_filters(struct master *m, const char *agent_id)
+{
+    for (struct framework *f = m->frameworks; f; f = f->next)
+        for (struct decline **pp = &f->declines; *pp;) {
+            struct decline *d = *pp;
+            if (d->inverse && strcmp(d->agent_id, agent_id) == 0) { *pp = d->next; free(d); continue; }
+            pp = &d->next;
+        }
+}
+
 void alloc_framework_removed(struct framework *f)
 {
     while (f->declines) {

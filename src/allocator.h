@@ -74,6 +74,9 @@ void alloc_decline_inverse(struct framework *f, const char *agent_id, double sec
 /* REVIVE: the roles (all when roles is NULL) are unsuppressed and their
  * filters cleared. */
 void alloc_revive(struct framework *f, const char *const *roles, size_t n);
+/* The agent's unavailability changed: frameworks must reassess, so their
+ * inverse offer filters for it go (upstream updateUnavailability). */
+void alloc_clear_inverse_filters(struct master *m, const char *agent_id);
 /* The framework is gone: its filters are freed. */
 void alloc_framework_removed(struct framework *f);
 

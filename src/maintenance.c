@@ -328,6 +328,7 @@ static void set_unavailability(struct master *m, struct machine *mc, const uint8
             if (io->a == a) io_rescind(m, io, 1);
         }
         forget_statuses(m, a->id, NULL);
+        alloc_clear_inverse_filters(m, a->id);
     }
     sched_trigger(m);
 }
