@@ -150,8 +150,16 @@ size: mesos_api
 bench: mesos_api
 	$(MAKE) -C bench
 
+# The allocator alone, with stand-ins for the rest of the master.
+ALLOC_BENCH_OBJ := $(addprefix build/src/,allocator.o resources.o buf.o util.o loop.o log.o flags.o pbw.o json.o pbjson.o pbn.o) build/vendor/pbdesc.o
+build/bench/allocator_bench: bench/allocator_bench.c $(ALLOC_BENCH_OBJ) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(ALLOC_BENCH_OBJ) $(LIBS)
+bench-allocator: build/bench/allocator_bench
+	build/bench/allocator_bench
+
 clean:
 	rm -rf build build-asan mesos_api
 
-.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
+.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench bench-allocator clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)

@@ -1029,6 +1029,10 @@ static void allocate(struct master *m)
     timer_sample(st(m), (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
+void alloc_run(struct master *m) { allocate(m); }
+
+double alloc_last_run_ms(struct master *m) { return st(m)->last_ms; }
+
 void sched_rescind_all(struct master *m)
 {
     while (m->offers) sched_remove_offer(m, m->offers, 1);

@@ -80,6 +80,10 @@ void alloc_clear_inverse_filters(struct master *m, const char *agent_id);
 /* The framework is gone: its filters are freed. */
 void alloc_framework_removed(struct framework *f);
 
+/* One allocation cycle now (benchmarks), and how long the last one took. */
+void alloc_run(struct master *m);
+double alloc_last_run_ms(struct master *m);
+
 /* Metrics allocator/mesos/... as (name, value) pairs. */
 void alloc_metrics(struct master *m, void (*put)(void *arg, const char *name, double v), void *arg);
 
