@@ -520,7 +520,7 @@ void op_update_weights(struct api_ctx *c)
     int affects = 0;
     for (size_t i = 0; i < np; i++) {
         set_weight(m, pending[i].role, pending[i].weight);
-        for (struct framework *fw = m->frameworks; fw; fw = fw->next) affects |= strcmp(fw->role, pending[i].role) == 0;
+        for (struct framework *fw = m->frameworks; fw; fw = fw->next) affects |= sched_framework_role(fw, pending[i].role) != NULL;
     }
     free(pending);
     /* Offers made under the old weights are taken back, as upstream does. */
