@@ -852,13 +852,14 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         return;
     case C_REVIVE:
     case C_SUPPRESS: {
-        api_empty(c, 202);
+        int type = c->type;
+        api_empty(c, 202);                               /* frees c: only `type` from here */
         const char *roles[64];
         size_t nr = 0;
         char names[64][256];
-        const char *what = c->type == C_REVIVE ? "revive" : "suppression";
+        const char *what = type == C_REVIVE ? "revive" : "suppression";
         struct pbw_reader rr;
-        if (pbw_find(p, n, c->type == C_REVIVE ? 15 : 16, &x) == 1) {
+        if (pbw_find(p, n, type == C_REVIVE ? 15 : 16, &x) == 1) {
             pbw_reader_init(&rr, x.p, x.n);
             while (pbw_next(&rr, &y) == 1) {
                 if (y.tag != 1 || y.wt != PBW_LEN || nr == 64) continue;
@@ -868,10 +869,10 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
                 if (bad || !sched_framework_role(f, names[nr])) {
                     /* One bad role drops the whole call, as upstream does. */
                     if (bad) LOG_WARN("Dropping %s call of framework %s: %s role '%s' is invalid: %.*s",
-                                      c->type == C_REVIVE ? "REVIVE" : "SUPPRESS", f->id, what, names[nr],
+                                      type == C_REVIVE ? "REVIVE" : "SUPPRESS", f->id, what, names[nr],
                                       (int)why.len, why.data);
                     else LOG_WARN("Dropping %s call of framework %s: %s role '%s' is not one of the frameworks's "
-                                  "subscribed roles", c->type == C_REVIVE ? "REVIVE" : "SUPPRESS", f->id, what, names[nr]);
+                                  "subscribed roles", type == C_REVIVE ? "REVIVE" : "SUPPRESS", f->id, what, names[nr]);
                     buf_free(&why);
                     return;
                 }
@@ -880,7 +881,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
                 nr++;
             }
         }
-        if (c->type == C_REVIVE) {
+        if (type == C_REVIVE) {
             alloc_revive(f, nr ? roles : NULL, nr);
             sched_trigger(m);
         } else {
@@ -899,8 +900,9 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting '%s' to be present", field);
             return;
         }
-        api_empty(c, 202);
-        maint_inverse_answer(m, f, x.p, x.n, c->type == C_ACCEPT_INVERSE);
+        int accept = c->type == C_ACCEPT_INVERSE;
+        api_empty(c, 202);                               /* frees c */
+        maint_inverse_answer(m, f, x.p, x.n, accept);
         return;
     }
     case C_KILL: {
