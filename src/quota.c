@@ -108,7 +108,13 @@ void quota_set(struct master *m, const char *role, const struct quota_entry *g, 
 
 void quota_free(struct master *m)
 {
-    while (m->quotas) quota_set(m, m->quotas->role, NULL, 0, NULL, 0);
+    while (m->quotas) {
+        struct quota *q = m->quotas;
+        m->quotas = q->next;
+        free(q->guarantees);
+        free(q->limits);
+        free(q);
+    }
 }
 
 /* ==== GET_QUOTA ========================================================= */

@@ -4,6 +4,7 @@ separate processes on loopback, a scheduler on the v1 HTTP API, operator
 calls in JSON and protobuf. Every read has a timeout."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -267,10 +268,19 @@ class Cluster:
                                        stderr=self.log)
         self.resources = agents
         self.agents = [None] * len(agents)
-        for i in range(len(agents)):
-            self.start_agent(i)
-        poll(lambda: len(op(self.port, {"type": "GET_AGENTS"})["get_agents"]["agents"]) == len(agents), 15,
-             "agents to register")
+        try:
+            for i in range(len(agents)):
+                self.start_agent(i)
+            poll(lambda: self.nagents() == len(agents), 30, "agents to register")
+        except Exception:
+            self.kill()
+            raise
+
+    def nagents(self):
+        try:
+            return len(op(self.port, {"type": "GET_AGENTS"})["get_agents"]["agents"])
+        except (OSError, ValueError, KeyError, AssertionError):
+            return -1
 
     def start_agent(self, i):
         wd = os.path.join(self.tmp, "agent%d" % i)
@@ -302,6 +312,9 @@ class Cluster:
             except OSError:
                 pass
 
+    def cleanup(self):
+        shutil.rmtree(self.tmp, True)
+
     def tail(self):
         try:
             with open(os.path.join(self.tmp, "master.log")) as f:
@@ -328,6 +341,7 @@ def cluster_test(master_flags, agents):
         finally:
             if c:
                 c.kill()
+                c.cleanup()
         sys.stdout.flush()
         return fn
     return wrap
