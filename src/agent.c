@@ -212,6 +212,7 @@ static void reaper_cb(struct loop *l, struct loop_timer *t)
 {
     struct agent_proc *a = container_of(t, struct agent_proc, reaper);
     agent_exec_reap(a);
+    containers_tick(a);
     loop_timer_start(l, t, 100);
 }
 
@@ -242,7 +243,14 @@ static void v0_health(struct request *r, void *arg)
     server_respond(r, 200, NULL, NULL, "", 0);
 }
 
-struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags, char *err)
+static uint64_t flag_ms(struct agent_proc *a, const char *name, uint64_t dflt)
+{
+    struct flag *f = flags_find(a->flags, a->nflags, name);
+    return f && f->present && f->i > 0 ? (uint64_t)(f->i / 1000000) : dflt;
+}
+
+struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags,
+                               const struct call *calls, size_t ncalls, char *err)
 {
     struct agent_proc *a = xcalloc(1, sizeof *a);
     a->loop = l;
@@ -317,6 +325,12 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     a->wire = wire_new(l, a->http, &self, on_message, a);
     server_route(a->http, "/health", v0_health, a);
     server_route(a->http, "/api/v1/executor", agent_executor_api, a);
+    /* upstream's DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL is 30 minutes */
+    a->executor_heartbeat_ms = flag_ms(a, "executor_heartbeat_interval", 30 * 60 * 1000);
+    a->http_heartbeat_ms = flag_ms(a, "http_heartbeat_interval", 30 * 1000);
+    struct flag *su = flags_find(flags, nflags, "switch_user");
+    a->switch_user = !su || !su->present || su->i != 0;
+    agent_api_init(a, calls, ncalls);
     loop_timer_init(&a->reaper, reaper_cb);
     loop_timer_start(l, &a->reaper, 100);
     loop_timer_init(&a->retry, retry_cb);
@@ -341,6 +355,7 @@ void agent_stop(struct agent_proc *a)
     loop_timer_stop(a->loop, &a->ping_watch);
     loop_timer_stop(a->loop, &a->reaper);
     agent_exec_free_all(a);    /* executors keep running, as upstream's do */
+    agent_api_free(a);
     wire_free(a->wire);
     server_free(a->http);
     buf_free(&a->info);

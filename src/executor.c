@@ -343,6 +343,8 @@ static void start(struct exec *e, struct etask *t)
     snprintf(user, sizeof user, "%s", e->framework_user);
     if (pbw_find(cmd.p, cmd.n, 5, &us) == 1 && us.wt == PBW_LEN)
         snprintf(user, sizeof user, "%.*s", (int)us.n, (const char *)us.p);
+    const char *su = getenv("MESOS_API_SWITCH_USER");     /* the agent's --switch_user */
+    if (su && strcmp(su, "false") == 0) user[0] = 0;
     char *value = NULL;
     if (pbw_find(cmd.p, cmd.n, 3, &val) == 1 && val.wt == PBW_LEN) {
         value = xmalloc(val.n + 1);
