@@ -819,6 +819,47 @@ def attach_errors_as_upstream(agent):
     out.close()
 
 
+@test()
+def task_group_tasks_are_nested_containers_of_the_executor(agent):
+    m = messages_pb2.RunTaskGroupMessage()
+    m.framework.user, m.framework.name = "root", "harness"
+    m.framework.id.value = "fw1"
+    m.executor.type = mesos_pb2.ExecutorInfo.DEFAULT
+    m.executor.executor_id.value = "group"
+    m.executor.framework_id.value = "fw1"
+    for tid, cmd in (("g1", "echo one; sleep 60"), ("g2", "echo two; sleep 60")):
+        t = m.task_group.tasks.add()
+        t.name, t.task_id.value, t.slave_id.value, t.command.value = tid, tid, "S0", cmd
+    agent.fm.send(agent.pid, m)
+    running = {}
+    while len(running) < 2:
+        s = agent.update()
+        if s.state == STATE.Value("TASK_RUNNING"):
+            running[s.task_id.value] = s
+    sandbox = agent.sandbox("group")
+    executor_cid = os.path.basename(sandbox)
+    cids = {}
+    for tid, s in running.items():
+        cid = s.container_status.container_id
+        assert cid.parent.value == executor_cid and cid.value, s.container_status
+        cids[tid] = cid.value
+        wait_for(lambda: open("%s/containers/%s/stdout" % (sandbox, cid.value)).read() ==
+                 {"g1": "one\n", "g2": "two\n"}[tid], what="the task's output")
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_CONTAINERS, get_containers={"show_nested": True}))
+    nested = {c.container_id.value: c for c in r.get_containers.containers if c.container_id.HasField("parent")}
+    assert set(nested) == set(cids.values()), r
+    assert all(c.resource_statistics.processes >= 1 for c in nested.values()), r
+    # killing one task kills the group: both nested containers end
+    k = messages_pb2.KillTaskMessage()
+    k.framework_id.value, k.task_id.value = "fw1", "g1"
+    agent.fm.send(agent.pid, k)
+    killed = set()
+    while killed != {"g1", "g2"}:
+        s = agent.update()
+        if s.state == STATE.Value("TASK_KILLED"):
+            killed.add(s.task_id.value)
+
+
 # ==== Tests: transport and the features that are off ========================
 
 @test()
