@@ -264,7 +264,7 @@ void agent_op_list_files(struct api_ctx *c)
         }
         closedir(d);
     }
-    qsort(names, nn, sizeof *names, cmp_name);
+    if (nn) qsort(names, nn, sizeof *names, cmp_name);
     struct buf pb = {0};
     pbw_put_uint(&pb, 1, 6);                     /* LIST_FILES */
     size_t k = pbw_begin(&pb, 7);
