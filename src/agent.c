@@ -337,6 +337,7 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     loop_timer_init(&a->ping_watch, ping_watch_cb);
     load_id(a);
     if (a->id[0]) agent_exec_recover(a);
+    containers_recover(a);
     LOG("Agent started on %s:%d (resources %s); master is %s:%d", a->ip, a->port, rtext,
         a->master.host, a->master.port);
     start_registering(a, 0);

@@ -104,6 +104,8 @@ void agent_op_attach_container_input(struct api_ctx *c);
 void agent_op_attach_container_output(struct api_ctx *c);
 void containers_init(struct agent_proc *a);
 void containers_free(struct agent_proc *a);
+/* After a restart: adopt the checkpointed containers. */
+void containers_recover(struct agent_proc *a);
 /* Destroy nested containers whose executor is gone (the reaper's tick). */
 void containers_tick(struct agent_proc *a);
 /* A child the agent reaped that is not an executor. */

@@ -89,6 +89,8 @@ struct container {
     int reading;                     /* output is being read */
     int io_done;                     /* the switchboard is gone: output drained */
     int file_out, file_err;          /* sandbox stdout/stderr */
+    int adopted;                     /* recovered after an agent restart: not our child */
+    int status_known;                /* the wait status is known (an adopted one's may not be) */
     struct output *outputs;
     struct api_ctx *input;           /* the attached input stream */
     struct buf inbuf;                /* stdin bytes not yet written */
@@ -138,6 +140,49 @@ static struct container *find(struct containers *cs, const char *id)
     for (struct container *c = cs->list; c; c = c->next)
         if (strcmp(c->id, id) == 0) return c;
     return NULL;
+}
+
+/* ==== Checkpoints ========================================================= */
+
+/* A container without a switchboard outlives an agent restart, as
+ * upstream's do: its record is checkpointed under WORK_DIR/meta/containers/
+ * <id> (1 ContainerID, 2 sandbox, 3 pid, 4 rooted at an executor,
+ * 5 terminated, 6 wait status) and its init process (see spawn) writes
+ * the command's wait status to <id>.status, which a restarted agent reads
+ * when the process it adopted is gone. */
+
+#define CKPT_PATH_MAX (sizeof ((struct agent_proc *)0)->work_dir + sizeof ((struct container *)0)->id + 32)
+
+static void ckpt_path(const struct container *c, char *out, size_t n, const char *suffix)
+{
+    snprintf(out, n, "%s/meta/containers/%s%s", c->cs->a->work_dir, c->id, suffix);
+}
+
+static void ckpt_write(struct container *c)
+{
+    if (c->io) return;
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/meta/containers", c->cs->a->work_dir);
+    struct buf b = {0};
+    pbw_put_bytes(&b, 1, c->cid.data, c->cid.len);
+    pbw_put_str(&b, 2, c->sandbox);
+    pbw_put_uint(&b, 3, (uint64_t)(c->pid > 0 ? c->pid : 0));
+    pbw_put_uint(&b, 4, (uint64_t)c->exec_root);
+    pbw_put_uint(&b, 5, (uint64_t)c->terminated);
+    if (c->status_known) pbw_put_int32(&b, 6, c->status);
+    int rc = agent_mkdirs(dir);
+    if (rc == 0) rc = agent_write_atomic(dir, c->id, b.data, b.len);
+    if (rc < 0) LOG_ERR("Failed to checkpoint container %s: %s", c->id, strerror(-rc));
+    buf_free(&b);
+}
+
+static void ckpt_remove(struct container *c)
+{
+    char path[CKPT_PATH_MAX];
+    ckpt_path(c, path, sizeof path, "");
+    unlink(path);
+    ckpt_path(c, path, sizeof path, ".status");
+    unlink(path);
 }
 
 struct exec_find { const char *cid; char sandbox[2048]; int pid; int found; };
@@ -560,8 +605,10 @@ static void container_free(struct container *c)
 static void maybe_free(struct container *c)
 {
     if (c->depth == 0 && c->terminated && !c->waiters && !c->outputs && !c->input &&
-        (!c->io || c->io_done))
+        (!c->io || c->io_done)) {
+        ckpt_remove(c);
         container_free(c);
+    }
 }
 
 static void answer_wait(struct waiter *w)
@@ -570,22 +617,27 @@ static void answer_wait(struct waiter *w)
     struct buf pb = {0};
     pbw_put_uint(&pb, 1, w->deprecated ? 13 : 15);     /* WAIT_NESTED_CONTAINER / WAIT_CONTAINER */
     size_t k = pbw_begin(&pb, w->deprecated ? 14 : 16);
-    pbw_put_int32(&pb, 1, c->status);
+    if (c->status_known) pbw_put_int32(&pb, 1, c->status);
     pbw_end(&pb, k);
     w->ctx->r->on_close = NULL;
     api_respond(w->ctx, &pb);
 }
 
-void containers_reaped(struct agent_proc *a, int pid, int status)
+static void terminate(struct container *c, int status, int known)
 {
-    if (!a->containers) return;
-    for (struct container *c = a->containers->list; c; c = c->next) {
-        if (c->pid != pid || c->terminated) continue;
+    struct agent_proc *a = c->cs->a;
+    pid_t pid = c->pid;
+    {
         c->terminated = 1;
         c->status = status;
-        LOG("Container %s exited (%s %d)", c->id, WIFEXITED(status) ? "status" : "signal",
-            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        c->status_known = known;
+        if (known)
+            LOG("Container %s exited (%s %d)", c->id, WIFEXITED(status) ? "status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        else
+            LOG("Container %s is gone; its exit status is unknown", c->id);
         kill(-pid, SIGKILL);                 /* the rest of the container goes with it */
+        ckpt_write(c);
         /* Its nested containers are destroyed with it. */
         size_t il = strlen(c->id);
         for (struct container *d = a->containers->list; d; d = d->next)
@@ -597,8 +649,17 @@ void containers_reaped(struct agent_proc *a, int pid, int status)
             free(w);
         }
         maybe_free(c);
-        return;
     }
+}
+
+void containers_reaped(struct agent_proc *a, int pid, int status)
+{
+    if (!a->containers) return;
+    for (struct container *c = a->containers->list; c; c = c->next)
+        if (c->pid == pid && !c->terminated && !c->adopted) {
+            terminate(c, status, 1);
+            return;
+        }
 }
 
 void containers_init(struct agent_proc *a)
@@ -607,14 +668,15 @@ void containers_init(struct agent_proc *a)
     a->containers->a = a;
 }
 
-/* At agent shutdown: sessions die with their connections; other
- * containers are killed too, as their I/O and waits end here. */
+/* At agent shutdown: containers with a switchboard (sessions, terminals)
+ * die with it, as upstream destroys them on recovery; the others run on
+ * and are adopted by the next agent (containers_recover). */
 void containers_free(struct agent_proc *a)
 {
     if (!a->containers) return;
     while (a->containers->list) {
         struct container *c = a->containers->list;
-        destroy(c);
+        if (c->io) destroy(c);
         container_free(c);
     }
     free(a->containers);
@@ -636,9 +698,80 @@ void containers_tick(struct agent_proc *a)
         if (!c->terminated) destroy(c);
         else if (!c->waiters && !c->outputs && !c->input && (!c->io || c->io_done)) {
             /* the root is gone and so is everything about this one */
+            ckpt_remove(c);
             container_free(c);
         }
     }
+    /* Adopted containers are not our children: look for them. */
+    for (struct container *c = a->containers->list, *next; c; c = next) {
+        next = c->next;
+        if (!c->adopted || c->terminated || c->pid <= 0) continue;
+        if (kill(c->pid, 0) == 0 || errno != ESRCH) continue;
+        char path[CKPT_PATH_MAX], text[32] = "";
+        ckpt_path(c, path, sizeof path, ".status");
+        FILE *f = fopen(path, "r");
+        int known = f && fgets(text, sizeof text, f) && text[0] >= '0' && text[0] <= '9';
+        if (f) fclose(f);
+        terminate(c, known ? atoi(text) : 0, known);
+    }
+}
+
+/* After a restart: the checkpointed containers, adopted when their
+ * process still runs. */
+void containers_recover(struct agent_proc *a)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/meta/containers", a->work_dir);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t nl = strlen(de->d_name);
+        if (de->d_name[0] == '.' || (nl > 7 && strcmp(de->d_name + nl - 7, ".status") == 0) ||
+            (nl > 4 && strcmp(de->d_name + nl - 4, ".tmp") == 0))
+            continue;
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        struct buf b = { .max = 1 << 20 };
+        char tmp[8192];
+        size_t k;
+        while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, k);
+        fclose(f);
+        struct pbw_field cid, sb, pid, er, term, st;
+        struct container *c = xcalloc(1, sizeof *c);
+        c->cs = a->containers;
+        c->in_fd = -1;
+        c->out_lfd.fd = c->err_lfd.fd = -1;
+        c->file_out = c->file_err = -1;
+        int depth = -1;
+        if (pbw_valid(b.data, b.len) == 0 && pbw_find(b.data, b.len, 1, &cid) == 1 && cid.wt == PBW_LEN &&
+            pbw_find(b.data, b.len, 2, &sb) == 1 && sb.wt == PBW_LEN && sb.n < sizeof c->sandbox)
+            depth = dotted(cid.p, cid.n, c->id, sizeof c->id);
+        if (depth < 0 || strcmp(c->id, de->d_name) != 0) {
+            LOG_WARN("Ignoring a corrupt container checkpoint %s", path);
+            buf_free(&b);
+            free(c);
+            continue;
+        }
+        buf_append(&c->cid, cid.p, cid.n);
+        memcpy(c->sandbox, sb.p, sb.n);
+        c->depth = depth;
+        c->adopted = 1;
+        if (pbw_find(b.data, b.len, 3, &pid) == 1) c->pid = (pid_t)pid.v;
+        if (pbw_find(b.data, b.len, 4, &er) == 1) c->exec_root = er.v != 0;
+        if (pbw_find(b.data, b.len, 5, &term) == 1) c->terminated = term.v != 0;
+        if (pbw_find(b.data, b.len, 6, &st) == 1) { c->status = (int)(int32_t)st.v; c->status_known = 1; }
+        buf_free(&b);
+        c->next = a->containers->list;
+        a->containers->list = c;
+        a->containers->n++;
+        LOG("Recovered container %s (pid %d, %s)", c->id, (int)c->pid,
+            c->terminated ? "terminated" : kill(c->pid, 0) == 0 ? "running" : "gone");
+    }
+    closedir(d);
+    containers_tick(a);
 }
 
 /* ==== Launch ============================================================== */
@@ -742,6 +875,44 @@ static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
     return rc;
 }
 
+/* In a plain container's first process: fork the command and stay as its
+ * init, which records the command's wait status for an agent that may
+ * restart meanwhile, then ends the same way (exit code or signal), so the
+ * agent that started it sees that status too. Signals to the container's
+ * process group are for the command: init ignores them. Returns in the
+ * command's process. */
+static void container_init(const char *status_path)
+{
+    int sfd = open(status_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t cmd = fork();
+    if (cmd == 0) {
+        if (sfd >= 0) close(sfd);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return;
+    }
+    if (cmd < 0) _exit(127);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD) signal(sig, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    int st;
+    while (waitpid(cmd, &st, 0) < 0)
+        if (errno != EINTR) _exit(127);
+    if (sfd >= 0) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "%d\n", st);
+        if (write(sfd, text, (size_t)n) < 0) { /* the agent then reports it unknown */ }
+        close(sfd);
+    }
+    if (WIFSIGNALED(st)) {
+        signal(WTERMSIG(st), SIG_DFL);
+        raise(WTERMSIG(st));
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+}
+
 struct launch {
     char **argv, **env;
     char *exe;                 /* execvp target */
@@ -792,9 +963,16 @@ static int spawn(struct container *c, struct launch *L, char *err, size_t errn)
             return -EIO;
         }
     }
-    char fout[4200], ferr[4200];
+    char fout[4200], ferr[4200], fstatus[CKPT_PATH_MAX];
     snprintf(fout, sizeof fout, "%s/stdout", c->sandbox);
     snprintf(ferr, sizeof ferr, "%s/stderr", c->sandbox);
+    ckpt_path(c, fstatus, sizeof fstatus, ".status");
+    if (!L->io) {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/meta/containers", c->cs->a->work_dir);
+        agent_mkdirs(dir);
+        unlink(fstatus);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errn, "Failed to fork: %s", strerror(errno));
@@ -838,6 +1016,7 @@ static int spawn(struct container *c, struct launch *L, char *err, size_t errn)
         }
         extern char **environ;
         environ = L->env;
+        if (!L->io) container_init(fstatus);         /* returns in the command's process */
         if (L->shell) execv("/bin/sh", L->argv);
         else execvp(L->exe, L->argv);
         fprintf(stderr, "Failed to execute '%s': %s\n", L->exe, strerror(errno));
@@ -1042,6 +1221,7 @@ static void launch(struct api_ctx *ctx, int session)
     c->next = cs->list;
     cs->list = c;
     cs->n++;
+    ckpt_write(c);
     LOG("Launched container %s (pid %d) in %s%s%s", c->id, (int)c->pid, c->sandbox,
         c->tty ? " with a terminal" : "", session ? " for a session" : "");
     if (session) add_output(c, ctx, 1);
@@ -1140,6 +1320,7 @@ void agent_op_remove_container(struct api_ctx *ctx)
         char sandbox[4096];
         snprintf(sandbox, sizeof sandbox, "%s", c->sandbox);
         destroy(c);
+        ckpt_remove(c);
         container_free(c);
         if (nftw(sandbox, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
             api_error(ctx, 500, "Failed to remove the sandbox directory: %s", strerror(errno));

@@ -409,7 +409,11 @@ static void wait_io(struct loop *l, struct loop_fd *f, int ev)
             code = (int)(int32_t)es.v;
         wait_close(t);
         if (code >= 0) exited(t->e, t, code);
-        else if (status == 404) {
+        else if (status == 200 && t->killing) exited(t->e, t, SIGKILL);   /* ended while the agent was away */
+        else if (status == 200) {
+            t->nested_running = 0;
+            update(t->e, t, TASK_FAILED, "The task's container terminated with an unknown status", 0);
+        } else if (status == 404) {
             t->nested_running = 0;
             update(t->e, t, TASK_FAILED, "The task's container is gone", 0);
         } else {

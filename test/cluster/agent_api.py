@@ -860,6 +860,48 @@ def task_group_tasks_are_nested_containers_of_the_executor(agent):
             killed.add(s.task_id.value)
 
 
+@test()
+def nested_containers_outlive_an_agent_restart(agent):
+    """A task group's tasks (plain nested containers) run on while the agent
+    restarts; the new agent adopts them, and killing the task still works
+    and reports the exit status the container's init recorded."""
+    m = messages_pb2.RunTaskGroupMessage()
+    m.framework.user, m.framework.name = "root", "harness"
+    m.framework.id.value = "fw1"
+    m.executor.type = mesos_pb2.ExecutorInfo.DEFAULT
+    m.executor.executor_id.value = "survivor"
+    m.executor.framework_id.value = "fw1"
+    t = m.task_group.tasks.add()
+    t.name, t.task_id.value, t.slave_id.value, t.command.value = "r1", "r1", "S0", "sleep 120"
+    t.kill_policy.grace_period.nanoseconds = 5 * 10**9
+    agent.fm.send(agent.pid, m)
+    s = agent.until("r1", "TASK_RUNNING")
+    cid = s.container_status.container_id
+    assert agent.stop() == 0
+    # the agent is gone; the task is not
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "sleep 120" in ps, ps
+    again = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % agent.port,
+                              "--master=127.0.0.1:%d" % agent.fm.port, "--work_dir=" + agent.wd,
+                              "--resources=cpus:2;mem:256;disk:1024"], stderr=subprocess.PIPE)
+    threading.Thread(target=lambda: agent.log.extend(again.stderr), daemon=True).start()
+    agent.proc = again
+    PROCS.append(again)
+    frm, _ = agent.fm.expect("ReregisterSlaveMessage")
+    ok = messages_pb2.SlaveReregisteredMessage()
+    ok.slave_id.value = "S0"
+    agent.fm.send(frm, ok)
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_CONTAINERS, get_containers={"show_nested": True}))
+    assert [c.container_id.value for c in r.get_containers.containers if c.container_id.HasField("parent")] == \
+        [cid.value], r
+    time.sleep(1.5)                                    # the executor finds the new agent
+    k = messages_pb2.KillTaskMessage()
+    k.framework_id.value, k.task_id.value = "fw1", "r1"
+    agent.fm.send(frm, k)
+    s = agent.until("r1", "TASK_KILLED", 30)
+    assert "sleep 120" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
 # ==== Tests: transport and the features that are off ========================
 
 @test()
