@@ -974,7 +974,10 @@ bad:
 void registry_close(struct registry *r)
 {
     if (!r) return;
-    registry_flush(r);
+    /* Callbacks may queue more; a few rounds, then the rest is cancelled. */
+    for (int i = 0; i < 16 && r->ncbs; i++) registry_flush(r);
+    if (r->ncbs && !r->failed) r->failed = -ECANCELED;
+    if (r->ncbs) registry_flush(r);
     if (r->loop) loop_timer_stop(r->loop, &r->timer);
     state_clear(r);
     buf_free(&r->pend);
