@@ -148,8 +148,16 @@ size: mesos_api
 bench: mesos_api
 	$(MAKE) -C bench
 
+# The registry's writes per second (group commit) and recovery time.
+build/bench/registry_bench: bench/registry_bench.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+bench-registry: build/bench/registry_bench
+	build/bench/registry_bench
+
 clean:
 	rm -rf build build-asan mesos_api
 
-.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
+.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench bench-registry clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)

@@ -1057,7 +1057,7 @@ int registry_apply(struct registry *r, int kind, const char *key, const void *va
     return registry_apply_txn(r, &op, 1, cb, arg);
 }
 
-int registry_flush(struct registry *r)
+static int flush(struct registry *r, int force_compact)
 {
     if (r->loop) loop_timer_stop(r->loop, &r->timer);
     if (!r->ncbs) return r->failed;
@@ -1099,24 +1099,27 @@ int registry_flush(struct registry *r)
     r->st.flushes++;
     buf_free(&pend);
     free(lens);
+    /* Compact when the log has grown past the threshold and the snapshot
+     * (so rewriting costs at most as much as was appended). Here, before
+     * the callbacks, the state is exactly what is durable: a callback may
+     * queue the next change, which must not go into the snapshot. */
+    int crc = 0;
+    if (rc == 0 && r->dir && (force_compact || (r->st.log_bytes >= r->compact_bytes &&
+                                                r->st.log_bytes >= r->st.snapshot_bytes)))
+        crc = compact(r);
     for (size_t i = 0; i < ncbs; i++)
         if (cbs[i].cb) cbs[i].cb(cbs[i].arg, rc);
     free(cbs);
-    /* Compact when the log has grown past the threshold and the snapshot
-     * (so rewriting costs at most as much as was appended); not while
-     * records queued by the callbacks are in the state but not on disk. */
-    if (!r->failed && r->dir && !r->ncbs && r->st.log_bytes >= r->compact_bytes &&
-        r->st.log_bytes >= r->st.snapshot_bytes)
-        compact(r);
-    return r->failed ? r->failed : rc;
+    return rc < 0 ? rc : r->failed ? r->failed : force_compact ? crc : 0;
 }
+
+int registry_flush(struct registry *r) { return flush(r, 0); }
 
 int registry_compact(struct registry *r)
 {
-    int rc = registry_flush(r);
-    if (rc < 0) return rc;
-    if (!r->dir || r->ncbs) return 0;
-    return compact(r);
+    if (r->failed) return r->failed;
+    if (!r->dir) return 0;
+    return r->ncbs ? flush(r, 1) : compact(r);
 }
 
 int registry_failed(const struct registry *r) { return r->failed; }
