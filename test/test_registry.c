@@ -739,6 +739,50 @@ static int test_compaction_by_size_and_lock(void)
     return 0;
 }
 
+/* A client that queues its next change from each callback never lets the
+ * queue run empty: compaction must still happen, and lose nothing. */
+struct chain { struct registry *r; int left, n; };
+static void chain_next(void *arg, int status)
+{
+    struct chain *c = arg;
+    if (status < 0 || c->left == 0) return;
+    c->left--;
+    c->n++;
+    struct buf v = {0};
+    char id[32];
+    snprintf(id, sizeof id, "K-S%d", c->n);
+    slave_info(&v, id, "h");
+    registry_apply(c->r, REGISTRY_ADMIT_AGENT, id, v.data, v.len, chain_next, c);
+    buf_free(&v);
+}
+
+static int test_compaction_with_a_busy_queue(void)
+{
+    char err[1024];
+    struct buf want = {0}, got = {0};
+    fresh();
+    struct loop *l = loop_new();
+    struct registry_config cfg = { .dir = dir, .loop = l, .compact_bytes = 1024 };
+    struct registry *r = registry_open(&cfg, err, sizeof err);
+    CHECK(r);
+    struct chain c = { r, 400, 0 };
+    chain_next(&c, 0);
+    for (int i = 0; i < 5000 && c.left; i++) loop_run_once(l, 100);
+    CHECK_EQ(c.left, 0);
+    CHECK(registry_stats(r)->compactions >= 5);
+    state(r, &want);
+    registry_close(r);
+    loop_free(l);
+    r = open_dir(err, sizeof err);
+    CHECK(r);
+    CHECK_EQ(registry_count(r, REGISTRY_AGENTS), 400);
+    state(r, &got);
+    CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+    registry_close(r);
+    buf_free(&want); buf_free(&got);
+    return 0;
+}
+
 static int test_parse_file_entry(void)
 {
     char err[256];
@@ -772,6 +816,7 @@ int main(void)
     RUN(test_fsync_failure_fails_the_registry);
     RUN(test_crash_inside_compaction);
     RUN(test_compaction_by_size_and_lock);
+    RUN(test_compaction_with_a_busy_queue);
     RUN(test_parse_file_entry);
     rm_dir(dir);
     rmdir(base);
