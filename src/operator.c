@@ -419,7 +419,7 @@ static int cmp_weight(const void *a, const void *b)
 
 static void encode_weights(struct master *m, struct buf *pb)
 {
-    qsort(m->weights, m->nweights, sizeof *m->weights, cmp_weight);
+    if (m->nweights) qsort(m->weights, m->nweights, sizeof *m->weights, cmp_weight);   /* qsort(NULL, 0) is UB */
     for (size_t i = 0; i < m->nweights; i++) {
         size_t k = pbw_begin(pb, 1);
         pbw_put_double(pb, 1, m->weights[i].weight);

@@ -548,13 +548,15 @@ static int apply_record(struct registry *r, const uint8_t *p, size_t n, int dept
     if (pbw_valid(p, n) < 0 || pbw_find(p, n, 1, &kf) != 1 || kf.wt != PBW_VARINT) return -EINVAL;
     if (kf.v == REGISTRY_TXN) {
         if (depth) return -EINVAL;
-        int changed = 0, rc;
+        int changed = 0;
         pbw_reader_init(&rd, p, n);
-        while (pbw_next(&rd, &f) == 1)
-            if (f.tag == 4) {
-                if (f.wt != PBW_LEN || (rc = apply_record(r, f.p, f.n, 1)) < 0) return rc < 0 ? rc : -EINVAL;
-                changed |= rc;
-            }
+        while (pbw_next(&rd, &f) == 1) {
+            if (f.tag != 4) continue;
+            if (f.wt != PBW_LEN) return -EINVAL;
+            int rc = apply_record(r, f.p, f.n, 1);
+            if (rc < 0) return rc;
+            changed |= rc;
+        }
         return changed;
     }
     int hk = pbw_find(p, n, 2, &key) == 1 && key.wt == PBW_LEN;
