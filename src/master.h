@@ -229,6 +229,7 @@ void master_recovered_remove(struct master *m, struct ragent *r);
 int master_is_gone(struct master *m, const char *id, size_t n);
 void master_unreachable_add(struct master *m, const char *id, double time);
 void master_unreachable_remove(struct master *m, const char *id, size_t n);
+void master_gone_add(struct master *m, const char *id, double time);   /* after MARK_GONE is durable */
 void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag);
 void master_time_info(struct buf *b, double secs);          /* TimeInfo bytes */
 

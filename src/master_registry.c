@@ -102,6 +102,23 @@ void master_unreachable_add(struct master *m, const char *id, double time)
     m->nunreachable++;
 }
 
+/* An agent marked gone (call from the REGISTRY_MARK_GONE callback): it
+ * leaves the unreachable and recovered lists, and is refused from now on. */
+void master_gone_add(struct master *m, const char *id, double time)
+{
+    size_t n = strlen(id);
+    if (id_list_find(m->gone, id, n)) return;
+    master_unreachable_remove(m, id, n);
+    struct ragent *r = master_recovered_find(m, id, n);
+    if (r) master_recovered_remove(m, r);
+    struct unreachable *g = xcalloc(1, sizeof *g);
+    snprintf(g->id, sizeof g->id, "%s", id);
+    g->time = time;
+    g->next = m->gone;
+    m->gone = g;
+    m->ngone++;
+}
+
 void master_unreachable_remove(struct master *m, const char *id, size_t n)
 {
     for (struct unreachable **pp = &m->unreachable; *pp; pp = &(*pp)->next)
