@@ -144,6 +144,7 @@ static struct flag master_flags[] = {
     F("registry_gc_interval", NULL, D, "15mins", "Registry garbage collection interval"),
     F("registry_max_agent_age", NULL, D, "2weeks", "Age after which removed agents are forgotten"),
     F("registry_max_agent_count", NULL, I, "102400", "Removed agents remembered"),
+    F("registry_max_log_size", NULL, Z, "4MB", "mesos_api: compact the registry log into a snapshot past this size"),
     F("registry_store_timeout", NULL, D, "20secs", "Registry store timeout"),
     F("registry_strict", NULL, B, "false", "Strict registry (true is rejected)"),
     F("require_agent_domain", NULL, B, "false", "Agents must have a domain"),
@@ -183,7 +184,7 @@ static struct flag local_flags[] = {
     F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
     F("port", NULL, I, "5050", "Port of the master; agents take the next ports"),
     F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
-    F("work_dir", NULL, S, "/tmp/mesos_api-local", "Directory for the agents' work dirs"),
+    F("work_dir", NULL, S, "/tmp/mesos_api-local", "Directory for the master's registry (master/) and the agents' work dirs (agents/N)"),
 };
 #undef S
 #undef B
@@ -274,13 +275,14 @@ static int run_master(int argc, char **argv)
         return 1;
     }
     loop_run(main_loop);
+    int rc = m->failed;
     LOG("Master shutting down");
     master_stop(m);
     struct loop *l = main_loop;
     main_loop = NULL;   /* a late signal must not reach a freed loop */
     loop_free(l);
     for (size_t i = 0; i < NFLAGS(master_flags); i++) free(master_flags[i].str);
-    return 0;
+    return rc ? 1 : 0;
 }
 
 /* A private copy of a flag table, so several agents keep their own values. */
@@ -345,12 +347,14 @@ static int run_local(int argc, char **argv)
         fprintf(stderr, "--agents must be between 0 and 64\n");
         return 1;
     }
-    /* The master gets the local ip/port as if given on its command line. */
-    char a_ip[300], a_port[32];
+    /* The master gets the local ip/port as if given on its command line,
+     * and keeps its registry in <work_dir>/master, as mesos-local does. */
+    char a_ip[300], a_port[32], m_wd[1200];
     snprintf(a_ip, sizeof a_ip, "--ip=%s", ip);
     snprintf(a_port, sizeof a_port, "--port=%d", port);
-    char *margv[] = { argv[0], "master", a_ip, a_port };
-    if (flags_parse(master_flags, NFLAGS(master_flags), 4, margv, 2, &help, err, sizeof err) < 0) {
+    snprintf(m_wd, sizeof m_wd, "--work_dir=%s/master", wd);
+    char *margv[] = { argv[0], "master", a_ip, a_port, m_wd };
+    if (flags_parse(master_flags, NFLAGS(master_flags), 5, margv, 2, &help, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -375,6 +379,7 @@ static int run_local(int argc, char **argv)
         }
     }
     loop_run(main_loop);
+    int rc = m->failed;
     LOG("Shutting down");
     for (int64_t i = 0; i < nagents; i++) {
         agent_stop(agents[i]);
@@ -389,7 +394,7 @@ static int run_local(int argc, char **argv)
     loop_free(l);
     free_flags(master_flags, NFLAGS(master_flags));
     free_flags(local_flags, NFLAGS(local_flags));
-    return 0;
+    return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -49,7 +49,19 @@ int agent_mkdirs(const char *path)
     return 0;
 }
 
-/* Write data to path crash-safely: temp file, fsync, rename, fsync dir. */
+/* fsync a directory, so a rename or unlink in it is durable. */
+int agent_fsync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -errno;
+    int rc = fsync(dfd) < 0 ? -errno : 0;
+    close(dfd);
+    return rc;
+}
+
+/* Write data to path crash-safely: temp file, fsync, rename, fsync dir (the
+ * same rules as the master's registry). A short write is continued, not
+ * taken for success; on failure the temporary file is removed. */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n)
 {
     char path[1200], tmp[1220];
@@ -58,12 +70,17 @@ int agent_write_atomic(const char *dir, const char *name, const char *data, size
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     int rc = 0;
-    if (write(fd, data, n) != (ssize_t)n || fsync(fd) < 0) rc = -errno;
+    for (size_t off = 0; off < n && rc == 0;) {
+        ssize_t k = write(fd, data + off, n - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) rc = k < 0 ? -errno : -EIO;
+        else off += (size_t)k;
+    }
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
     close(fd);
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return rc;
+    if (rc < 0) { unlink(tmp); return rc; }
+    return agent_fsync_dir(dir);
 }
 
 static void meta_dir(struct agent_proc *a, char *out, size_t n)
@@ -80,6 +97,14 @@ static void load_id(struct agent_proc *a)
     if (!f) return;
     if (fgets(a->id, sizeof a->id, f)) a->id[strcspn(a->id, "\n")] = 0;
     fclose(f);
+    /* The file is replaced whole (rename), so it is never torn; anything
+     * but a printable id is damage: register as a new agent instead. */
+    for (const char *c = a->id; *c; c++)
+        if (*c < 0x21 || *c > 0x7e) {
+            LOG_WARN("Ignoring a damaged agent id checkpoint %s", path);
+            a->id[0] = 0;
+            break;
+        }
     if (a->id[0]) LOG("Recovered agent id %s from %s", a->id, path);
 }
 

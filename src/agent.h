@@ -130,6 +130,7 @@ void agent_exec_recover(struct agent_proc *a);           /* after a restart */
 void agent_exec_encode_reregister(struct agent_proc *a, struct buf *msg);
 /* agent.c: crash-safe whole-file write (temp file, fsync, rename, dir fsync). */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n);
+int agent_fsync_dir(const char *dir);   /* 0 or -errno */
 /* agent.c: mkdir -p; 0 or -errno. */
 int agent_mkdirs(const char *path);
 

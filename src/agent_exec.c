@@ -30,6 +30,7 @@
 #include "pbw.h"
 #include "resources.h"
 #include "util.h"
+#include <zlib.h>
 
 #define RETRY_MIN_MS (10 * 1000)          /* upstream STATUS_UPDATE_RETRY_INTERVAL_MIN */
 #define RETRY_MAX_MS (10 * 60 * 1000)
@@ -112,7 +113,10 @@ static struct atask *find_task(struct agent_proc *a, const char *fw, const char 
  *   1 framework id, 2 executor id, 3 container id, 4 sandbox, 5 pid,
  *   6 FrameworkInfo, 7 ExecutorInfo, 8 command executor (bool),
  *   9 task { 1 TaskInfo, 2 state, 3 StatusUpdate not yet acknowledged (repeated),
- *            4 group }, 10 default executor (bool), 11 task groups so far. */
+ *            4 group }, 10 default executor (bool), 11 task groups so far,
+ *   15 CRC32 (fixed32) of every byte before it: the last field. Recovery
+ *   checks it and ignores a damaged file (with a warning); a file without
+ *   it (written before it existed) is read as before. */
 
 static void ckpt_path(struct aexec *e, char *dir, size_t dn, char *file, size_t fn)
 {
@@ -143,6 +147,7 @@ static void checkpoint(struct aexec *e)
         for (struct supdate *u = t->updates; u; u = u->next) pbw_put_bytes(&b, 3, u->bytes.data, u->bytes.len);
         pbw_end(&b, k);
     }
+    pbw_put_fixed32(&b, 15, (uint32_t)crc32(0, (const Bytef *)b.data, (uInt)b.len));
     char dir[2100], file[600];
     ckpt_path(e, dir, sizeof dir, file, sizeof file);
     int rc = agent_mkdirs(dir);
@@ -156,7 +161,7 @@ static void checkpoint_remove(struct aexec *e)
     char dir[2100], file[600], path[2800];
     ckpt_path(e, dir, sizeof dir, file, sizeof file);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    unlink(path);
+    if (unlink(path) == 0) agent_fsync_dir(dir);   /* else it may come back after a crash */
 }
 
 /* ==== Status update manager ============================================= */
@@ -909,9 +914,13 @@ void agent_exec_recover(struct agent_proc *a)
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp")) continue;
+        if (de->d_name[0] == '.') continue;
         char path[1500];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (strstr(de->d_name, ".tmp")) {        /* a write cut short: the old file stands */
+            unlink(path);
+            continue;
+        }
         FILE *f = fopen(path, "rb");
         if (!f) continue;
         struct buf b = { .max = 64u << 20 };
@@ -926,6 +935,14 @@ void agent_exec_recover(struct agent_proc *a)
         struct pbw_reader r;
         struct pbw_field fl;
         int ok = pbw_valid(b.data, b.len) == 0;
+        /* The CRC field, when the last field is one, covers all before it. */
+        if (ok) {
+            struct pbw_field last = {0};
+            pbw_reader_init(&r, b.data, b.len);
+            while (pbw_next(&r, &fl) == 1) last = fl;
+            if (last.tag == 15 && last.wt == PBW_I32)
+                ok = (uint32_t)last.v == (uint32_t)crc32(0, (const Bytef *)b.data, (uInt)(last.start - (const uint8_t *)b.data));
+        }
         pbw_reader_init(&r, b.data, b.len);
         while (ok && pbw_next(&r, &fl) == 1) {
             switch (fl.tag) {

@@ -16,6 +16,7 @@
 #include "master.h"
 #include "pbdesc.h"
 #include "pbw.h"
+#include "registry.h"
 #include "resources.h"
 #include "util.h"
 
@@ -396,7 +397,7 @@ size_t agents_count_tasks(struct master *m, int state)
     return n;
 }
 
-static void remove_agent(struct master *m, struct agent *a, int unreachable)
+static void remove_agent(struct master *m, struct agent *a, int unreachable, double time)
 {
     struct agent **pp = &m->agents;
     while (*pp && *pp != a) pp = &(*pp)->next;
@@ -407,28 +408,57 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     sched_agent_removed(m, a);
     tasks_unreachable(m, a);
     free_executors(a);
-    if (unreachable) {
-        struct unreachable *u = xcalloc(1, sizeof *u);
-        snprintf(u->id, sizeof u->id, "%s", a->id);
-        u->time = now_secs();
-        u->next = m->unreachable;
-        m->unreachable = u;
-        m->nunreachable++;
-    }
+    if (unreachable) master_unreachable_add(m, a->id, time);
     loop_timer_stop(m->loop, &a->ping);
     buf_free(&a->info);
     buf_free(&a->capabilities);
     free(a);
 }
 
+/* ==== Removal through the registry ====================================== */
+
+/* The agent leaves once its removal is durable (Master::markUnreachable,
+ * Master::removeSlave); meanwhile it is neither pinged nor re-admitted. */
+struct removal { struct master *m; char id[96]; double time; int unreachable; };
+
+static void removed_cb(void *arg, int status)
+{
+    struct removal *k = arg;
+    struct agent *a = by_id(k->m, k->id, strlen(k->id));
+    if (status < 0) master_registry_failed(k->m, status);
+    else if (a) remove_agent(k->m, a, k->unreachable, k->time);
+    free(k);
+}
+
+static void start_removal(struct master *m, struct agent *a, int unreachable)
+{
+    struct removal *k = xcalloc(1, sizeof *k);
+    k->m = m;
+    snprintf(k->id, sizeof k->id, "%s", a->id);
+    k->time = now_secs();
+    k->unreachable = unreachable;
+    a->removing = 1;
+    loop_timer_stop(m->loop, &a->ping);
+    struct buf ti = {0};
+    master_time_info(&ti, k->time);
+    int rc = unreachable ? master_registry_apply(m, REGISTRY_MARK_UNREACHABLE, a->id, ti.data, ti.len, removed_cb, k)
+                         : master_registry_apply(m, REGISTRY_REMOVE_AGENT, a->id, NULL, 0, removed_cb, k);
+    buf_free(&ti);
+    if (rc < 0) {                        /* not in the registry: nothing to keep */
+        free(k);
+        if (!m->failed) remove_agent(m, a, unreachable, now_secs());
+    }
+}
+
 static void ping_cb(struct loop *l, struct loop_timer *t)
 {
     struct agent *a = container_of(t, struct agent, ping);
     struct master *m = a->m;
+    if (a->removing) return;
     if (a->pings_missed >= (unsigned)flag_i(m, "max_agent_ping_timeouts")) {
         LOG_WARN("Agent %s at %s:%d missed %u pings: marking it unreachable", a->id, a->pid.host,
                  a->pid.port, a->pings_missed);
-        remove_agent(m, a, 1);
+        start_removal(m, a, 1);
         return;
     }
     struct buf b = {0};
@@ -454,23 +484,40 @@ static struct agent *admit(struct master *m, const struct upid *from, const char
     return a;
 }
 
-static void on_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re)
+static void send_shutdown(struct master *m, const struct upid *to, const char *why)
+{
+    struct buf b = {0};
+    pbw_put_str(&b, 1, why);
+    wire_send(m->wire, to, "mesos.internal.ShutdownMessage", b.data, b.len);
+    buf_free(&b);
+}
+
+/* The registration once the registry holds what it needs: admit or update
+ * the agent and answer it. `newid` is the id a new agent was given. */
+static void complete_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re,
+                              const char *newid)
 {
     struct pbw_field info, ver;
-    uint32_t info_tag = re ? 2 : 1;
-    if (pbw_find(p, n, info_tag, &info) != 1 || info.wt != PBW_LEN) {
-        LOG_WARN("Ignoring a malformed %sregistration from %s:%d", re ? "re" : "", from->host, from->port);
-        return;
-    }
+    if (pbw_find(p, n, re ? 2 : 1, &info) != 1 || info.wt != PBW_LEN) return;
     size_t idn = 0;
     const char *id = re ? id_field(info.p, info.n, 6, &idn) : NULL;
+    if (id && master_is_gone(m, id, idn)) {              /* marked gone while the registry wrote */
+        LOG_WARN("Refusing re-registration of agent at %s:%d because it is already marked gone", from->host, from->port);
+        send_shutdown(m, from, "Agent has been marked gone");
+        return;
+    }
     struct agent *a = by_pid(m, from);
     if (!a && id) a = by_id(m, id, idn);
     int known = a != NULL;
     if (!a) {
         char idbuf[96] = "";
         if (id) snprintf(idbuf, sizeof idbuf, "%.*s", (int)(idn < 95 ? idn : 95), id);
-        a = admit(m, from, id ? idbuf : NULL);
+        a = admit(m, from, id ? idbuf : newid);
+    }
+    if (id) {                                            /* back: no longer recovered or unreachable */
+        struct ragent *r = master_recovered_find(m, id, idn);
+        if (r) master_recovered_remove(m, r);
+        master_unreachable_remove(m, id, idn);
     }
     a->pid = *from;
     a->pings_missed = 0;
@@ -508,6 +555,117 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
     send_to(m, a, re ? "mesos.internal.SlaveReregisteredMessage" : "mesos.internal.SlaveRegisteredMessage", &b);
 }
 
+/* A (re-)registration waiting for its registry write. */
+struct pending_reg {
+    struct pending_reg *next;
+    struct master *m;
+    struct upid from;
+    char id[96];
+    int re;
+    struct buf msg;
+};
+
+static struct pending_reg *pending_find(struct master *m, const struct upid *from, const char *id, size_t idn)
+{
+    for (struct pending_reg *r = m->pending_regs; r; r = r->next) {
+        if (id ? r->re && strlen(r->id) == idn && memcmp(r->id, id, idn) == 0
+               : !r->re && r->from.port == from->port && strcmp(r->from.host, from->host) == 0 &&
+                 strcmp(r->from.id, from->id) == 0) return r;
+    }
+    return NULL;
+}
+
+static void registered_cb(void *arg, int status)
+{
+    struct pending_reg *pr = arg;
+    struct master *m = pr->m;
+    for (struct pending_reg **pp = &m->pending_regs; *pp; pp = &(*pp)->next)
+        if (*pp == pr) { *pp = pr->next; break; }
+    if (status < 0) master_registry_failed(m, status);
+    else complete_register(m, &pr->from, (const uint8_t *)pr->msg.data, pr->msg.len, pr->re, pr->id);
+    buf_free(&pr->msg);
+    free(pr);
+}
+
+/* SlaveInfo bytes with `id` in place of whatever id they carry. */
+static void info_with_id(struct buf *out, const uint8_t *p, size_t n, const char *id)
+{
+    pbw_copy_except(out, p, n, 6);
+    pbw_put_id(out, 6, id);
+}
+
+/* Which registry write a (re-)registration needs, as upstream decides it
+ * (Master::_registerSlave, Master::_reregisterSlave): a new agent is
+ * admitted; a registered or recovered one is updated when its SlaveInfo
+ * changed; any other (unreachable, or unknown to this registry) is marked
+ * reachable. The answer waits for the write. */
+static void on_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re)
+{
+    struct pbw_field info;
+    if (pbw_find(p, n, re ? 2 : 1, &info) != 1 || info.wt != PBW_LEN) {
+        LOG_WARN("Ignoring a malformed %sregistration from %s:%d", re ? "re" : "", from->host, from->port);
+        return;
+    }
+    size_t idn = 0;
+    const char *id = re ? id_field(info.p, info.n, 6, &idn) : NULL;
+    if (re && (!id || idn >= 96)) {
+        LOG_WARN("Dropping re-registration of agent at %s:%d because it sent an invalid re-registration",
+                 from->host, from->port);
+        return;
+    }
+    if (id && master_is_gone(m, id, idn)) {
+        LOG_WARN("Refusing re-registration of agent at %s:%d because it is already marked gone", from->host, from->port);
+        send_shutdown(m, from, "Agent has been marked gone");
+        return;
+    }
+    if (pending_find(m, from, id, idn)) {
+        LOG("Ignoring %sregister agent message from %s:%d as %sregistration is already in progress",
+            re ? "re" : "", from->host, from->port, re ? "re-" : "");
+        return;
+    }
+    struct agent *a = by_pid(m, from);
+    if (!a && id) a = by_id(m, id, idn);
+    if (a && a->removing) {
+        LOG("Ignoring %sregister agent message from agent %s as its removal is in progress", re ? "re" : "", a->id);
+        return;
+    }
+    struct pending_reg *pr = xcalloc(1, sizeof *pr);
+    struct buf slave = {0};
+    int kind = 0;
+    if (!re) {
+        if (!a) {
+            kind = REGISTRY_ADMIT_AGENT;
+            snprintf(pr->id, sizeof pr->id, "%s-S%llu", m->id, (unsigned long long)m->next_agent++);
+            info_with_id(&slave, info.p, info.n, pr->id);
+        }
+    } else {
+        snprintf(pr->id, sizeof pr->id, "%.*s", (int)idn, id);
+        info_with_id(&slave, info.p, info.n, pr->id);
+        struct ragent *r = a ? NULL : master_recovered_find(m, id, idn);
+        const struct buf *known = a ? &a->info : r ? &r->info : NULL;
+        if (!known) kind = REGISTRY_MARK_REACHABLE;
+        else if (known->len != slave.len || memcmp(known->data, slave.data, slave.len) != 0) kind = REGISTRY_UPDATE_AGENT;
+    }
+    if (!kind) {
+        complete_register(m, from, p, n, re, NULL);
+        buf_free(&slave);
+        free(pr);
+        return;
+    }
+    pr->m = m;
+    pr->from = *from;
+    pr->re = re;
+    buf_append(&pr->msg, p, n);
+    if (master_registry_apply(m, kind, pr->id, slave.data, slave.len, registered_cb, pr) < 0) {
+        buf_free(&pr->msg);
+        free(pr);
+    } else {
+        pr->next = m->pending_regs;
+        m->pending_regs = pr;
+    }
+    buf_free(&slave);
+}
+
 void agents_on_message(void *arg, const struct upid *from, const char *name, const void *body, size_t n)
 {
     struct master *m = arg;
@@ -530,9 +688,9 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
         size_t idn;
         const char *id = id_field(p, n, 1, &idn);
         struct agent *a = id ? by_id(m, id, idn) : NULL;
-        if (a && by_pid(m, from) == a) {
+        if (a && by_pid(m, from) == a && !a->removing) {
             LOG("Agent %s unregistered", a->id);
-            remove_agent(m, a, 0);
+            start_removal(m, a, 0);
         }
     } else {
         LOG_V(1, "Dropping unhandled message %s from %s:%d", name, from->host, from->port);
@@ -541,7 +699,7 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
 
 void agents_free(struct master *m)
 {
-    while (m->agents) remove_agent(m, m->agents, 0);
+    while (m->agents) remove_agent(m, m->agents, 0, 0);
     struct mtask **lists[] = { &m->completed_tasks, &m->unreachable_tasks };
     for (int i = 0; i < 2; i++)
         while (*lists[i]) {
@@ -612,4 +770,5 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
         pbw_end(pb, k);
     }
+    master_encode_recovered(m, pb, 2);                            /* recovered_agents */
 }

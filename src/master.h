@@ -44,6 +44,7 @@ struct agent {
     char version[32];
     double registered_time, reregistered_time;   /* epoch seconds; 0 = never */
     int deactivated;
+    int removing;                /* a registry write removing it is pending */
     unsigned pings_missed;
     struct loop_timer ping;
     struct mtask *tasks;
@@ -77,6 +78,18 @@ struct unreachable {
     char id[96];
     double time;
 };
+
+/* An agent recovered from the registry that has not re-registered yet
+ * (master_registry.c). */
+struct ragent {
+    struct ragent *next;
+    char id[96];
+    struct buf info;             /* SlaveInfo bytes */
+    int marking;                 /* being marked unreachable */
+};
+struct pending_reg;
+struct registry;
+struct registry_op;
 
 struct master {
     struct loop *loop;
@@ -127,6 +140,17 @@ struct master {
     /* role weights: from --weights, changed by UPDATE_WEIGHTS */
     struct weight { char role[256]; double weight; } *weights;
     size_t nweights;
+
+    /* the registry and what it recovered (master_registry.c) */
+    struct registry *registry;
+    struct ragent *recovered;    /* admitted agents not re-registered since the start */
+    size_t nrecovered, nrecovered_at_start;
+    struct unreachable *gone;    /* agents marked gone: refused with ShutdownMessage */
+    size_t ngone;
+    struct pending_reg *pending_regs;   /* (re-)registrations waiting for the registry */
+    struct loop_timer reregister_timeout;
+    uint64_t recovery_removals;
+    int failed;                  /* the registry failed (or the removal limit was hit): exit 1 */
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -185,6 +209,29 @@ double master_role_weight(struct master *m, const char *role);
 void sched_trigger(struct master *m);
 /* Append Response.GetFrameworks fields (frameworks, completed_frameworks). */
 void sched_encode_get_frameworks(struct master *m, struct buf *pb);
+
+/* master_registry.c: the registry under --work_dir, recovery, and the
+ * write path of every handler that changes durable state: call
+ * master_registry_apply (registry.h kinds) and answer the client from the
+ * callback, which runs once the change is durable (status 0) or the
+ * registry failed (status < 0: call master_registry_failed and answer 503
+ * or nothing). A refusal (< 0 returned) is logged; nothing was changed. */
+int master_registry_open(struct master *m, char *err);      /* before listening; -1 with err (256) */
+void master_registry_recover(struct master *m);             /* weights, agents, the re-register timer */
+void master_registry_close(struct master *m);
+int master_registry_apply(struct master *m, int kind, const char *key, const void *val, size_t len,
+                          void (*cb)(void *arg, int status), void *arg);
+int master_registry_apply_txn(struct master *m, const struct registry_op *ops, size_t n,
+                              void (*cb)(void *arg, int status), void *arg);
+void master_registry_failed(struct master *m, int status);
+struct ragent *master_recovered_find(struct master *m, const char *id, size_t n);
+void master_recovered_remove(struct master *m, struct ragent *r);
+int master_is_gone(struct master *m, const char *id, size_t n);
+void master_unreachable_add(struct master *m, const char *id, double time);
+void master_unreachable_remove(struct master *m, const char *id, size_t n);
+void master_gone_add(struct master *m, const char *id, double time);   /* after MARK_GONE is durable */
+void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag);
+void master_time_info(struct buf *b, double secs);          /* TimeInfo bytes */
 
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
 void op_get_agents(struct api_ctx *c);
