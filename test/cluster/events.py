@@ -711,7 +711,7 @@ def a_reader_that_stops_is_cut_off_and_the_others_go_on(tmp, procs):
     s = Scheduler(port, INFO)
     good.expect("FRAMEWORK_ADDED")
     big = "x" * 32768
-    n = 120
+    n = 200          # 6.5 MB: more than any kernel buffering (tcp_wmem max 4 MB) plus ours
     for i in range(n):           # each FRAMEWORK_UPDATED carries a 32 KB name
         info = dict(INFO, id={"value": s.id}, name="%s-%d" % (big, i))
         s.call({"type": "UPDATE_FRAMEWORK", "update_framework": {"framework_info": info}}, expect=200)
@@ -720,6 +720,7 @@ def a_reader_that_stops_is_cut_off_and_the_others_go_on(tmp, procs):
         assert fu["framework_info"]["name"] == "%s-%d" % (big, i), fu["framework_info"]["name"][-8:]
     assert wait_for(lambda: metric(port, "master/operator_event_stream_subscribers") == 1), \
         metric(port, "master/operator_event_stream_subscribers")
+    assert procs[0].wait_log(r"dropping stream to .*: reader too slow"), "not cut off for its buffer"
     assert operator(port, {"type": "GET_HEALTH"})["get_health"]["healthy"] is True
     # The stalled one got a prefix of the stream, then the connection ended.
     d = Decoder()
