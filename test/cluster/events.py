@@ -219,7 +219,7 @@ def decode_event(rec, proto):
 class Stream:
     """An operator SUBSCRIBE stream read by a thread; events kept in order."""
 
-    def __init__(self, port, proto=False, extra=""):
+    def __init__(self, port, proto=False, extra="", request=None):
         self.proto = proto
         self.events = []        # (arrival time, event dict)
         self.raw = []           # the records as they came
@@ -227,7 +227,7 @@ class Stream:
         self.cv = threading.Condition()
         self.d = Decoder()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.sock.sendall(subscribe_request(proto, extra))
+        self.sock.sendall(request or subscribe_request(proto, extra))
         threading.Thread(target=self._read, daemon=True).start()
         with self.cv:
             assert self.cv.wait_for(lambda: self.d.status is not None, 20), "no response head"
@@ -317,15 +317,8 @@ class Scheduler:
         if framework_id:
             call["framework_id"] = {"value": framework_id}
         body = json.dumps(call).encode()
-        self.s = Stream.__new__(Stream)
-        self.s.proto = False
-        self.s.events, self.s.raw, self.s.pos = [], [], 0
-        self.s.cv = threading.Condition()
-        self.s.d = Decoder()
-        self.s.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.s.sock.sendall(b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            b"Accept: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        threading.Thread(target=self.s._read, daemon=True).start()
+        self.s = Stream(port, request=b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                      b"Accept: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         sub = self.s.expect("SUBSCRIBED")
         self.id = sub["subscribed"]["framework_id"]["value"]
         self.stream_id = self.s.d.headers["mesos-stream-id"]
