@@ -29,6 +29,7 @@ static const struct call master_calls[] = {
     { "GET_EXECUTORS",     op_get_executors,     CALL_READ },
     { "GET_STATE",         op_get_state,         CALL_READ | CALL_LARGE },
     { "UPDATE_WEIGHTS",    op_update_weights,    CALL_WRITE },
+    { "SUBSCRIBE",         op_subscribe,         CALL_STREAM },
 };
 
 /* ==== The agent's operator calls (mesos.v1.agent.Call.Type) ============= */
@@ -133,6 +134,8 @@ static struct flag master_flags[] = {
     F("offer_constraints_re2_max_mem", NULL, Z, "4KB", "RE2 memory limit of offer constraints"),
     F("offer_constraints_re2_max_program_size", NULL, I, "100", "RE2 program size limit"),
     F("offer_timeout", NULL, D, NULL, "Time before an offer is rescinded"),
+    F("operator_event_heartbeat_interval", NULL, D, NULL,
+      "mesos_api: HEARTBEAT interval of operator SUBSCRIBE streams (upstream's fixed 15secs when unset)"),
     F("port", NULL, I, "5050", "Port to listen on"),
     F("publish_per_framework_metrics", NULL, B, "true", "Publish per-framework metrics"),
     F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),

@@ -166,26 +166,49 @@ static void count_terminal(struct master *m, int state)
     if (state >= 0 && state < 16) m->task_counters[state]++;
 }
 
-/* The agent is gone: its active tasks become unreachable. */
+/* A status the master generates: kept on the task (bounded), after its
+ * TASK_UPDATED event, as upstream's updateTask does. */
+static void master_status(struct master *m, struct mtask *t, const char *agent_id, int state, int reason,
+                          const char *message, double unreachable_time)
+{
+    struct buf st = {0};
+    events_master_status(&st, t, agent_id, state, reason, message, unreachable_time);
+    if (!terminal_state(t->state)) t->state = state;
+    events_task_updated(m, t, (const uint8_t *)st.data, st.len, t->state);
+    if (t->nstatuses < MAX_STATUSES) {
+        pbw_put_bytes(&t->statuses, 8, st.data, st.len);
+        t->nstatuses++;
+    }
+    buf_free(&st);
+}
+
+/* The agent is gone: its active tasks become unreachable (TASK_LOST for
+ * frameworks that are not partition-aware, as their framework hears). */
 static void tasks_unreachable(struct master *m, struct agent *a)
 {
+    double now = now_secs();
     while (a->tasks) {
         struct mtask *t = a->tasks;
         a->tasks = t->next;
         if (terminal_state(t->state)) { push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS); continue; }
-        t->state = 10;                                   /* TASK_UNREACHABLE */
-        sched_task_lost(m, t->framework_id, t->task_id, a->id);
+        int state = sched_task_lost(m, t->framework_id, t->task_id, a->id);
+        master_status(m, t, a->id, state, 11, "Agent is unreachable", now);   /* REASON_AGENT_REMOVED */
         push_bounded(&m->unreachable_tasks, &m->nunreachable_tasks, t, MAX_COMPLETED_TASKS);
     }
 }
 
+/* Is the task on the list? */
+static int on_list(const struct mtask *list, const struct mtask *t)
+{
+    for (; list; list = list->next)
+        if (strcmp(list->task_id, t->task_id) == 0 && strcmp(list->framework_id, t->framework_id) == 0) return 1;
+    return 0;
+}
+
 static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, size_t n, uint32_t tag)
 {
-    while (a->tasks) {
-        struct mtask *t = a->tasks;
-        a->tasks = t->next;
-        mtask_free(t);
-    }
+    struct mtask *old = a->tasks;                        /* freed below: the events compare against it */
+    a->tasks = NULL;
     struct pbw_reader r;
     struct pbw_field f;
     pbw_reader_init(&r, p, n);
@@ -205,12 +228,19 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
             if (find_completed(m, t->framework_id, t->task_id)) mtask_free(t);
             else {
                 count_terminal(m, t->state);
+                if (!on_list(old, t)) events_task_added(m, t);
                 push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
             }
             continue;
         }
+        if (!on_list(old, t)) events_task_added(m, t);
         t->next = a->tasks;
         a->tasks = t;
+    }
+    while (old) {
+        struct mtask *t = old;
+        old = t->next;
+        mtask_free(t);
     }
 }
 
@@ -244,6 +274,7 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         sched_forward_update(m, fw, st.p, st.n);         /* a re-sent update: the framework may need it */
         return;
     }
+    int learned = 0;
     if (!t) {
         /* A task the master did not launch (or forgot in a failover): learn it. */
         t = xcalloc(1, sizeof *t);
@@ -257,13 +288,16 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         k = pbw_begin(&t->base, 5); pbw_put_str(&t->base, 1, a->id); pbw_end(&t->base, k);
         t->next = a->tasks;
         a->tasks = t;
+        learned = 1;
     }
     int was_terminal = terminal_state(t->state);
     t->state = state;
+    if (!learned) events_task_updated(m, t, st.p, st.n, state);
     if (t->nstatuses < MAX_STATUSES) {
         pbw_put_bytes(&t->statuses, 8, st.p, st.n);
         t->nstatuses++;
     }
+    if (learned) events_task_added(m, t);               /* as it now stands */
     if (terminal_state(state) && !was_terminal) {
         count_terminal(m, state);
         struct mtask **pp = &a->tasks;
@@ -282,7 +316,6 @@ struct agent *agents_find(struct master *m, const char *id, size_t n) { return b
  * resources 4, executor 5). */
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw, const uint8_t *p, size_t n)
 {
-    (void)m;
     struct mtask *t = xcalloc(1, sizeof *t);
     struct pbw_field f, ex, exid;
     snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
@@ -303,6 +336,7 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     t->state = 6;                                        /* TASK_STAGING */
     t->next = a->tasks;
     a->tasks = t;
+    events_task_added(m, t);
     return t;
 }
 
@@ -407,6 +441,7 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable, dou
     m->agent_removals++;
     sched_agent_removed(m, a);
     tasks_unreachable(m, a);
+    if (!unreachable) events_agent_removed(m, a->id);
     free_executors(a);
     if (unreachable) master_unreachable_add(m, a->id, time);
     loop_timer_stop(m->loop, &a->ping);
@@ -549,6 +584,7 @@ static void complete_register(struct master *m, const struct upid *from, const u
     pbw_put_str(&b, 1, a->id);
     pbw_end(&b, k);
     put_connection(m, &b, re ? 3 : 2);
+    if (!known) events_agent_added(m, a);
     sched_trigger(m);
     LOG("%s agent %s at %s:%d", re ? "Re-registered" : known ? "Registration retry from" : "Registered",
         a->id, from->host, from->port);
@@ -745,9 +781,10 @@ static void put_endpoint_resources(struct buf *b, uint32_t tag, const uint8_t *i
     }
 }
 
-void agents_encode_get_agents(struct master *m, struct buf *pb)
+static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next) {
+        if (only && a != only) continue;
         size_t k = pbw_begin(pb, 1);
         pbw_put_bytes(pb, 1, a->info.data, a->info.len);         /* agent_info */
         pbw_put_uint(pb, 2, !a->deactivated);                     /* active */
@@ -771,4 +808,36 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         pbw_end(pb, k);
     }
     master_encode_recovered(m, pb, 2);                            /* recovered_agents */
+}
+
+void agents_encode_get_agents(struct master *m, struct buf *pb) { encode_agents(m, NULL, pb); }
+void agents_encode_agent(struct master *m, struct agent *a, struct buf *pb) { encode_agents(m, a, pb); }
+
+/* ==== Framework removal ================================================= */
+
+/* Upstream marks the tasks TASK_KILLED (REASON_FRAMEWORK_REMOVED) without
+ * waiting for the agents, and completes its unreachable tasks the same way. */
+void agents_framework_removed(struct master *m, const char *fw)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "Framework %.200s removed", fw);
+    for (struct agent *a = m->agents; a; a = a->next)
+        for (struct mtask **pp = &a->tasks; *pp;) {
+            struct mtask *t = *pp;
+            if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
+            *pp = t->next;
+            master_status(m, t, a->id, 4, 3, msg, 0);   /* TASK_KILLED, REASON_FRAMEWORK_REMOVED */
+            count_terminal(m, 4);
+            push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+        }
+    for (struct mtask **pp = &m->unreachable_tasks; *pp;) {
+        struct mtask *t = *pp;
+        if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
+        *pp = t->next;
+        m->nunreachable_tasks--;
+        char aid[96] = "";
+        pbw_get_id(t->base.data, t->base.len, 5, aid, sizeof aid);
+        master_status(m, t, aid, 4, 3, msg, 0);
+        push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+    }
 }

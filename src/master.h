@@ -151,6 +151,9 @@ struct master {
     struct loop_timer reregister_timeout;
     uint64_t recovery_removals;
     int failed;                  /* the registry failed (or the removal limit was hit): exit 1 */
+
+    /* operator SUBSCRIBE streams (events.c) */
+    struct events *events;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -181,6 +184,11 @@ void agents_task_resources(const struct mtask *t, void *out);
 void agents_used(const struct agent *a, void *out);
 /* Record an executor (ExecutorInfo bytes) of a framework on an agent; once. */
 void agents_add_executor(struct agent *a, const char *framework_id, const uint8_t *info, size_t n);
+/* Append one agent as GET_AGENTS has it (a Response.GetAgents.Agent as field 1). */
+void agents_encode_agent(struct master *m, struct agent *a, struct buf *pb);
+/* The framework is removed: its tasks become TASK_KILLED and completed at
+ * once (upstream's removeFramework), with their TASK_UPDATED events. */
+void agents_framework_removed(struct master *m, const char *framework_id);
 /* Append Response.GetExecutors fields; and the whole GetState. */
 void agents_encode_get_executors(struct master *m, struct buf *pb);
 /* Number of active tasks in `state` (TaskState number). */
@@ -191,8 +199,9 @@ void sched_init(struct master *m);
 void sched_free(struct master *m);
 /* A status update from an agent, for the framework's stream. */
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n);
-/* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework. */
-void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
+/* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework.
+ * Returns the state sent (TASK_UNREACHABLE when the framework is unknown). */
+int sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
 /* An executor exited: FAILURE {agent_id, executor_id, status} to its framework. */
 void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
                            const char *executor_id, int status);
@@ -232,6 +241,29 @@ void master_unreachable_remove(struct master *m, const char *id, size_t n);
 void master_gone_add(struct master *m, const char *id, double time);   /* after MARK_GONE is durable */
 void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag);
 void master_time_info(struct buf *b, double secs);          /* TimeInfo bytes */
+
+/* events.c: the operator event stream (SUBSCRIBE). One function per event,
+ * called where the state changes; each does nothing while nobody listens. */
+void events_init(struct master *m);
+void events_free(struct master *m);
+size_t events_subscribers(struct master *m);
+void op_subscribe(struct api_ctx *c);
+void events_task_added(struct master *m, const struct mtask *t);
+/* Call before the status is added to t's statuses: it is compared with the
+ * last one held. status: TaskStatus bytes; state: the task's state after it. */
+void events_task_updated(struct master *m, const struct mtask *t, const uint8_t *status, size_t n, int state);
+/* The TaskStatus the master writes itself (SOURCE_MASTER, no uuid), appended
+ * to st; reason -1 and message NULL leave them out, unreachable_time 0 too. */
+void events_master_status(struct buf *st, const struct mtask *t, const char *agent_id, int state, int reason,
+                          const char *message, double unreachable_time);
+void events_agent_added(struct master *m, struct agent *a);
+void events_agent_removed(struct master *m, const char *agent_id);
+void events_framework_added(struct master *m, const struct framework *f);
+void events_framework_updated(struct master *m, const struct framework *f);
+void events_framework_removed(struct master *m, const struct framework *f);
+
+/* The whole Response.GetState (operator.c): one consistent snapshot. */
+void master_encode_state(struct master *m, struct buf *pb);
 
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
 void op_get_agents(struct api_ctx *c);

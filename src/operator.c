@@ -132,7 +132,6 @@ static void put(struct mlist *l, const char *name, double value)
 size_t master_metrics(struct master *m, struct metric **out)
 {
     struct mlist l = {0};
-    const struct server_stats *hs = server_stats(m->http);
     put(&l, "master/uptime_secs", now_secs() - m->start_time);
     put(&l, "master/elected", 1);
 
@@ -167,7 +166,7 @@ size_t master_metrics(struct master *m, struct metric **out)
         put(&l, "registrar/state_fetch_ms", rs->load_ms);
         put(&l, "registrar/state_store_ms", rs->last_store_ms);
     }
-    put(&l, "master/operator_event_stream_subscribers", (double)hs->streams_active);
+    put(&l, "master/operator_event_stream_subscribers", (double)events_subscribers(m));
     size_t connected = 0;
     for (struct framework *f = m->frameworks; f; f = f->next) connected += f->stream != NULL;
     put(&l, "master/frameworks_connected", (double)connected);
@@ -373,7 +372,7 @@ void op_get_executors(struct api_ctx *c)
 }
 
 /* One consistent snapshot: the loop runs nothing else while this encodes. */
-static void encode_state(struct master *m, struct buf *pb)
+void master_encode_state(struct master *m, struct buf *pb)
 {
     size_t k = pbw_begin(pb, 1);
     agents_encode_get_tasks(m, pb);
@@ -391,7 +390,7 @@ static void encode_state(struct master *m, struct buf *pb)
 
 void op_get_state(struct api_ctx *c)
 {
-    respond_with(c, mesos_v1_master_Response_Type_GET_STATE, 9, encode_state);
+    respond_with(c, mesos_v1_master_Response_Type_GET_STATE, 9, master_encode_state);
 }
 
 /* ==== Weights =========================================================== */
@@ -753,6 +752,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     self.port = m->port;
     m->wire = wire_new(l, m->http, &self, agents_on_message, m);
     sched_init(m);
+    events_init(m);
     master_registry_recover(m);
 
     LOG("Master %s (%s) started on %s:%d", m->id, m->hostname, m->ip, m->port);
@@ -765,6 +765,7 @@ void master_stop(struct master *m)
     if (!m) return;
     loop_timer_stop(m->loop, &m->log_revert);
     master_registry_close(m);            /* pending writes finish, their callbacks run */
+    events_free(m);
     sched_free(m);
     agents_free(m);
     free(m->weights);
