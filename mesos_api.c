@@ -166,6 +166,7 @@ static struct flag master_flags[] = {
 static const struct flag agent_flags[] = {
     F("attributes", NULL, S, NULL, "Attributes of this agent: rack:r1;zone:2"),
     F("executor_heartbeat_interval", NULL, D, "30mins", "mesos_api: time between HEARTBEAT events to executors (upstream's fixed value)"),
+    F("executor_shutdown_grace_period", NULL, D, "5secs", "Time an executor has to exit after SHUTDOWN before it is killed"),
     F("external_log_file", NULL, S, NULL, "Log file served as /slave/log"),
     F("hostname", NULL, S, NULL, "Hostname to advertise"),
     F("http_heartbeat_interval", NULL, D, "30secs", "Heartbeats on LAUNCH_NESTED_CONTAINER_SESSION and ATTACH_CONTAINER_OUTPUT streams"),
@@ -173,6 +174,7 @@ static const struct flag agent_flags[] = {
     F("log_dir", NULL, S, NULL, "Directory for the log file (mesos-agent.log)"),
     F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
     F("master", NULL, S, NULL, "The master: HOST:PORT"),
+    F("max_completed_executors_per_framework", NULL, I, "150", "Completed executors kept in memory per framework"),
     F("port", NULL, I, "5051", "Port to listen on"),
     F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
     F("resources", NULL, S, NULL, "Total resources: cpus:4;mem:4096;disk:10000;ports:[31000-32000] (detected when absent)"),
@@ -301,6 +303,23 @@ static void free_flags(struct flag *t, size_t n)
     for (size_t i = 0; i < n; i++) free(t[i].str);
 }
 
+/* The agent shut down on its master's ShutdownMessage: the process exits
+ * 0, as upstream's mesos-agent does. */
+static void agent_exited(struct agent_proc *a, void *arg)
+{
+    (void)a;
+    loop_stop(arg);
+}
+
+/* In `mesos_api local` such an agent stops and the rest runs on, as an
+ * agent process of mesos-local terminates on its own. */
+static void local_agent_exited(struct agent_proc *a, void *arg)
+{
+    struct agent_proc **slot = arg;
+    agent_stop(a);
+    *slot = NULL;
+}
+
 static int run_agent(int argc, char **argv)
 {
     int help;
@@ -320,6 +339,7 @@ static int run_agent(int argc, char **argv)
         LOG_ERR("%s", err);
         return 1;
     }
+    agent_on_exit(a, agent_exited, main_loop);
     loop_run(main_loop);
     LOG("Agent shutting down");
     agent_stop(a);
@@ -380,6 +400,7 @@ static int run_local(int argc, char **argv)
             LOG_ERR("agent %lld: %s", (long long)i, err);
             return 1;
         }
+        agent_on_exit(agents[i], local_agent_exited, &agents[i]);
     }
     loop_run(main_loop);
     int rc = m->failed;

@@ -216,6 +216,14 @@ static void on_message(void *arg, const struct upid *from, const char *name, con
 {
     struct agent_proc *a = arg;
     const uint8_t *p = body;
+    if (strcmp(name, "mesos.internal.ShutdownMessage") == 0) {
+        agent_shutdown_message(a, from, p, n);
+        return;
+    }
+    if (a->shutting_down) {            /* upstream's agent is TERMINATING */
+        LOG_V(1, "Ignoring %s: the agent is shutting down", name);
+        return;
+    }
     if (strcmp(name, "mesos.internal.SlaveRegisteredMessage") == 0) {
         on_registered(a, p, n, 0);
     } else if (strcmp(name, "mesos.internal.SlaveReregisteredMessage") == 0) {
@@ -238,6 +246,7 @@ static void reaper_cb(struct loop *l, struct loop_timer *t)
     struct agent_proc *a = container_of(t, struct agent_proc, reaper);
     agent_exec_reap(a);
     containers_tick(a);
+    agent_shutdown_tick(a);
     loop_timer_start(l, t, 100);
 }
 
@@ -355,6 +364,10 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     a->http_heartbeat_ms = flag_ms(a, "http_heartbeat_interval", 30 * 1000);
     struct flag *su = flags_find(flags, nflags, "switch_user");
     a->switch_user = !su || !su->present || su->i != 0;
+    struct flag *mce = flags_find(flags, nflags, "max_completed_executors_per_framework");
+    a->max_completed_executors = mce && mce->present && mce->i >= 0 ? (uint64_t)mce->i : 150;
+    a->shutdown_grace_ms = flag_ms(a, "executor_shutdown_grace_period", 5 * 1000);
+    agent_history_init(a);
     agent_api_init(a, calls, ncalls);
     loop_timer_init(&a->reaper, reaper_cb);
     loop_timer_start(l, &a->reaper, 100);
@@ -380,7 +393,9 @@ void agent_stop(struct agent_proc *a)
     loop_timer_stop(a->loop, &a->retry);
     loop_timer_stop(a->loop, &a->ping_watch);
     loop_timer_stop(a->loop, &a->reaper);
+    agent_shutdown_free(a);
     agent_exec_free_all(a);    /* executors keep running, as upstream's do */
+    agent_history_free(a);
     agent_api_free(a);
     wire_free(a->wire);
     server_free(a->http);

@@ -18,6 +18,14 @@ enum agent_state { AGENT_DISCONNECTED, AGENT_REGISTERING, AGENT_REGISTERED };
 struct aexec;
 struct containers;
 struct resources;
+struct agent_history;
+struct agent_proc;
+
+/* Called once the agent has shut down on the master's ShutdownMessage and
+ * its executors are gone (agent_shutdown.c): the owner stops it with
+ * agent_stop (from the callback is fine) and the process exits 0, as
+ * upstream's agent does. */
+typedef void (*agent_exit_fn)(struct agent_proc *a, void *arg);
 
 struct agent_proc {
     struct loop *loop;
@@ -43,6 +51,17 @@ struct agent_proc {
     struct loop_timer reaper;    /* collects exited executors */
     uint64_t executor_heartbeat_ms;  /* HEARTBEAT events to executors */
     uint64_t task_counters[16];  /* terminal transitions by TaskState (metrics) */
+    uint64_t executors_terminated, valid_status_updates, container_launch_errors,
+             recovery_errors;    /* counters of GET_METRICS */
+    struct agent_history *history;   /* completed tasks, executors, frameworks */
+    uint64_t max_completed_executors;    /* --max_completed_executors_per_framework */
+
+    /* ShutdownMessage (agent_shutdown.c) */
+    int shutting_down;
+    struct loop_timer shutdown_kill; /* --executor_shutdown_grace_period */
+    uint64_t shutdown_grace_ms;
+    agent_exit_fn on_exit;
+    void *on_exit_arg;
 
     /* the operator API (agent_api.c, agent_files.c, containers.c) */
     struct api api;
@@ -54,9 +73,11 @@ struct agent_proc {
 };
 
 /* What the operator API sees of an executor (agent_exec.c). */
+enum exec_state { EXEC_REGISTERING, EXEC_RUNNING, EXEC_TERMINATING, EXEC_TERMINATED };
 struct exec_view {
     const char *framework_id, *executor_id, *container_id, *sandbox;
     int pid;                     /* 0 when not running */
+    int state;                   /* enum exec_state, as upstream's Executor::State */
     const uint8_t *executor_info; size_t executor_info_len;
     const uint8_t *framework_info; size_t framework_info_len;
 };
@@ -114,11 +135,45 @@ void containers_reaped(struct agent_proc *a, int pid, int status);
  * operator API launched (nested ones when show_nested, standalone roots
  * when show_standalone). */
 void containers_encode(struct agent_proc *a, int show_nested, int show_standalone, struct buf *pb);
+/* Signal every process of session `sid` (only those working under
+ * `within` when not NULL); returns how many. */
+int containers_kill_session(int sid, int sig, const char *within);
 /* ResourceStatistics of the processes in session `sid`, as field `tag`. */
 void containers_encode_stats(int sid, uint32_t tag, struct buf *pb);
 /* The sandbox of a container the operator API launched (nested), for the
  * files namespace; NULL if none. */
 const char *containers_sandbox(struct agent_proc *a, const char *dotted_id);
+
+/* An executor's process ended (status is its wait(2) status when known):
+ * WAIT_CONTAINER calls on its container are answered (containers.c). */
+void containers_executor_exited(struct agent_proc *a, const char *container_id, int status, int known);
+
+/* agent_history.c: what upstream's agent keeps of finished work, in
+ * memory and bounded as upstream bounds it: per executor run the last 200
+ * completed tasks (MAX_COMPLETED_TASKS_PER_EXECUTOR), per framework the
+ * last --max_completed_executors_per_framework completed executors, and
+ * the last 50 completed frameworks (MAX_COMPLETED_FRAMEWORKS). */
+void agent_history_init(struct agent_proc *a);
+void agent_history_free(struct agent_proc *a);
+/* A task whose terminal update was acknowledged (`task`: its v1 Task). */
+void agent_history_task(struct agent_proc *a, const struct exec_view *v, const uint8_t *task, size_t n);
+/* An executor finished for good, already out of the live list; its
+ * framework completes with it when it has no other executor. */
+void agent_history_executor(struct agent_proc *a, const struct exec_view *v);
+/* Append Response.GetTasks.completed_tasks, GetExecutors.completed_executors,
+ * GetFrameworks.completed_frameworks. */
+void agent_history_encode_tasks(struct agent_proc *a, struct buf *pb);
+void agent_history_encode_executors(struct agent_proc *a, struct buf *pb);
+void agent_history_encode_frameworks(struct agent_proc *a, struct buf *pb);
+
+/* agent_shutdown.c: ShutdownMessage from the master. As upstream's agent:
+ * every executor is shut down (SHUTDOWN, then SIGKILL after
+ * --executor_shutdown_grace_period), their pending status updates are
+ * dropped, and once they are gone the agent exits (on_exit). */
+void agent_shutdown_message(struct agent_proc *a, const struct upid *from, const uint8_t *p, size_t n);
+void agent_shutdown_tick(struct agent_proc *a);          /* the reaper's tick */
+void agent_on_exit(struct agent_proc *a, agent_exit_fn fn, void *arg);
+void agent_shutdown_free(struct agent_proc *a);
 
 /* agent_exec.c: executors, tasks and status updates. */
 int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n);  /* 1 if handled */
@@ -128,6 +183,10 @@ void agent_exec_free_all(struct agent_proc *a);
 void agent_executor_api(struct request *r, void *arg);   /* POST /api/v1/executor */
 void agent_exec_recover(struct agent_proc *a);           /* after a restart */
 void agent_exec_encode_reregister(struct agent_proc *a, struct buf *msg);
+/* Shut every executor down (SHUTDOWN event, SIGTERM before it subscribed)
+ * and drop pending status updates; none are made from here on. */
+void agent_exec_shutdown_all(struct agent_proc *a);
+void agent_exec_kill_all(struct agent_proc *a);          /* SIGKILL every executor */
 /* agent.c: crash-safe whole-file write (temp file, fsync, rename, dir fsync). */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n);
 int agent_fsync_dir(const char *dir);   /* 0 or -errno */

@@ -280,19 +280,29 @@ static int cmp_metric(const void *x, const void *y)
     return strcmp(((const struct metric *)x)->name, ((const struct metric *)y)->name);
 }
 
-struct exec_count { size_t running, frameworks; char seen[64][160]; };
+struct seen { char (*ids)[256]; size_t n, cap; };
+
+static int seen_add(struct seen *s, const char *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->ids[i], id) == 0) return 0;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->ids = xrealloc(s->ids, s->cap * sizeof *s->ids);
+    }
+    snprintf(s->ids[s->n++], sizeof *s->ids, "%s", id);
+    return 1;
+}
+
+/* Executors by upstream's Executor::State; frameworks with an executor
+ * (upstream's `frameworks`: a framework goes once it has none). */
+struct exec_count { size_t states[4]; struct seen frameworks; };
 
 static int count_exec(void *arg, const struct exec_view *v)
 {
     struct exec_count *ec = arg;
-    if (v->pid > 0) ec->running++;
-    size_t i = 0;
-    for (; i < ec->frameworks && i < 64; i++)
-        if (strcmp(ec->seen[i], v->framework_id) == 0) break;
-    if (i == ec->frameworks && i < 64) {
-        snprintf(ec->seen[i], sizeof ec->seen[i], "%s", v->framework_id);
-        ec->frameworks++;
-    }
+    if (v->state >= 0 && v->state < 4) ec->states[v->state]++;
+    seen_add(&ec->frameworks, v->framework_id);
     return 0;
 }
 
@@ -301,14 +311,15 @@ static size_t agent_metrics(struct agent_proc *a, struct metric **out)
     struct mlist l = {0};
     put(&l, "slave/uptime_secs", now_secs() - a->start_time);
     put(&l, "slave/registered", a->state == AGENT_REGISTERED);
-    put(&l, "slave/recovery_errors", 0);
+    put(&l, "slave/recovery_errors", (double)a->recovery_errors);
     uint64_t counts[16] = {0};
     struct resources used = {0}, total = {0};
     agent_exec_task_stats(a, counts, &used);
     struct exec_count ec;
     memset(&ec, 0, sizeof ec);
     agent_exec_foreach(a, count_exec, &ec);
-    put(&l, "slave/frameworks_active", (double)ec.frameworks);
+    put(&l, "slave/frameworks_active", (double)ec.frameworks.n);
+    free(ec.frameworks.ids);
     static const struct { const char *name; int state; } gauges[] = {
         { "slave/tasks_staging", 6 }, { "slave/tasks_starting", 0 }, { "slave/tasks_running", 1 },
         { "slave/tasks_killing", 8 },
@@ -319,16 +330,16 @@ static size_t agent_metrics(struct agent_proc *a, struct metric **out)
     for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++) put(&l, gauges[i].name, (double)counts[gauges[i].state]);
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
         put(&l, counters[i].name, (double)a->task_counters[counters[i].state]);
-    put(&l, "slave/executors_registering", 0);
-    put(&l, "slave/executors_running", (double)ec.running);
-    put(&l, "slave/executors_terminating", 0);
-    put(&l, "slave/executors_terminated", 0);
-    put(&l, "slave/executors_preempted", 0);
-    put(&l, "slave/valid_status_updates", 0);
+    put(&l, "slave/executors_registering", (double)ec.states[EXEC_REGISTERING]);
+    put(&l, "slave/executors_running", (double)ec.states[EXEC_RUNNING]);
+    put(&l, "slave/executors_terminating", (double)ec.states[EXEC_TERMINATING]);
+    put(&l, "slave/executors_terminated", (double)a->executors_terminated);
+    put(&l, "slave/executors_preempted", 0);      /* no QoS controller, nothing is preempted */
+    put(&l, "slave/valid_status_updates", (double)a->valid_status_updates);
     put(&l, "slave/invalid_status_updates", 0);
     put(&l, "slave/valid_framework_messages", 0);
     put(&l, "slave/invalid_framework_messages", 0);
-    put(&l, "slave/container_launch_errors", 0);
+    put(&l, "slave/container_launch_errors", (double)a->container_launch_errors);
     struct buf err = { .max = 1024 };
     resources_decode_field(a->info.data, a->info.len, 3, &total, &err);
     buf_free(&err);
@@ -424,20 +435,6 @@ void agent_op_set_logging_level(struct api_ctx *c)
 
 /* ---- state ---- */
 
-struct seen { char (*ids)[160]; size_t n, cap; };
-
-static int seen_add(struct seen *s, const char *id)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->ids[i], id) == 0) return 0;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->ids = xrealloc(s->ids, s->cap * sizeof *s->ids);
-    }
-    snprintf(s->ids[s->n++], sizeof *s->ids, "%s", id);
-    return 1;
-}
-
 struct fw_fill { struct buf *pb; struct seen seen; };
 
 static int put_framework(void *arg, const struct exec_view *v)
@@ -455,6 +452,7 @@ static void fill_frameworks(struct agent_proc *a, struct buf *pb)
     struct fw_fill f = { .pb = pb };
     agent_exec_foreach(a, put_framework, &f);
     free(f.seen.ids);
+    agent_history_encode_frameworks(a, pb);
 }
 
 static int put_executor(void *arg, const struct exec_view *v)
@@ -466,9 +464,17 @@ static int put_executor(void *arg, const struct exec_view *v)
     return 0;
 }
 
-static void fill_executors(struct agent_proc *a, struct buf *pb) { agent_exec_foreach(a, put_executor, pb); }
+static void fill_executors(struct agent_proc *a, struct buf *pb)
+{
+    agent_exec_foreach(a, put_executor, pb);
+    agent_history_encode_executors(a, pb);
+}
 
-static void fill_tasks(struct agent_proc *a, struct buf *pb) { agent_exec_encode_get_tasks(a, pb); }
+static void fill_tasks(struct agent_proc *a, struct buf *pb)
+{
+    agent_exec_encode_get_tasks(a, pb);
+    agent_history_encode_tasks(a, pb);
+}
 
 static void fill_state(struct agent_proc *a, struct buf *pb)
 {

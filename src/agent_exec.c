@@ -84,6 +84,8 @@ struct aexec {
     struct loop_timer reg_timeout;
     int adopted;                 /* recovered after an agent restart: not our child */
     struct loop_timer heartbeat; /* HEARTBEAT events while subscribed */
+    int subscribed;              /* has subscribed once (metrics: registering/running) */
+    int terminating;             /* was told to shut down */
 };
 
 /* The value of an id-shaped sub-message field (`{value = 1}`) as a C string. */
@@ -207,6 +209,8 @@ static void enqueue(struct atask *t, const uint8_t *status, size_t n)
 {
     struct aexec *e = t->ex;
     struct agent_proc *a = e->a;
+    if (a->shutting_down) return;  /* upstream drops updates of terminating frameworks */
+    a->valid_status_updates++;
     struct supdate *u = xcalloc(1, sizeof *u);
     struct pbw_field f;
     if (pbw_find(status, n, 11, &f) == 1 && f.wt == PBW_LEN && f.n == 16) memcpy(u->uuid, f.p, 16);
@@ -258,6 +262,10 @@ static void agent_update(struct atask *t, int state, int reason, const char *mes
 
 static void exec_free(struct aexec *e);
 static void heartbeat_cb(struct loop *l, struct loop_timer *t);
+static void view_of(struct aexec *e, struct exec_view *v);
+static void record_completed(struct aexec *e, struct atask *t);
+static void gone_for_good(struct aexec *e);
+static void encode_task(struct agent_proc *a, struct aexec *e, struct atask *t, int state, struct buf *m);
 
 /* StatusUpdateAcknowledgementMessage {slave_id, framework_id, task_id, uuid}. */
 static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
@@ -287,7 +295,9 @@ static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
         loop_timer_stop(a->loop, &t->retry);
         checkpoint(e);
         if (was_terminal) {
-            /* The task is done and its last update is known to the framework. */
+            /* The task is done and its last update is known to the framework:
+             * it moves to the executor's completed tasks. */
+            record_completed(e, t);
             struct atask **pp = &e->tasks;
             while (*pp != t) pp = &(*pp)->next;
             *pp = t->next;
@@ -303,10 +313,16 @@ static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
 static void exec_free(struct aexec *e)
 {
     struct agent_proc *a = e->a;
-    if (!e->tasks && e->pid <= 0) checkpoint_remove(e);   /* finished for good */
+    int done = !e->tasks && e->pid <= 0;
+    if (done) checkpoint_remove(e);                        /* finished for good */
     struct aexec **pp = &a->executors;
     while (*pp && *pp != e) pp = &(*pp)->next;
     if (*pp) *pp = e->next;
+    if (done) {                                            /* a completed executor */
+        struct exec_view v;
+        view_of(e, &v);
+        agent_history_executor(a, &v);
+    }
     if (e->stream) {
         e->stream->on_close = NULL;
         server_stream_end(e->stream);
@@ -476,6 +492,7 @@ static int start_exec(struct aexec *e)
     int rc = agent_mkdirs(e->sandbox);
     if (rc == 0) rc = spawn(e);
     if (rc < 0) {
+        e->a->container_launch_errors++;
         char msg[256];
         snprintf(msg, sizeof msg, "Failed to launch the executor: %s", strerror(-rc));
         for (struct atask *t = e->tasks; t; t = t->next) agent_update(t, TASK_FAILED, 0, msg);
@@ -615,6 +632,7 @@ static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t
         pbw_put_uint(&ev, 1, 7);                      /* SHUTDOWN */
         if (send_event(e, &ev) < 0 && e->pid > 0) kill(-e->pid, SIGTERM);
         buf_free(&ev);
+        if (e->pid > 0) e->terminating = 1;
     }
 }
 
@@ -671,8 +689,13 @@ void agent_exec_reap(struct agent_proc *a)
 static void executor_gone(struct aexec *e, const char *how, int status)
 {
     struct agent_proc *a = e->a;
+    /* As upstream destroys the container of an executor that exited: what
+     * it left running in its session goes with it. */
+    if (e->pid > 0) containers_kill_session(e->pid, SIGKILL, e->adopted ? e->sandbox : NULL);
     e->pid = 0;
+    a->executors_terminated++;
     LOG("Executor %s of framework %s exited (%s)", e->executor_id, e->framework_id, how);
+    containers_executor_exited(a, e->container_id, status, !e->adopted);
     /* ExitedExecutorMessage {slave_id 1, framework_id 2, executor_id 3, status 4}. */
     if (a->state == AGENT_REGISTERED) {
         struct buf m = {0};
@@ -682,6 +705,12 @@ static void executor_gone(struct aexec *e, const char *how, int status)
         pbw_put_int32(&m, 4, status);
         wire_send(a->wire, &a->master, "mesos.internal.ExitedExecutorMessage", m.data, m.len);
         buf_free(&m);
+    }
+    if (a->shutting_down) {
+        /* The agent is going away: no updates for the tasks (upstream's
+         * frameworks are terminating), and the executor is done. */
+        gone_for_good(e);
+        return;
     }
     int left = 0;
     for (struct atask *t = e->tasks; t; t = t->next)
@@ -834,6 +863,7 @@ void agent_executor_api(struct request *r, void *arg)
         r->on_close = stream_closed;
         r->on_close_arg = e;
         loop_timer_stop(a->loop, &e->reg_timeout);
+        e->subscribed = 1;
         loop_timer_init(&e->heartbeat, heartbeat_cb);
         loop_timer_start(a->loop, &e->heartbeat, a->executor_heartbeat_ms);
         server_stream_begin(r, NULL, accept_json ? "application/json" : "application/x-protobuf");
@@ -989,6 +1019,7 @@ void agent_exec_recover(struct agent_proc *a)
         buf_free(&b);
         if (!ok || !e->framework_id[0] || !e->executor_id[0]) {
             LOG_WARN("Ignoring a corrupt executor checkpoint %s", path);
+            a->recovery_errors++;
             while (e->tasks) { struct atask *t = e->tasks; e->tasks = t->next; task_free(t); }
             buf_free(&e->framework_info);
             buf_free(&e->executor_info);
@@ -996,6 +1027,7 @@ void agent_exec_recover(struct agent_proc *a)
             continue;
         }
         e->adopted = 1;
+        e->subscribed = 1;                   /* it had subscribed to the agent before */
         e->next = a->executors;
         a->executors = e;
         int alive = e->pid > 0 && kill(e->pid, 0) == 0;
@@ -1051,17 +1083,86 @@ void agent_exec_free_all(struct agent_proc *a)
 
 /* ==== Views for the operator API (agent_api.c) ========================== */
 
+static void view_of(struct aexec *e, struct exec_view *v)
+{
+    *v = (struct exec_view){
+        .framework_id = e->framework_id, .executor_id = e->executor_id,
+        .container_id = e->container_id, .sandbox = e->sandbox, .pid = e->pid > 0 ? e->pid : 0,
+        .state = e->pid <= 0 ? EXEC_TERMINATED : e->terminating ? EXEC_TERMINATING
+                 : e->subscribed ? EXEC_RUNNING : EXEC_REGISTERING,
+        .executor_info = (const uint8_t *)e->executor_info.data, .executor_info_len = e->executor_info.len,
+        .framework_info = (const uint8_t *)e->framework_info.data, .framework_info_len = e->framework_info.len,
+    };
+}
+
 void agent_exec_foreach(struct agent_proc *a, exec_visit_fn fn, void *arg)
 {
-    for (struct aexec *e = a->executors; e; e = e->next) {
-        struct exec_view v = {
-            .framework_id = e->framework_id, .executor_id = e->executor_id,
-            .container_id = e->container_id, .sandbox = e->sandbox, .pid = e->pid > 0 ? e->pid : 0,
-            .executor_info = (const uint8_t *)e->executor_info.data, .executor_info_len = e->executor_info.len,
-            .framework_info = (const uint8_t *)e->framework_info.data, .framework_info_len = e->framework_info.len,
-        };
+    for (struct aexec *e = a->executors, *next; e; e = next) {
+        next = e->next;
+        struct exec_view v;
+        view_of(e, &v);
         if (fn(arg, &v)) return;
     }
+}
+
+/* A completed task's v1 Task to the history (agent_history.c). */
+static void record_completed(struct aexec *e, struct atask *t)
+{
+    struct buf task = {0};
+    struct exec_view v;
+    encode_task(e->a, e, t, t->state, &task);
+    view_of(e, &v);
+    agent_history_task(e->a, &v, (const uint8_t *)task.data, task.len);
+    buf_free(&task);
+}
+
+/* ==== Shutdown of the whole agent (ShutdownMessage, agent_shutdown.c) ==== */
+
+/* An executor that exited while the agent shuts down: its tasks and
+ * records go at once. */
+static void gone_for_good(struct aexec *e)
+{
+    while (e->tasks) {
+        struct atask *t = e->tasks;
+        e->tasks = t->next;
+        task_free(t);
+    }
+    exec_free(e);
+}
+
+void agent_exec_shutdown_all(struct agent_proc *a)
+{
+    for (struct aexec *e = a->executors, *next; e; e = next) {
+        next = e->next;
+        for (struct atask *t = e->tasks; t; t = t->next) {      /* no more re-sends */
+            loop_timer_stop(a->loop, &t->retry);
+            while (t->updates) {
+                struct supdate *u = t->updates;
+                t->updates = u->next;
+                buf_free(&u->bytes);
+                free(u);
+            }
+        }
+        if (e->pid <= 0) { gone_for_good(e); continue; }
+        LOG("Shutting down executor %s of framework %s", e->executor_id, e->framework_id);
+        e->terminating = 1;
+        struct buf ev = {0};
+        pbw_put_uint(&ev, 1, 7);                      /* SHUTDOWN */
+        if (send_event(e, &ev) < 0) kill(-e->pid, SIGTERM);
+        buf_free(&ev);
+        checkpoint(e);
+    }
+}
+
+void agent_exec_kill_all(struct agent_proc *a)
+{
+    for (struct aexec *e = a->executors; e; e = e->next)
+        if (e->pid > 0) {
+            LOG_WARN("Killing executor %s of framework %s: the shutdown grace period is over",
+                     e->executor_id, e->framework_id);
+            containers_kill_session(e->pid, SIGKILL, e->adopted ? e->sandbox : NULL);
+            if (!e->adopted) kill(e->pid, SIGKILL);
+        }
 }
 
 /* A v1 Task from what the agent holds (protobuf::createTask's fields). */
@@ -1096,7 +1197,8 @@ static void encode_task(struct agent_proc *a, struct aexec *e, struct atask *t, 
 
 /* Response.GetTasks: queued_tasks 2 (not yet with the executor),
  * launched_tasks 3, terminated_tasks 4 (terminal, updates not all
- * acknowledged). Acknowledged terminal tasks are forgotten. */
+ * acknowledged). Acknowledged terminal tasks are in the history
+ * (completed_tasks 5, agent_history.c). */
 void agent_exec_encode_get_tasks(struct agent_proc *a, struct buf *pb)
 {
     for (struct aexec *e = a->executors; e; e = e->next)

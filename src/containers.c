@@ -99,14 +99,26 @@ struct container {
     struct waiter *waiters;
 };
 
+/* A WAIT_CONTAINER on an executor's container (upstream's containerizer
+ * knows those as top-level containers; here they are agent_exec.c's). */
+struct exec_waiter {
+    struct exec_waiter *next;
+    struct containers *cs;
+    char cid[260];
+    struct api_ctx *ctx;
+    int deprecated;
+};
+
 struct containers {
     struct agent_proc *a;
     struct container *list;
     size_t n;
+    struct exec_waiter *exec_waiters;
 };
 
 static void output_close(struct output *o, int end_stream);
 static void maybe_free(struct container *c);
+static void answer_status(struct api_ctx *ctx, int deprecated, int status, int known);
 
 /* ==== Ids ================================================================= */
 
@@ -257,6 +269,33 @@ void containers_encode_stats(int sid, uint32_t tag, struct buf *pb)
     pbw_put_uint(pb, 30, procs);
     pbw_put_uint(pb, 31, threads);
     pbw_end(pb, k);
+}
+
+/* Signal every process of session `sid` (an executor's container: the
+ * executor and what it started); with `within`, only those working under
+ * that directory (a session id from a checkpoint may have been reused).
+ * Returns how many were signalled. */
+int containers_kill_session(int sid, int sig, const char *within)
+{
+    size_t wl = within ? strlen(within) : 0;
+    int n = 0;
+    if (sid <= 1) return 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+        int pid = atoi(de->d_name);
+        if (pid <= 1 || getsid(pid) != sid) continue;
+        if (within) {
+            char link[64], cwd[4096];
+            snprintf(link, sizeof link, "/proc/%d/cwd", pid);
+            ssize_t k = readlink(link, cwd, sizeof cwd - 1);
+            if (k < (ssize_t)wl || strncmp(cwd, within, wl) != 0 || (k > (ssize_t)wl && cwd[wl] != '/')) continue;
+        }
+        if (kill(pid, sig) == 0) n++;
+    }
+    if (d) closedir(d);
+    return n;
 }
 
 void containers_encode(struct agent_proc *a, int show_nested, int show_standalone, struct buf *pb)
@@ -613,14 +652,7 @@ static void maybe_free(struct container *c)
 
 static void answer_wait(struct waiter *w)
 {
-    struct container *c = w->c;
-    struct buf pb = {0};
-    pbw_put_uint(&pb, 1, w->deprecated ? 13 : 15);     /* WAIT_NESTED_CONTAINER / WAIT_CONTAINER */
-    size_t k = pbw_begin(&pb, w->deprecated ? 14 : 16);
-    if (c->status_known) pbw_put_int32(&pb, 1, c->status);
-    pbw_end(&pb, k);
-    w->ctx->r->on_close = NULL;
-    api_respond(w->ctx, &pb);
+    answer_status(w->ctx, w->deprecated, w->c->status, w->c->status_known);
 }
 
 static void terminate(struct container *c, int status, int known)
@@ -674,6 +706,13 @@ void containers_init(struct agent_proc *a)
 void containers_free(struct agent_proc *a)
 {
     if (!a->containers) return;
+    while (a->containers->exec_waiters) {
+        struct exec_waiter *w = a->containers->exec_waiters;
+        a->containers->exec_waiters = w->next;
+        w->ctx->r->on_close = NULL;
+        api_error(w->ctx, 503, "Agent is shutting down");
+        free(w);
+    }
     while (a->containers->list) {
         struct container *c = a->containers->list;
         if (c->io) destroy(c);
@@ -1253,12 +1292,72 @@ static void waiter_closed(struct request *r, void *arg)
     maybe_free(c);
 }
 
+/* ---- executors' containers ---- */
+
+static void exec_waiter_unlink(struct exec_waiter *w)
+{
+    struct exec_waiter **pp = &w->cs->exec_waiters;
+    while (*pp && *pp != w) pp = &(*pp)->next;
+    if (*pp) *pp = w->next;
+}
+
+static void exec_waiter_closed(struct request *r, void *arg)
+{
+    (void)r;
+    struct exec_waiter *w = arg;
+    exec_waiter_unlink(w);
+    api_done(w->ctx);
+    free(w);
+}
+
+static void wait_executor(struct api_ctx *ctx, const char *cid)
+{
+    struct agent_proc *a = ctx->state;
+    struct exec_waiter *w = xcalloc(1, sizeof *w);
+    w->cs = a->containers;
+    snprintf(w->cid, sizeof w->cid, "%.259s", cid);
+    w->ctx = ctx;
+    w->deprecated = ctx->type == C_WAIT_NESTED;
+    w->next = a->containers->exec_waiters;
+    a->containers->exec_waiters = w;
+    ctx->r->on_close = exec_waiter_closed;
+    ctx->r->on_close_arg = w;
+}
+
+static void answer_status(struct api_ctx *ctx, int deprecated, int status, int known)
+{
+    struct buf pb = {0};
+    pbw_put_uint(&pb, 1, deprecated ? 13 : 15);        /* WAIT_NESTED_CONTAINER / WAIT_CONTAINER */
+    size_t k = pbw_begin(&pb, deprecated ? 14 : 16);
+    if (known) pbw_put_int32(&pb, 1, status);
+    pbw_end(&pb, k);
+    ctx->r->on_close = NULL;
+    api_respond(ctx, &pb);
+}
+
+/* The executor's container terminated: its waiters get the termination
+ * (the wait status when the agent reaped the executor itself; none when
+ * it was adopted after a restart and its status is unknown). */
+void containers_executor_exited(struct agent_proc *a, const char *cid, int status, int known)
+{
+    if (!a->containers) return;
+    for (struct exec_waiter *w = a->containers->exec_waiters, *next; w; w = next) {
+        next = w->next;
+        if (strcmp(w->cid, cid) != 0) continue;
+        exec_waiter_unlink(w);
+        answer_status(w->ctx, w->deprecated, status, known);
+        free(w);
+    }
+}
+
 void agent_op_wait_container(struct api_ctx *ctx)
 {
     struct agent_proc *a = ctx->state;
     char id[MAX_DEPTH * 260];
     if (request_id(ctx, id, sizeof id) < 0) { api_error(ctx, 400, "Container id nested too deeply"); return; }
     struct container *c = find(a->containers, id);
+    struct exec_find ef;
+    if (!c && !strchr(id, '.') && find_exec(a, id, &ef)) { wait_executor(ctx, id); return; }
     if (!c) { api_error(ctx, 404, "Container %s cannot be found", id); return; }
     struct waiter *w = xcalloc(1, sizeof *w);
     w->c = c;
@@ -1306,13 +1405,28 @@ void agent_op_remove_container(struct api_ctx *ctx)
     char id[MAX_DEPTH * 260], root[260];
     if (request_id(ctx, id, sizeof id) < 0) { api_error(ctx, 400, "Container id nested too deeply"); return; }
     struct container *c = find(a->containers, id);
+    struct exec_find ef;
+    if (!strchr(id, '.')) {
+        /* A top-level container. Upstream's containerizers remove nested
+         * containers only: the Mesos containerizer aborts on a top-level
+         * id (a CHECK), and the composing one, which looks the id up as
+         * a root container, fails with "Root container <id> not found"
+         * once the container is gone (a terminated top-level container is
+         * forgotten at once). That failure is upstream's answer here; the
+         * sandbox stays. A running one is refused as a nested one is. */
+        if ((c && !c->terminated) || find_exec(a, id, &ef)) {
+            api_error(ctx, 500, "Container has not terminated yet");
+            return;
+        }
+        api_error(ctx, 500, "Root container %s not found", id);
+        return;
+    }
     if (c && !c->terminated) {
-        api_error(ctx, 500, c->depth ? "Nested container has not terminated yet" : "Container has not terminated yet");
+        api_error(ctx, 500, "Nested container has not terminated yet");
         return;
     }
     root_of(id, root, sizeof root);
-    struct exec_find ef;
-    if (!c && strchr(id, '.') && !find(a->containers, root) && !find_exec(a, root, &ef)) {
+    if (!c && !find(a->containers, root) && !find_exec(a, root, &ef)) {
         api_error(ctx, 500, "Unknown root container");
         return;
     }
