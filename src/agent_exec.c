@@ -231,11 +231,12 @@ static void enqueue(struct atask *t, const uint8_t *status, size_t n)
     pbw_put_double(&u->bytes, 5, now_secs());
     pbw_put_bytes(&u->bytes, 6, u->uuid, 16);
     buf_free(&st);
+    int was_terminal = terminal(t->state);
     t->state = u->state;
     buf_reset(&t->last_status);
     pbw_find(u->bytes.data, u->bytes.len, 4, &f);
     buf_append(&t->last_status, f.p, f.n);
-    if (terminal(u->state) && u->state < 16) a->task_counters[u->state]++;
+    if (terminal(u->state) && !was_terminal && u->state < 16) a->task_counters[u->state]++;
     struct supdate **pp = &t->updates;
     while (*pp) pp = &(*pp)->next;
     *pp = u;

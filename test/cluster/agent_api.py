@@ -183,7 +183,7 @@ class Agent:
         m.ParseFromString(body)
         u = m.update
         a = messages_pb2.StatusUpdateAcknowledgementMessage()
-        a.slave_id.value, a.framework_id.value = "S0", "fw1"
+        a.slave_id.value, a.framework_id.value = "S0", u.framework_id.value
         a.task_id.value = u.status.task_id.value
         a.uuid = u.uuid
         self.fm.send(self.pid, a)
@@ -519,6 +519,194 @@ def state_calls_show_the_running_task(agent):
     assert agent.sandbox("s1").endswith("/" + cid)
 
 
+def metrics(agent):
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_METRICS, get_metrics={}))
+    assert st == 200, r
+    return {m.name: m.value for m in r.get_metrics.metrics}
+
+
+def until_metrics(agent, pred, what, timeout=20):
+    return wait_for(lambda: (lambda m: m if pred(m) else None)(metrics(agent)), timeout, what)
+
+
+@test()
+def metrics_count_terminal_tasks_and_executors(agent):
+    m = metrics(agent)
+    for k in ("tasks_failed", "tasks_killed", "executors_terminated", "valid_status_updates",
+              "executors_registering", "executors_running", "executors_terminating", "frameworks_active"):
+        assert m["slave/" + k] == 0, (k, m)
+    agent.run_task("x1", "exit 3")
+    agent.until("x1", "TASK_FAILED")
+    agent.run_task("x2", "sleep 60")
+    agent.until("x2", "TASK_RUNNING")
+    m = until_metrics(agent, lambda m: m["slave/executors_terminated"] == 1, "x1's executor to exit")
+    assert m["slave/executors_running"] == 1 and m["slave/frameworks_active"] == 1, m
+    k = messages_pb2.KillTaskMessage()
+    k.framework_id.value, k.task_id.value = "fw1", "x2"
+    agent.fm.send(agent.pid, k)
+    agent.until("x2", "TASK_KILLED")
+    m = until_metrics(agent, lambda m: m["slave/executors_terminated"] == 2, "x2's executor to exit")
+    updates = sum(len(v) for v in agent.statuses.values())
+    assert updates >= 5, agent.statuses                   # STARTING, FAILED; STARTING, RUNNING, KILLED
+    assert m["slave/tasks_failed"] == 1 and m["slave/tasks_killed"] == 1 and m["slave/tasks_finished"] == 0, m
+    assert m["slave/valid_status_updates"] == updates, (updates, m)
+    assert m["slave/executors_running"] == 0 and m["slave/frameworks_active"] == 0, m
+    # an executor that never subscribes is registering; told to shut down
+    # (and ignoring SIGTERM) it is terminating; killed, it is terminated
+    agent.run_task("x3", "true", executor=("mute", "trap '' TERM; exec sleep 60"))
+    m = until_metrics(agent, lambda m: m["slave/executors_registering"] == 1, "a registering executor")
+    assert m["slave/frameworks_active"] == 1 and m["slave/executors_running"] == 0, m
+    sf = messages_pb2.ShutdownFrameworkMessage()
+    sf.framework_id.value = "fw1"
+    agent.fm.send(agent.pid, sf)
+    m = until_metrics(agent, lambda m: m["slave/executors_terminating"] == 1, "a terminating executor")
+    assert m["slave/executors_registering"] == 0, m
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_CONTAINERS))
+    cid = [c.container_id.value for c in r.get_containers.containers if c.executor_id.value == "mute"]
+    assert len(cid) == 1, r
+    assert agent.json({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": cid[0]}}})[0] == 200
+    s = agent.until("x3", "TASK_FAILED")
+    assert s.message == "Executor terminated", s
+    m = until_metrics(agent, lambda m: m["slave/executors_terminated"] == 3, "the third executor to end")
+    assert m["slave/executors_terminating"] == 0 and m["slave/tasks_failed"] == 2, m
+    assert m["slave/container_launch_errors"] == 0 and m["slave/recovery_errors"] == 0, m
+
+
+def state(agent):
+    st, r = agent.json({"type": "GET_STATE"})
+    assert st == 200, r
+    return r["get_state"]
+
+
+@test()
+def completed_tasks_executors_and_frameworks_are_kept(agent):
+    agent.run_task("c1", "exit 0")
+    agent.until("c1", "TASK_FINISHED")
+    # the command executor exits once its task is acknowledged: the task is
+    # completed, then the executor, and the framework with its last executor
+    s = wait_for(lambda: (lambda s: s if s["get_frameworks"]["completed_frameworks"] else None)(state(agent)),
+                 what="the framework to complete")
+    tasks = s["get_tasks"]
+    assert tasks["launched_tasks"] == [] and tasks["terminated_tasks"] == [], tasks
+    assert [t["task_id"]["value"] for t in tasks["completed_tasks"]] == ["c1"], tasks
+    t = tasks["completed_tasks"][0]
+    assert t["state"] == "TASK_FINISHED" and t["framework_id"]["value"] == "fw1" and t["agent_id"]["value"] == "S0", t
+    assert t["statuses"][-1]["state"] == "TASK_FINISHED" and t["resources"][0]["name"] == "cpus", t
+    ex = s["get_executors"]
+    assert ex["executors"] == [] and [e["executor_info"]["executor_id"]["value"]
+                                      for e in ex["completed_executors"]] == ["c1"], ex
+    fw = s["get_frameworks"]
+    assert fw["frameworks"] == [] and [f["framework_info"]["id"]["value"]
+                                       for f in fw["completed_frameworks"]] == ["fw1"], fw
+    assert fw["completed_frameworks"][0]["framework_info"]["name"] == "harness", fw
+    # the same in protobuf, call by call
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_TASKS))
+    assert [t.task_id.value for t in r.get_tasks.completed_tasks] == ["c1"], r
+    assert r.get_tasks.completed_tasks[0].state == mesos_pb2.TASK_FINISHED, r
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_EXECUTORS))
+    assert [e.executor_info.executor_id.value for e in r.get_executors.completed_executors] == ["c1"], r
+    assert len(r.get_executors.executors) == 0, r
+    st, r = agent.pb(agent_pb2.Call(type=agent_pb2.Call.GET_FRAMEWORKS))
+    assert [f.framework_info.id.value for f in r.get_frameworks.completed_frameworks] == ["fw1"], r
+    # a new task: the framework is active again and keeps its history
+    agent.run_task("c2", "sleep 30")
+    agent.until("c2", "TASK_RUNNING")
+    s = state(agent)
+    assert [f["framework_info"]["id"]["value"] for f in s["get_frameworks"]["frameworks"]] == ["fw1"], s
+    assert s["get_frameworks"]["completed_frameworks"] == [], s
+    assert [e["executor_info"]["executor_id"]["value"] for e in s["get_executors"]["executors"]] == ["c2"], s
+    assert [e["executor_info"]["executor_id"]["value"]
+            for e in s["get_executors"]["completed_executors"]] == ["c1"], s
+    assert [t["task_id"]["value"] for t in s["get_tasks"]["launched_tasks"]] == ["c2"], s
+    assert [t["task_id"]["value"] for t in s["get_tasks"]["completed_tasks"]] == ["c1"], s
+
+
+def run_bad_task(agent, framework, task_id):
+    """A task with neither command nor executor: the agent fails it
+    (TASK_ERROR) without starting anything; acknowledged, it completes,
+    and its executor and framework with it."""
+    m = messages_pb2.RunTaskMessage()
+    m.framework.user, m.framework.name = "root", "bounded"
+    m.framework.id.value = framework
+    m.task.name, m.task.task_id.value, m.task.slave_id.value = task_id, task_id, "S0"
+    agent.fm.send(agent.pid, m)
+
+
+@test("--max_completed_executors_per_framework=2")
+def completed_history_is_bounded_as_upstream(agent):
+    for tid in ("b1", "b2", "b3"):
+        agent.run_task(tid, "exit 0")
+        agent.until(tid, "TASK_FINISHED")
+        wait_for(lambda: state(agent)["get_executors"]["executors"] == [], what="%s's executor to exit" % tid)
+    s = state(agent)
+    # two completed executors per framework: b1's went, and its tasks with it
+    assert [e["executor_info"]["executor_id"]["value"]
+            for e in s["get_executors"]["completed_executors"]] == ["b2", "b3"], s["get_executors"]
+    assert [t["task_id"]["value"] for t in s["get_tasks"]["completed_tasks"]] == ["b2", "b3"], s["get_tasks"]
+    # 50 completed frameworks at most (upstream's MAX_COMPLETED_FRAMEWORKS):
+    # fw1 completed first, then 51 more; the two oldest are gone
+    for i in range(51):
+        run_bad_task(agent, "fwb%02d" % i, "x")
+        st = agent.update()
+        assert st.state == STATE.Value("TASK_ERROR"), st
+    want = {"fwb%02d" % i for i in range(1, 51)}
+    s = wait_for(lambda: (lambda s: s if {f["framework_info"]["id"]["value"] for f in
+                                          s["get_frameworks"]["completed_frameworks"]} == want else None)(state(agent)),
+                 what="50 completed frameworks")
+    assert len(s["get_frameworks"]["completed_frameworks"]) == 50
+    assert len(s["get_tasks"]["completed_tasks"]) == 50, len(s["get_tasks"]["completed_tasks"])
+    assert all(t["state"] == "TASK_ERROR" for t in s["get_tasks"]["completed_tasks"])
+
+
+@test()
+def executor_containers_can_be_waited_on_and_killed(agent):
+    agent.run_task("w1", "sleep 60")
+    agent.until("w1", "TASK_RUNNING")
+    cid = executor_container(agent, "w1")
+    sandbox = agent.sandbox("w1")
+    waiter = Stream(agent.port, json.dumps({"type": "WAIT_CONTAINER", "wait_container": {
+        "container_id": {"value": cid}}}).encode(), JSON_STREAM)
+    time.sleep(0.3)
+    assert waiter.status is None                           # the executor runs: the wait waits
+    st, body = agent.json({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": cid}}})
+    assert st == 200 and body == "", (st, body)
+    assert waiter.wait_status() == 200
+    wait_for(lambda: waiter.ended, what="the wait's answer")
+    r = json.loads(waiter.body)
+    assert r == {"type": "WAIT_CONTAINER", "wait_container": {"exit_status": signal.SIGKILL}}, r
+    s = agent.until("w1", "TASK_FAILED")
+    assert s.message == "Executor terminated", s
+    # the container is destroyed: the task's process went with its executor
+    def in_sandbox():
+        n = 0
+        for pid in os.listdir("/proc"):
+            try:
+                n += pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(sandbox)
+            except OSError:
+                pass
+        return n
+    wait_for(lambda: in_sandbox() == 0, what="the task's process to die")
+    st, body = agent.json({"type": "WAIT_CONTAINER", "wait_container": {"container_id": {"value": cid}}})
+    assert st == 404 and body == "Container %s cannot be found" % cid, (st, body)
+    st, body = agent.json({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": cid}}})
+    assert st == 404 and body == "Container '%s' cannot be found (or is already killed)" % cid, (st, body)
+    # an executor that ends on its own, waited on in protobuf
+    agent.run_task("w2", "sleep 1")
+    agent.until("w2", "TASK_RUNNING")
+    cid2 = executor_container(agent, "w2")
+    call = agent_pb2.Call(type=agent_pb2.Call.WAIT_CONTAINER, wait_container={"container_id": {"value": cid2}})
+    waiter = Stream(agent.port, call.SerializeToString(), {"Content-Type": "application/x-protobuf",
+                                                           "Accept": "application/x-protobuf"})
+    agent.until("w2", "TASK_FINISHED")
+    assert waiter.wait_status() == 200
+    wait_for(lambda: waiter.ended, what="the wait's answer")
+    r = agent_pb2.Response()
+    r.ParseFromString(waiter.body)
+    assert r.type == agent_pb2.Response.WAIT_CONTAINER and r.wait_container.HasField("exit_status"), r
+    assert r.wait_container.exit_status == 0, r
+    waiter.close()
+
+
 # ==== Tests: files ==========================================================
 
 @test()
@@ -626,6 +814,19 @@ def standalone_containers_launch_wait_kill_remove(agent):
     assert st == 404 and body == "Container 'solo' cannot be found (or is already killed)", (st, body)
     st, body = agent.json({"type": "WAIT_CONTAINER", "wait_container": {"container_id": {"value": "solo"}}})
     assert st == 404 and body == "Container solo cannot be found", (st, body)
+    # Upstream's containerizers remove nested containers only: a finished
+    # top-level one is "not found" as a root container, and its sandbox stays.
+    st, body = agent.json({"type": "REMOVE_CONTAINER", "remove_container": {"container_id": {"value": "solo"}}})
+    assert st == 500 and body == "Root container solo not found", (st, body)
+    assert os.path.exists(out)
+    st, body = agent.pb(agent_pb2.Call(type=agent_pb2.Call.REMOVE_CONTAINER,
+                                       remove_container={"container_id": {"value": "never-was"}}))
+    assert st == 500 and body == "Root container never-was not found", (st, body)
+    launch["launch_container"]["container_id"]["value"] = "solo2"
+    assert agent.json(launch)[0] == 200
+    st, body = agent.json({"type": "REMOVE_CONTAINER", "remove_container": {"container_id": {"value": "solo2"}}})
+    assert st == 500 and body == "Container has not terminated yet", (st, body)
+    assert agent.json({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": "solo2"}}})[0] == 200
 
 
 @test()
