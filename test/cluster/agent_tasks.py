@@ -528,7 +528,7 @@ def shutdown_message_kills_the_executors_and_the_agent_exits(fm, agent, wd):
     assert proc.wait(30) == 0                         # upstream's mesos-agent exits with EXIT_SUCCESS
     assert log_has(proc, r"Agent asked to shut down by master@127\.0\.0\.1:%d because "
                          r"'Agent has been marked gone'" % fm.port), proc.log[-5:]
-    assert processes_in(sandbox) == 0                 # the executor and the task are gone
+    wait_for(lambda: processes_in(sandbox) == 0, 5, "the executor and the task to be gone")
     # the tasks of terminating frameworks get no more updates
     for body in pending_messages(fm, "StatusUpdateMessage"):
         m = messages_pb2.StatusUpdateMessage()
@@ -577,7 +577,7 @@ def shutdown_kills_an_executor_that_ignores_it_after_the_grace_period(fm, agent,
     took = time.time() - start
     assert 0.9 <= took < 20, took                     # SIGTERM ignored: SIGKILL after the grace period
     assert log_has(proc, "Killing executor deaf of framework fw1: the shutdown grace period is over")
-    assert processes_in(sandbox) == 0
+    wait_for(lambda: processes_in(sandbox) == 0, 5, "the executor to be gone")
 
 
 # A registry that holds one agent marked gone (the format of src/registry.h,
@@ -645,6 +645,53 @@ def a_master_that_marked_the_agent_gone_shuts_it_down(fm, agent, wd):
     finally:
         master.send_signal(signal.SIGTERM)
         assert master.wait(10) == 0
+
+
+@test
+def in_a_local_cluster_the_shut_down_agent_stops_and_the_rest_runs_on(fm, agent, wd):
+    """`mesos_api local` with two agents, one of them (its checkpointed id)
+    marked gone in the master's registry: that agent stops, the master and
+    the other agent go on, and the process still exits cleanly."""
+    lwd = tempfile.mkdtemp(prefix="mesos_api-local-gone-")
+    write_gone_registry(lwd + "/master", "L-GONE")
+    os.makedirs(lwd + "/agents/1/meta")
+    with open(lwd + "/agents/1/meta/agent_id", "w") as f:
+        f.write("L-GONE")
+    mport = free_port()
+    while True:                                       # the agents take the next two ports
+        ports = [mport + 1, mport + 2]
+        if all(socket.socket().connect_ex(("127.0.0.1", p)) != 0 for p in ports):
+            break
+        mport = free_port()
+    local = subprocess.Popen([BIN, "local", "--agents=2", "--port=%d" % mport, "--work_dir=" + lwd],
+                             stderr=subprocess.PIPE)
+    local.log = []
+    threading.Thread(target=lambda: local.log.extend(local.stderr), daemon=True).start()
+    try:
+        wait_for(lambda: log_has(local, r"Agent asked to shut down by master@127\.0\.0\.1:%d because "
+                                        r"'Agent has been marked gone'" % mport), what="the shutdown")
+        wait_for(lambda: log_has(local, "Agent terminating"), what="the agent to stop")
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", mport + 2)) != 0, what="its port to close")
+
+        def agents():
+            s = socket.create_connection(("127.0.0.1", mport), timeout=5)
+            body = b'{"type":"GET_AGENTS"}'
+            s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            resp = b""
+            while True:
+                c = s.recv(65536)
+                if not c:
+                    break
+                resp += c
+            s.close()
+            return resp.count(b'"agent_info"')
+        wait_for(lambda: agents() == 1, what="the other agent registered")
+        assert local.poll() is None
+    finally:
+        local.send_signal(signal.SIGTERM)
+        assert local.wait(15) == 0
+        kill_sandbox_processes(lwd)
 
 
 print("%d passed, %d failed" % (passed, failed))
