@@ -15,6 +15,7 @@
 enum agent_state { AGENT_DISCONNECTED, AGENT_REGISTERING, AGENT_REGISTERED };
 
 struct aexec;
+struct agent_res;
 
 struct agent_proc {
     struct loop *loop;
@@ -37,6 +38,7 @@ struct agent_proc {
     double start_time;
     uint64_t registrations, pings;
     struct aexec *executors;     /* agent_exec.c */
+    struct agent_res *res;       /* checkpointed resources, operations (agent_ops.c) */
     struct loop_timer reaper;    /* collects exited executors */
 };
 
@@ -48,6 +50,20 @@ void agent_exec_free_all(struct agent_proc *a);
 void agent_executor_api(struct request *r, void *arg);   /* POST /api/v1/executor */
 void agent_exec_recover(struct agent_proc *a);           /* after a restart */
 void agent_exec_encode_reregister(struct agent_proc *a, struct buf *msg);
+/* agent_ops.c: checkpointed resources (reservations, persistent volumes),
+ * operations from the master, volume directories. init recovers the
+ * checkpoint (base: the --resources, a struct resources *); -1 with a
+ * message when it does not fit them. */
+int agent_ops_init(struct agent_proc *a, const void *base, char *err, size_t cap);
+void agent_ops_free(struct agent_proc *a);
+/* checkpointed_resources and resource_version_uuid of a (Re)RegisterSlaveMessage. */
+void agent_ops_encode_registration(struct agent_proc *a, struct buf *msg, int re);
+/* (Re)registered: UpdateSlaveMessage with the operations, pending updates again. */
+void agent_ops_registered(struct agent_proc *a);
+int agent_ops_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n);  /* 1 if handled */
+/* Persistent volumes in a task's resources (TaskInfo bytes) appear in the
+ * sandbox at their container path (a symbolic link). */
+void agent_ops_link_volumes(struct agent_proc *a, const char *sandbox, const uint8_t *task, size_t n);
 /* agent.c: crash-safe whole-file write (temp file, fsync, rename, dir fsync). */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n);
 /* agent.c: mkdir -p; 0 or -errno. */
