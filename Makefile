@@ -94,6 +94,7 @@ cluster: mesos_api
 	$(PYTHON) test/cluster/run.py ./mesos_api
 	$(PYTHON) test/cluster/agent_tasks.py ./mesos_api
 	$(PYTHON) test/cluster/scheduler.py ./mesos_api
+	$(PYTHON) test/cluster/resops.py ./mesos_api
 
 asan:
 	$(MAKE) BUILD=asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
@@ -118,6 +119,7 @@ asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/run.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_tasks.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/scheduler.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/resops.py build-asan/mesos_api
 endif
 
 # Fuzz targets: built with gcc to replay the corpus in `make test`; with

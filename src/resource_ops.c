@@ -573,9 +573,10 @@ static int single_provider(const struct resources *rs, struct buf *err)
         buf_puts(err, "Some resources have a resource provider and some do not");
         return -1;
     }
-    for (size_t i = 1; i < rs->len; i++)
+    for (size_t i = 1; i < rs->len && with; i++)
         if (rs->v[i].provider_id_len != rs->v[0].provider_id_len ||
-            memcmp(rs->v[i].provider_id, rs->v[0].provider_id, rs->v[0].provider_id_len) != 0) {
+            (rs->v[0].provider_id_len &&
+             memcmp(rs->v[i].provider_id, rs->v[0].provider_id, rs->v[0].provider_id_len) != 0)) {
             buf_puts(err, "The resources have multiple resource providers");
             return -1;
         }

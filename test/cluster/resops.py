@@ -298,6 +298,12 @@ class Cluster:
         self.alog.close()
 
     def stop(self):
+        """SIGTERM to both; the exit status of each (0 expected: under ASan
+        a leak makes it non-zero)."""
+        arc = None
+        if self.agent and self.agent.poll() is None:
+            self.agent.send_signal(signal.SIGTERM)
+            arc = self.agent.wait(10)
         self.master.send_signal(signal.SIGTERM)
         rc = self.master.wait(10)
         for p in (self.master, self.agent):
@@ -311,7 +317,7 @@ class Cluster:
             except OSError:
                 pass
         self.mlog.close()
-        return rc
+        return rc, arc
 
     def tail(self):
         out = []
@@ -331,8 +337,8 @@ def test(master_flags=(), resources="cpus:4;mem:2048;disk:2000"):
         try:
             c = Cluster(master_flags, resources)
             fn(c)
-            rc = c.stop()
-            assert rc == 0, "master exited %s" % rc
+            rc, arc = c.stop()
+            assert rc == 0 and arc in (0, None), "master exited %s, agent %s" % (rc, arc)
             passed += 1
             print("ok - %s" % fn.__name__)
         except Exception as e:  # noqa: BLE001
