@@ -745,6 +745,22 @@ static void send_ack(struct master *m, struct agent *a, const struct mop *o, con
     buf_free(&msg);
 }
 
+/* upstream MIN_WAIT_BEFORE_ORPHAN_OPERATION_ADOPTION. */
+#define ORPHAN_WAIT_SECS 600.0
+
+static int completed_framework(struct master *m, const char *id)
+{
+    for (struct framework *f = m->completed_frameworks; f; f = f->next)
+        if (strcmp(f->id, id) == 0) return 1;
+    return 0;
+}
+
+/* When the agent last (re)registered. */
+static double agent_since(const struct agent *a)
+{
+    return a->reregistered_time > 0 ? a->reregistered_time : a->registered_time;
+}
+
 /* UpdateOperationStatusMessage {framework_id 1, slave_id 2, status 3,
  * latest_status 4, operation_uuid 5}: upstream updateOperationStatus. */
 static void on_update(struct master *m, const uint8_t *p, size_t n)
@@ -794,6 +810,13 @@ static void on_update(struct master *m, const uint8_t *p, size_t n)
         LOG("Forwarding the status of operation '%s' to framework %s", o->op_id, f->id);
         send_status(f, sp, sn);
         if (last_terminal && !status_has_uuid) remove_op(a, o);
+    } else if (o->op_id[0] && o->framework_id[0] && !completed_framework(m, o->framework_id) &&
+               now_secs() - agent_since(a) < ORPHAN_WAIT_SECS) {
+        /* An orphan: its framework is not known (yet, after a master
+         * failover). Its update waits for the framework to come back, the
+         * agent re-sending it, as upstream's master waits before adopting. */
+        LOG("Operation '%s' of framework %s is an orphan: its status waits for the framework", o->op_id,
+            o->framework_id);
     } else {
         /* No framework will acknowledge: the master does. */
         if (status_has_uuid) send_ack(m, a, o, suv.p);

@@ -262,12 +262,19 @@ class Cluster:
         self.port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="mesos_api-resops-")
         self.resources = resources
-        self.mlog = open(os.path.join(self.tmp, "master.err"), "wb")
-        self.master = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % self.port,
-                                        "--allocation_interval=100ms"] + list(master_flags),
-                                       stderr=self.mlog)
+        self.master_flags = list(master_flags)
+        self.mlog = open(os.path.join(self.tmp, "master.err"), "ab")
+        self.start_master()
         self.agent = None
         self.start_agent()
+
+    def start_master(self):
+        self.master = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % self.port,
+                                        "--allocation_interval=100ms"] + self.master_flags, stderr=self.mlog)
+
+    def kill_master(self):
+        self.master.kill()
+        self.master.wait()
 
     def start_agent(self):
         self.alog = open(os.path.join(self.tmp, "agent.err"), "ab")
@@ -634,6 +641,38 @@ def reservations_survive_an_agent_restart(c):
     o = s.offer(lambda o: any(r.get("disk", {}).get("persistence") for r in o["resources"]))
     got = summarize(o["resources"])
     assert got[("disk", "r1", "keep")] == 200 and got[("cpus", "r1", None)] == 2, got
+    s.close()
+
+
+@test(master_flags=("--agent_ping_timeout=300ms", "--max_agent_ping_timeouts=2"))
+def operations_and_reservations_survive_a_master_restart(c):
+    """The master forgets everything; the agent re-registers with its
+    checkpointed resources and reports its operations (UpdateSlaveMessage).
+    An operation whose framework is not back yet waits for it (an orphan);
+    the framework re-subscribes with its id, reconciles and acknowledges."""
+    s = Scheduler(c.port, dict(fw("r1"), failover_timeout=60.0))
+    o = s.offer()
+    s.call({"type": "ACCEPT", "accept": {"offer_ids": [o["id"]], "operations": [
+        {"type": "RESERVE", "id": {"value": "kept"}, "reserve": {"resources": [res("cpus", 1.5, "r1")]}}]}})
+    st = s.op_status("kept")
+    assert st["state"] == "OPERATION_FINISHED", st
+    fid = s.id
+    s.close()
+    c.kill_master()
+    c.start_master()
+    c.wait_agent(lambda a: ("cpus", "r1", None) in summarize(a["total_resources"]))
+    assert totals(c.port)[0][("cpus", "r1", None)] == 1.5
+    ops = wait_for(lambda: operator(c.port, {"type": "GET_OPERATIONS"})["get_operations"].get("operations"),
+                   "the agent's operations")
+    assert [(x["info"]["id"]["value"], x["framework_id"]["value"], x["latest_status"]["state"]) for x in ops] == \
+        [("kept", fid, "OPERATION_FINISHED")], ops
+    s = Scheduler(c.port, dict(fw("r1"), failover_timeout=60.0, id={"value": fid}))
+    assert s.id == fid
+    s.call({"type": "RECONCILE_OPERATIONS", "reconcile_operations": {}})
+    rec = s.op_status("kept")
+    assert rec["state"] == "OPERATION_FINISHED" and "uuid" not in rec, rec
+    s.ack_op(st)
+    wait_for(lambda: operator(c.port, {"type": "GET_OPERATIONS"})["get_operations"] == {}, "the acknowledgement")
     s.close()
 
 
