@@ -730,6 +730,11 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
                     master_update(f, tid, NULL, f->partition_aware ? 9 : 5, 6, invalid ? invalid : "No agent");
                     continue;
                 }
+                struct pbw_field oid;
+                if (pbw_find(x.p, x.n, 12, &oid) == 1) {       /* no operation feedback for LAUNCH */
+                    master_update(f, tid, agent->id, 7, 14, "The `id` field cannot be set on LAUNCH operations");
+                    continue;
+                }
                 launch_task(m, f, agent, t.p, t.n, &pool);
             }
         } else if (ty == 6 && pbw_find(x.p, x.n, 7, &op) == 1 && agent && !invalid) {   /* LAUNCH_GROUP */

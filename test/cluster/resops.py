@@ -565,8 +565,14 @@ def operation_status_reconcile_and_errors(c):
         s.call({"type": "ACCEPT", "accept": {"offer_ids": [o["id"]], "operations": [
             {"type": "RESERVE", "id": {"value": "res-ok"}, "reserve": {"resources": [res("cpus", 1, "r1")]}},
             {"type": "RESERVE", "id": {"value": "res-bad"}, "reserve": {"resources": [res("mem", 8, "r9")]}},
-            {"type": "UNRESERVE", "id": {"value": "unres-bad"}, "unreserve": {"resources": [res("mem", 8)]}}],
+            {"type": "UNRESERVE", "id": {"value": "unres-bad"}, "unreserve": {"resources": [res("mem", 8)]}},
+            {"type": "LAUNCH", "id": {"value": "launch-id"}, "launch": {"task_infos": [{
+                "name": "x", "task_id": {"value": "with-id"}, "agent_id": o["agent_id"], "command": {"value": "true"},
+                "resources": [res("cpus", 0.1)]}]}}],
             "filters": {"refuse_seconds": 0}}})
+        st = s.update("with-id")
+        assert st["state"] == "TASK_ERROR" and st["reason"] == "REASON_TASK_INVALID", st
+        assert st["message"] == "The `id` field cannot be set on LAUNCH operations", st
         ok = s.op_status("res-ok")
         assert ok["state"] == "OPERATION_FINISHED" and "uuid" in ok, ok
         bad = s.op_status("res-bad")
