@@ -234,9 +234,10 @@ void ops_acknowledge(struct master *m, struct framework *f, const uint8_t *call,
 void ops_reconcile(struct master *m, struct framework *f, const uint8_t *call, size_t n);
 
 /* sched_calls.c: MESSAGE, SHUTDOWN, REQUEST, ACKNOWLEDGE_OPERATION_STATUS
- * and RECONCILE_OPERATIONS. Validation first (0, or -1 with the 400 text in
- * msg), then the call itself once the framework is known. */
-int sched_calls_validate(int type, const uint8_t *call, size_t n, char *msg, size_t cap);
+ * and RECONCILE_OPERATIONS. Validation first (0, or -1 once it answered
+ * the error: 400, or 406 for RECONCILE_OPERATIONS' Accept), then the call
+ * itself once the framework is known. */
+int sched_calls_validate(struct api_ctx *c, const uint8_t *call, size_t n);
 int sched_calls_handles(int type);
 void sched_calls_handle(struct api_ctx *c, struct framework *f, const uint8_t *call, size_t n);
 /* ExecutorToFrameworkMessage from an agent: 1 if handled. */

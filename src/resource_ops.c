@@ -159,10 +159,13 @@ static int decode_list(struct rop *op, const uint8_t *msg, size_t n, uint32_t ta
     return 0;
 }
 
-/* One required Resource field `tag` of msg into out. */
+/* One required Resource field `tag` of msg into out; errors are the bare
+ * Resources::validate(Resource) text, as upstream validates these singly. */
 static int decode_one(const uint8_t *msg, size_t n, uint32_t tag, struct resources *out, struct buf *err)
 {
-    return resources_decode_field(msg, n, tag, out, err);
+    struct pbw_field f;
+    if (pbw_find(msg, n, tag, &f) != 1 || f.wt != PBW_LEN) return 0;
+    return resources_decode(f.p, f.n, out, err);
 }
 
 int rop_decode(const void *p, size_t n, struct rop *op, struct buf *err)

@@ -27,7 +27,7 @@ int sched_calls_handles(int type)
            type == C_RECONCILE_OPERATIONS;
 }
 
-int sched_calls_validate(int type, const uint8_t *p, size_t n, char *msg, size_t cap)
+int sched_calls_validate(struct api_ctx *c, const uint8_t *p, size_t n)
 {
     static const struct { int type; uint32_t tag; const char *name; } subs[] = {
         { C_SHUTDOWN, 7, "shutdown" }, { C_MESSAGE, 10, "message" }, { C_REQUEST, 11, "request" },
@@ -36,22 +36,27 @@ int sched_calls_validate(int type, const uint8_t *p, size_t n, char *msg, size_t
     };
     struct pbw_field f, u;
     for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
-        if (subs[i].type != type) continue;
+        if (subs[i].type != c->type) continue;
+        const char *why = NULL;
         if (pbw_find(p, n, subs[i].tag, &f) != 1 || f.wt != PBW_LEN) {
-            snprintf(msg, cap, "Expecting '%s' to be present", subs[i].name);
+            api_error(c, 400, "Failed to validate scheduler::Call: Expecting '%s' to be present", subs[i].name);
             return -1;
         }
-        if (type == C_ACK_OPERATION) {
-            /* The uuid must be a UUID (16 bytes); the agent id is required. */
-            if (pbw_find(f.p, f.n, 3, &u) != 1 || u.n != 16) {
-                snprintf(msg, cap, "Not a valid UUID");
-                return -1;
-            }
-            if (pbw_find(f.p, f.n, 1, &u) != 1) {
-                snprintf(msg, cap, "Expecting 'agent_id' to be present");
-                return -1;
-            }
+        /* ACKNOWLEDGE_OPERATION_STATUS: a UUID (16 bytes) and the agent id. */
+        if (c->type == C_ACK_OPERATION && (pbw_find(f.p, f.n, 3, &u) != 1 || u.n != 16)) why = "Not a valid UUID";
+        else if (c->type == C_ACK_OPERATION && pbw_find(f.p, f.n, 1, &u) != 1)
+            why = "Expecting 'agent_id' to be present";
+        if (why) {
+            api_error(c, 400, "Failed to validate scheduler::Call: %s", why);
+            return -1;
         }
+    }
+    /* RECONCILE_OPERATIONS is the one call besides SUBSCRIBE whose Accept
+     * upstream negotiates, right after validation. */
+    if (c->type == C_RECONCILE_OPERATIONS && !request_accepts(c->r, "Accept", "application/json") &&
+        !request_accepts(c->r, "Accept", "application/x-protobuf")) {
+        api_error(c, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");
+        return -1;
     }
     return 0;
 }
@@ -124,12 +129,6 @@ void sched_calls_handle(struct api_ctx *c, struct framework *f, const uint8_t *p
         ops_acknowledge(m, f, p, n);
         return;
     case C_RECONCILE_OPERATIONS:
-        /* The one non-subscribe call whose Accept upstream negotiates. */
-        if (!request_accepts(c->r, "Accept", "application/json") &&
-            !request_accepts(c->r, "Accept", "application/x-protobuf")) {
-            api_error(c, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");
-            return;
-        }
         api_empty(c, 202);
         ops_reconcile(m, f, p, n);
         return;

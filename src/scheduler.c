@@ -867,11 +867,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
         return;
     }
-    char why[600];
-    if (sched_calls_validate(c->type, p, n, why, sizeof why) < 0) {
-        api_error(c, 400, "Failed to validate scheduler::Call: %s", why);
-        return;
-    }
+    if (sched_calls_validate(c, p, n) < 0) return;
     struct framework *f = sched_find(m, fw);
     size_t sl;
     const char *sid = request_header(c->r, "Mesos-Stream-Id", &sl);

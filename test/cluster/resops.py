@@ -524,6 +524,9 @@ def accept_reserve_create_launch_destroy(c):
     f = os.path.join(c.tmp, "agent", "volumes", "roles", "r1", "v1", "f")
     wait_for(lambda: os.path.exists(f), "the task's file in the volume")
     assert open(f).read() == "hello"
+    text = operator(c.port, {"type": "DESTROY_VOLUMES", "destroy_volumes": {
+        "agent_id": {"value": aid}, "volumes": [res("disk", 64, "r1", volume="v1")]}}, expect=400)
+    assert text == "Invalid DESTROY operation: Persistent volumes in use", text
     t = totals(c.port)[0]
     assert t[("disk", "r1", "v1")] == 64 and t[("disk", "r1", None)] == 64 and t[("cpus", "r1", None)] == 0.5, t
     # SHUTDOWN the executor: its task is killed, the executor exits.
