@@ -49,7 +49,19 @@ int agent_mkdirs(const char *path)
     return 0;
 }
 
-/* Write data to path crash-safely: temp file, fsync, rename, fsync dir. */
+/* fsync a directory, so a rename or unlink in it is durable. */
+int agent_fsync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -errno;
+    int rc = fsync(dfd) < 0 ? -errno : 0;
+    close(dfd);
+    return rc;
+}
+
+/* Write data to path crash-safely: temp file, fsync, rename, fsync dir (the
+ * same rules as the master's registry). A short write is continued, not
+ * taken for success; on failure the temporary file is removed. */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n)
 {
     char path[1200], tmp[1220];
@@ -58,12 +70,17 @@ int agent_write_atomic(const char *dir, const char *name, const char *data, size
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     int rc = 0;
-    if (write(fd, data, n) != (ssize_t)n || fsync(fd) < 0) rc = -errno;
+    for (size_t off = 0; off < n && rc == 0;) {
+        ssize_t k = write(fd, data + off, n - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) rc = k < 0 ? -errno : -EIO;
+        else off += (size_t)k;
+    }
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
     close(fd);
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return rc;
+    if (rc < 0) { unlink(tmp); return rc; }
+    return agent_fsync_dir(dir);
 }
 
 static void meta_dir(struct agent_proc *a, char *out, size_t n)
@@ -80,6 +97,14 @@ static void load_id(struct agent_proc *a)
     if (!f) return;
     if (fgets(a->id, sizeof a->id, f)) a->id[strcspn(a->id, "\n")] = 0;
     fclose(f);
+    /* The file is replaced whole (rename), so it is never torn; anything
+     * but a printable id is damage: register as a new agent instead. */
+    for (const char *c = a->id; *c; c++)
+        if (*c < 0x21 || *c > 0x7e) {
+            LOG_WARN("Ignoring a damaged agent id checkpoint %s", path);
+            a->id[0] = 0;
+            break;
+        }
     if (a->id[0]) LOG("Recovered agent id %s from %s", a->id, path);
 }
 
@@ -217,6 +242,7 @@ static void reaper_cb(struct loop *l, struct loop_timer *t)
 {
     struct agent_proc *a = container_of(t, struct agent_proc, reaper);
     agent_exec_reap(a);
+    containers_tick(a);
     loop_timer_start(l, t, 100);
 }
 
@@ -247,7 +273,14 @@ static void v0_health(struct request *r, void *arg)
     server_respond(r, 200, NULL, NULL, "", 0);
 }
 
-struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags, char *err)
+static uint64_t flag_ms(struct agent_proc *a, const char *name, uint64_t dflt)
+{
+    struct flag *f = flags_find(a->flags, a->nflags, name);
+    return f && f->present && f->i > 0 ? (uint64_t)(f->i / 1000000) : dflt;
+}
+
+struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags,
+                               const struct call *calls, size_t ncalls, char *err)
 {
     struct agent_proc *a = xcalloc(1, sizeof *a);
     a->loop = l;
@@ -327,12 +360,19 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     a->wire = wire_new(l, a->http, &self, on_message, a);
     server_route(a->http, "/health", v0_health, a);
     server_route(a->http, "/api/v1/executor", agent_executor_api, a);
+    /* upstream's DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL is 30 minutes */
+    a->executor_heartbeat_ms = flag_ms(a, "executor_heartbeat_interval", 30 * 60 * 1000);
+    a->http_heartbeat_ms = flag_ms(a, "http_heartbeat_interval", 30 * 1000);
+    struct flag *su = flags_find(flags, nflags, "switch_user");
+    a->switch_user = !su || !su->present || su->i != 0;
+    agent_api_init(a, calls, ncalls);
     loop_timer_init(&a->reaper, reaper_cb);
     loop_timer_start(l, &a->reaper, 100);
     loop_timer_init(&a->retry, retry_cb);
     loop_timer_init(&a->ping_watch, ping_watch_cb);
     load_id(a);
     if (a->id[0]) agent_exec_recover(a);
+    containers_recover(a);
     LOG("Agent started on %s:%d (resources %s); master is %s:%d", a->ip, a->port, rtext,
         a->master.host, a->master.port);
     start_registering(a, 0);
@@ -353,6 +393,7 @@ void agent_stop(struct agent_proc *a)
     loop_timer_stop(a->loop, &a->reaper);
     agent_exec_free_all(a);    /* executors keep running, as upstream's do */
     agent_ops_free(a);
+    agent_api_free(a);
     wire_free(a->wire);
     server_free(a->http);
     buf_free(&a->info);

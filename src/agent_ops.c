@@ -472,6 +472,30 @@ void agent_ops_encode_registration(struct agent_proc *a, struct buf *msg, int re
     pbw_end(msg, k);
 }
 
+/* An Operation {framework_id 1, agent_id 2, info 3, latest_status 4,
+ * statuses 5, uuid 6} as field `tag`. */
+static void put_operation(struct agent_proc *a, const struct aop *o, uint32_t tag, struct buf *m)
+{
+    size_t q = pbw_begin(m, tag);
+    if (o->framework_id[0]) pbw_put_id(m, 1, o->framework_id);
+    pbw_put_id(m, 2, a->id);
+    pbw_put_bytes(m, 3, o->info.data, o->info.len);
+    pbw_put_bytes(m, 4, o->latest.data, o->latest.len);
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, o->statuses.data, o->statuses.len);
+    while (pbw_next(&r, &f) == 1) pbw_put_bytes(m, 5, f.p, f.n);
+    size_t u = pbw_begin(m, 6);
+    pbw_put_bytes(m, 1, o->uuid, 16);
+    pbw_end(m, u);
+    pbw_end(m, q);
+}
+
+void agent_ops_encode_operations(struct agent_proc *a, struct buf *pb)
+{
+    for (struct aop *o = a->res ? a->res->ops : NULL; o; o = o->next) put_operation(a, o, 1, pb);
+}
+
 /* After (re)registering: the agent's operations in an UpdateSlaveMessage
  * {slave_id 1, update_oversubscribed_resources 5, operations 6 {operations 1},
  * resource_version_uuid 7, resource_providers 8}, then the updates the
@@ -483,21 +507,7 @@ void agent_ops_registered(struct agent_proc *a)
     pbw_put_id(&m, 1, a->id);
     pbw_put_uint(&m, 5, 0);
     size_t k = pbw_begin(&m, 6);
-    for (struct aop *o = a->res->ops; o; o = o->next) {
-        size_t q = pbw_begin(&m, 1);                  /* Operation */
-        if (o->framework_id[0]) pbw_put_id(&m, 1, o->framework_id);
-        pbw_put_id(&m, 2, a->id);
-        pbw_put_bytes(&m, 3, o->info.data, o->info.len);
-        pbw_put_bytes(&m, 4, o->latest.data, o->latest.len);
-        struct pbw_reader r;
-        struct pbw_field f;
-        pbw_reader_init(&r, o->statuses.data, o->statuses.len);
-        while (pbw_next(&r, &f) == 1) pbw_put_bytes(&m, 5, f.p, f.n);
-        size_t u = pbw_begin(&m, 6);
-        pbw_put_bytes(&m, 1, o->uuid, 16);
-        pbw_end(&m, u);
-        pbw_end(&m, q);
-    }
+    for (struct aop *o = a->res->ops; o; o = o->next) put_operation(a, o, 1, &m);
     pbw_end(&m, k);
     k = pbw_begin(&m, 7);
     pbw_put_bytes(&m, 1, a->res->version, 16);

@@ -92,13 +92,15 @@ static void master_update(struct framework *f, const char *task_id, const char *
     buf_free(&st);
 }
 
-void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
+int sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
 {
     struct framework *f = sched_find(m, framework_id);
-    if (!f) return;
+    if (!f) return 10;
     /* Partition-aware frameworks learn the truth; the others get TASK_LOST,
      * as upstream does. REASON_AGENT_REMOVED is 11. */
-    master_update(f, task_id, agent_id, f->partition_aware ? 10 : 5, 11, "Agent is unreachable");
+    int state = f->partition_aware ? 10 : 5;
+    master_update(f, task_id, agent_id, state, 11, "Agent is unreachable");
+    return state;
 }
 
 void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
@@ -424,6 +426,7 @@ static void remove_framework(struct master *m, struct framework *f)
         if (has) wire_send(m->wire, &a->pid, "mesos.internal.ShutdownFrameworkMessage", msg.data, msg.len);
     }
     buf_free(&msg);
+    agents_framework_removed(m, f->id);
     if (f->stream) {
         f->stream->on_close = NULL;
         server_stream_end(f->stream);
@@ -443,6 +446,7 @@ static void remove_framework(struct master *m, struct framework *f)
     /* Remembered as completed (GET_FRAMEWORKS), the oldest forgotten past
      * --max_completed_frameworks. */
     f->unregistered_time = now_secs();
+    events_framework_removed(m, f);
     f->next = m->completed_frameworks;
     m->completed_frameworks = f;
     struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
@@ -578,6 +582,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
             f->stream = NULL;
         }
     }
+    int added = !f;
     if (!f) {
         f = xcalloc(1, sizeof *f);
         f->m = m;
@@ -618,6 +623,10 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     send_event(f, &ev);
     buf_free(&ev);
     if (f->stream) loop_timer_start(m->loop, &f->heartbeat, HEARTBEAT_MS);
+    /* FRAMEWORK_ADDED for a new one; FRAMEWORK_UPDATED for a known one, and
+     * after the ADDED of one that brings an id we did not know. */
+    if (added) events_framework_added(m, f);
+    if (!added || info_fw[0]) events_framework_updated(m, f);
     sched_trigger(m);
 }
 
@@ -959,14 +968,20 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         api_empty(c, 202);
         reconcile(m, f, p, n);
         return;
-    case C_UPDATE_FRAMEWORK:
+    case C_UPDATE_FRAMEWORK: {
         if (pbw_find(p, n, 19, &x) != 1 || pbw_find(x.p, x.n, 1, &y) != 1) {
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'update_framework' to be present");
             return;
         }
+        struct buf before = {0};
+        buf_append(&before, f->info.data, f->info.len);
         set_info(f, y.p, y.n);
+        int changed = before.len != f->info.len || (before.len && memcmp(before.data, f->info.data, before.len) != 0);
+        buf_free(&before);
         api_empty(c, 200);
+        if (changed) events_framework_updated(m, f);     /* upstream: only when the info changed */
         return;
+    }
     default:
         /* MESSAGE, SHUTDOWN, REQUEST and the operation calls (sched_calls.c);
          * inverse offers are accepted and have no effect yet. */

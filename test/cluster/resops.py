@@ -615,9 +615,15 @@ def operation_status_reconcile_and_errors(c):
             assert text == "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'", text
         ops = operator(c.port, {"type": "GET_OPERATIONS"}, proto=proto)["get_operations"]["operations"]
         assert [x["info"]["id"]["value"] for x in ops] == ["res-ok"], ops
+        # The agent's own GET_OPERATIONS holds it too, until acknowledged.
+        aops = operator(c.port + 1, {"type": "GET_OPERATIONS"})["get_operations"]["operations"]
+        assert [(x["info"]["id"]["value"], x["latest_status"]["state"], x["uuid"]) for x in aops] == \
+            [("res-ok", "OPERATION_FINISHED", ops[0]["uuid"])], (aops, ops)
         assert ops[0]["info"]["type"] == "RESERVE" and ops[0]["latest_status"]["state"] == "OPERATION_FINISHED", ops
         s.ack_op(ok)
         wait_for(lambda: operator(c.port, {"type": "GET_OPERATIONS"})["get_operations"] == {}, "the ack")
+        wait_for(lambda: operator(c.port + 1, {"type": "GET_OPERATIONS"})["get_operations"] == {},
+                 "the ack on the agent")
         # unreserve again (without an id: no status comes back)
         o = s.offer(lambda o: any(r.get("role") == "r1" for r in o["resources"]))
         s.call({"type": "ACCEPT", "accept": {"offer_ids": [o["id"]], "operations": [
