@@ -94,6 +94,7 @@ cluster: mesos_api
 	$(PYTHON) test/cluster/run.py ./mesos_api
 	$(PYTHON) test/cluster/agent_tasks.py ./mesos_api
 	$(PYTHON) test/cluster/scheduler.py ./mesos_api
+	$(PYTHON) test/cluster/resops.py ./mesos_api
 	$(PYTHON) test/cluster/agent_api.py ./mesos_api
 	$(PYTHON) test/cluster/registry.py ./mesos_api
 	$(PYTHON) test/cluster/events.py ./mesos_api
@@ -121,6 +122,7 @@ asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/run.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_tasks.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/scheduler.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/resops.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_api.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 REGISTRY_STORM_SECONDS=10 $(PYTHON) test/cluster/registry.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/events.py build-asan/mesos_api

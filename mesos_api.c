@@ -29,6 +29,15 @@ static const struct call master_calls[] = {
     { "GET_EXECUTORS",     op_get_executors,     CALL_READ },
     { "GET_STATE",         op_get_state,         CALL_READ | CALL_LARGE },
     { "UPDATE_WEIGHTS",    op_update_weights,    CALL_WRITE },
+    { "GET_OPERATIONS",    op_get_operations,    CALL_READ },
+    { "RESERVE_RESOURCES", op_reserve_resources, CALL_WRITE },
+    { "UNRESERVE_RESOURCES", op_unreserve_resources, CALL_WRITE },
+    { "CREATE_VOLUMES",    op_create_volumes,    CALL_WRITE },
+    { "DESTROY_VOLUMES",   op_destroy_volumes,   CALL_WRITE },
+    { "GROW_VOLUME",       op_grow_volume,       CALL_WRITE },
+    { "SHRINK_VOLUME",     op_shrink_volume,     CALL_WRITE },
+    { "LIST_FILES",        op_list_files,        CALL_READ },
+    { "READ_FILE",         op_read_file,         CALL_READ },
     { "SUBSCRIBE",         op_subscribe,         CALL_STREAM },
 };
 

@@ -132,10 +132,14 @@ static void send_registration(struct agent_proc *a)
     }
     pbw_end(&b, k);
     if (re) agent_exec_encode_reregister(a, &b);    /* tasks, executors, frameworks */
+    agent_ops_encode_registration(a, &b, re);       /* checkpointed resources, resource version */
     pbw_put_str(&b, re ? 6 : 2, "1.12.0");          /* version */
     /* agent_capabilities: MULTI_ROLE, HIERARCHICAL_ROLE, RESERVATION_REFINEMENT,
-     * AGENT_DRAINING, as the agent supports them (SlaveInfo.Capability.Type). */
-    static const int caps[] = { 1, 2, 3, 7 };
+     * RESOURCE_PROVIDER, RESIZE_VOLUME, AGENT_OPERATION_FEEDBACK, AGENT_DRAINING,
+     * as the agent supports them (SlaveInfo.Capability.Type). RESOURCE_PROVIDER
+     * with AGENT_OPERATION_FEEDBACK makes the master send operations as
+     * ApplyOperationMessage (agent_ops.c). */
+    static const int caps[] = { 1, 2, 3, 4, 5, 6, 7 };
     for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
         size_t c = pbw_begin(&b, re ? 9 : 4);
         pbw_put_uint(&b, 1, (uint64_t)caps[i]);
@@ -210,6 +214,7 @@ static void on_registered(struct agent_proc *a, const uint8_t *p, size_t n, int 
     loop_timer_stop(a->loop, &a->retry);
     arm_ping_watch(a);
     agent_exec_resend(a);     /* updates the new master has not seen */
+    agent_ops_registered(a);  /* operations and their unacknowledged updates */
 }
 
 static void on_message(void *arg, const struct upid *from, const char *name, const void *body, size_t n)
@@ -236,7 +241,7 @@ static void on_message(void *arg, const struct upid *from, const char *name, con
             /* A ping saying we are not connected, or before our answer
              * arrived: keep registering. */
         }
-    } else if (!agent_exec_message(a, name, p, n)) {
+    } else if (!agent_exec_message(a, name, p, n) && !agent_ops_message(a, name, p, n)) {
         LOG_V(1, "Dropping unhandled message %s", name);
     }
 }
@@ -338,6 +343,11 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     struct buf perr = { .max = 1024 };
     int prc = resources_parse(rtext, strlen(rtext), NULL, &total, &perr);
     if (prc == 0) resources_encode(&total, 3, RESOURCES_STORED, &a->info);
+    if (prc == 0 && agent_ops_init(a, &total, err, 512) < 0) {
+        resources_free(&total);
+        buf_free(&perr);
+        goto fail;
+    }
     resources_free(&total);
     const char *attrs = flag_s(a, "attributes"), *what = "resources";
     if (prc == 0 && attrs) {
@@ -381,6 +391,7 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     start_registering(a, 0);
     return a;
 fail:
+    agent_ops_free(a);
     if (a->http) server_free(a->http);
     buf_free(&a->info);
     free(a);
@@ -396,6 +407,7 @@ void agent_stop(struct agent_proc *a)
     agent_shutdown_free(a);
     agent_exec_free_all(a);    /* executors keep running, as upstream's do */
     agent_history_free(a);
+    agent_ops_free(a);
     agent_api_free(a);
     wire_free(a->wire);
     server_free(a->http);

@@ -16,6 +16,7 @@
 enum agent_state { AGENT_DISCONNECTED, AGENT_REGISTERING, AGENT_REGISTERED };
 
 struct aexec;
+struct agent_res;
 struct containers;
 struct resources;
 struct agent_history;
@@ -48,6 +49,7 @@ struct agent_proc {
     double start_time;
     uint64_t registrations, pings;
     struct aexec *executors;     /* agent_exec.c */
+    struct agent_res *res;       /* checkpointed resources, operations (agent_ops.c) */
     struct loop_timer reaper;    /* collects exited executors */
     uint64_t executor_heartbeat_ms;  /* HEARTBEAT events to executors */
     uint64_t task_counters[16];  /* terminal transitions by TaskState (metrics) */
@@ -58,8 +60,8 @@ struct agent_proc {
 
     /* ShutdownMessage (agent_shutdown.c) */
     int shutting_down;
-    struct loop_timer shutdown_kill; /* --executor_shutdown_grace_period */
-    uint64_t shutdown_grace_ms;
+    struct loop_timer shutdown_exit; /* runs on_exit */
+    uint64_t shutdown_grace_ms;      /* --executor_shutdown_grace_period */
     agent_exit_fn on_exit;
     void *on_exit_arg;
 
@@ -167,9 +169,9 @@ void agent_history_encode_executors(struct agent_proc *a, struct buf *pb);
 void agent_history_encode_frameworks(struct agent_proc *a, struct buf *pb);
 
 /* agent_shutdown.c: ShutdownMessage from the master. As upstream's agent:
- * every executor is shut down (SHUTDOWN, then SIGKILL after
- * --executor_shutdown_grace_period), their pending status updates are
- * dropped, and once they are gone the agent exits (on_exit). */
+ * every executor is shut down (SHUTDOWN, then SIGKILL after its grace
+ * period), their pending status updates are dropped, and once they are
+ * gone the agent exits (on_exit). */
 void agent_shutdown_message(struct agent_proc *a, const struct upid *from, const uint8_t *p, size_t n);
 void agent_shutdown_tick(struct agent_proc *a);          /* the reaper's tick */
 void agent_on_exit(struct agent_proc *a, agent_exit_fn fn, void *arg);
@@ -183,10 +185,26 @@ void agent_exec_free_all(struct agent_proc *a);
 void agent_executor_api(struct request *r, void *arg);   /* POST /api/v1/executor */
 void agent_exec_recover(struct agent_proc *a);           /* after a restart */
 void agent_exec_encode_reregister(struct agent_proc *a, struct buf *msg);
-/* Shut every executor down (SHUTDOWN event, SIGTERM before it subscribed)
- * and drop pending status updates; none are made from here on. */
+/* Shut every executor down (SHUTDOWN event, SIGTERM before it subscribed;
+ * SIGKILL after its grace period) and drop pending status updates; none
+ * are made from here on. */
 void agent_exec_shutdown_all(struct agent_proc *a);
-void agent_exec_kill_all(struct agent_proc *a);          /* SIGKILL every executor */
+/* agent_ops.c: checkpointed resources (reservations, persistent volumes),
+ * operations from the master, volume directories. init recovers the
+ * checkpoint (base: the --resources, a struct resources *); -1 with a
+ * message when it does not fit them. */
+int agent_ops_init(struct agent_proc *a, const void *base, char *err, size_t cap);
+void agent_ops_free(struct agent_proc *a);
+/* checkpointed_resources and resource_version_uuid of a (Re)RegisterSlaveMessage. */
+void agent_ops_encode_registration(struct agent_proc *a, struct buf *msg, int re);
+/* (Re)registered: UpdateSlaveMessage with the operations, pending updates again. */
+void agent_ops_registered(struct agent_proc *a);
+int agent_ops_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n);  /* 1 if handled */
+/* Append Response.GetOperations.operations (tag 1) for the agent's GET_OPERATIONS. */
+void agent_ops_encode_operations(struct agent_proc *a, struct buf *pb);
+/* Persistent volumes in a task's resources (TaskInfo bytes) appear in the
+ * sandbox at their container path (a symbolic link). */
+void agent_ops_link_volumes(struct agent_proc *a, const char *sandbox, const uint8_t *task, size_t n);
 /* agent.c: crash-safe whole-file write (temp file, fsync, rename, dir fsync). */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n);
 int agent_fsync_dir(const char *dir);   /* 0 or -errno */

@@ -493,9 +493,9 @@ void agent_op_get_state(struct api_ctx *c) { respond_with(c, R_GET_STATE, 9, fil
 void agent_op_get_frameworks(struct api_ctx *c) { respond_with(c, R_GET_FRAMEWORKS, 11, fill_frameworks); }
 void agent_op_get_executors(struct api_ctx *c) { respond_with(c, R_GET_EXECUTORS, 12, fill_executors); }
 void agent_op_get_tasks(struct api_ctx *c) { respond_with(c, R_GET_TASKS, 13, fill_tasks); }
-/* No operations: no resource providers, and offer operations are the
- * master's for now. */
-void agent_op_get_operations(struct api_ctx *c) { respond_with(c, R_GET_OPERATIONS, 18, NULL); }
+/* The operations the agent holds until their terminal status is
+ * acknowledged (agent_ops.c); no resource providers. */
+void agent_op_get_operations(struct api_ctx *c) { respond_with(c, R_GET_OPERATIONS, 18, agent_ops_encode_operations); }
 void agent_op_get_resource_providers(struct api_ctx *c) { respond_with(c, R_GET_RESOURCE_PROVIDERS, 17, NULL); }
 
 static void fill_agent(struct agent_proc *a, struct buf *pb)

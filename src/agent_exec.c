@@ -82,6 +82,7 @@ struct aexec {
     int stream_json;
     struct atask *tasks;
     struct loop_timer reg_timeout;
+    struct loop_timer shutdown_timer;   /* SIGKILL if SHUTDOWN is not obeyed */
     int adopted;                 /* recovered after an agent restart: not our child */
     struct loop_timer heartbeat; /* HEARTBEAT events while subscribed */
     int subscribed;              /* has subscribed once (metrics: registering/running) */
@@ -262,11 +263,13 @@ static void agent_update(struct atask *t, int state, int reason, const char *mes
 }
 
 static void exec_free(struct aexec *e);
+static void shutdown_timeout_cb(struct loop *l, struct loop_timer *t);
 static void heartbeat_cb(struct loop *l, struct loop_timer *t);
 static void view_of(struct aexec *e, struct exec_view *v);
 static void record_completed(struct aexec *e, struct atask *t);
 static void gone_for_good(struct aexec *e);
 static void encode_task(struct agent_proc *a, struct aexec *e, struct atask *t, int state, struct buf *m);
+static void shutdown_executor(struct aexec *e);
 
 /* StatusUpdateAcknowledgementMessage {slave_id, framework_id, task_id, uuid}. */
 static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
@@ -329,6 +332,7 @@ static void exec_free(struct aexec *e)
         server_stream_end(e->stream);
     }
     loop_timer_stop(a->loop, &e->reg_timeout);
+    loop_timer_stop(a->loop, &e->shutdown_timer);
     loop_timer_stop(a->loop, &e->heartbeat);
     while (e->tasks) {
         struct atask *t = e->tasks;
@@ -467,6 +471,7 @@ static struct aexec *new_exec(struct agent_proc *a, const char *fw, const char *
     snprintf(e->sandbox, sizeof e->sandbox, "%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
              a->work_dir, a->id, fw, ex, e->container_id);
     loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+    loop_timer_init(&e->shutdown_timer, shutdown_timeout_cb);
     loop_timer_init(&e->heartbeat, heartbeat_cb);
     e->next = a->executors;
     a->executors = e;
@@ -548,6 +553,7 @@ static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
         else command_executor_info(&e->executor_info, task, fw);
     }
     struct atask *t = new_task(e, task, ti.p, ti.n, 0);
+    agent_ops_link_volumes(a, e->sandbox, ti.p, ti.n);   /* persistent volumes into the sandbox */
     LOG("Launching task %s of framework %s with executor %s", task, fw, ex);
     if (!has_exec && !has_cmd) {
         agent_update(t, TASK_ERROR, -1, "Task has neither an executor nor a command");
@@ -587,6 +593,7 @@ static void on_run_task_group(struct agent_proc *a, const uint8_t *p, size_t n)
         if (f.tag != 1 || f.wt != PBW_LEN || pbw_get_id(f.p, f.n, 2, tid, sizeof tid) < 0) continue;
         if (find_task(a, fw, tid, NULL)) { LOG_WARN("Task %s is already known: not launched again", tid); continue; }
         new_task(e, tid, f.p, f.n, group);
+        agent_ops_link_volumes(a, e->sandbox, f.p, f.n);
         count++;
     }
     LOG("Launching a group of %d task(s) of framework %s with executor %s", count, fw, ex);
@@ -637,8 +644,82 @@ static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t
     }
 }
 
+/* FrameworkToExecutorMessage {slave_id 1, framework_id 2, executor_id 3,
+ * data 4}: a MESSAGE event {message 6 {data 1}} to a subscribed executor;
+ * dropped otherwise, as upstream drops it for an executor not running. */
+static void on_framework_message(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256], ex[256];
+    struct pbw_field d;
+    if (pbw_get_id(p, n, 2, fw, sizeof fw) < 0 || pbw_get_id(p, n, 3, ex, sizeof ex) < 0) return;
+    struct aexec *e = find_exec(a, fw, ex);
+    if (!e || !e->stream) {
+        LOG_WARN("Dropping message for executor %s of framework %s because the executor is %s", ex, fw,
+                 e ? "not running" : "unknown");
+        return;
+    }
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 5);                          /* MESSAGE */
+    size_t k = pbw_begin(&ev, 6);
+    if (pbw_find(p, n, 4, &d) == 1 && d.wt == PBW_LEN) pbw_put_bytes(&ev, 1, d.p, d.n);
+    else pbw_put_bytes(&ev, 1, "", 0);
+    pbw_end(&ev, k);
+    send_event(e, &ev);
+    buf_free(&ev);
+}
+
+/* ExecutorInfo.shutdown_grace_period (14) {nanoseconds 1}, else
+ * --executor_shutdown_grace_period (default 5 s), as upstream. */
+static uint64_t grace_ms(const struct aexec *e)
+{
+    struct pbw_field g, ns;
+    if (pbw_find(e->executor_info.data, e->executor_info.len, 14, &g) == 1 && pbw_find(g.p, g.n, 1, &ns) == 1 &&
+        (int64_t)ns.v >= 0)
+        return ns.v / 1000000;
+    return e->a->shutdown_grace_ms;
+}
+
+static void shutdown_timeout_cb(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    struct aexec *e = container_of(t, struct aexec, shutdown_timer);
+    if (e->pid > 0) {
+        LOG("Killing executor %s of framework %s: it did not exit after SHUTDOWN", e->executor_id, e->framework_id);
+        kill(-e->pid, SIGKILL);
+    }
+}
+
+/* SHUTDOWN to the executor (SIGTERM without a stream), SIGKILL after its
+ * grace period. */
+static void shutdown_executor(struct aexec *e)
+{
+    if (loop_timer_active(&e->shutdown_timer)) return;   /* terminating already */
+    LOG("Shutting down executor %s of framework %s", e->executor_id, e->framework_id);
+    e->terminating = 1;
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 7);                          /* SHUTDOWN */
+    if (send_event(e, &ev) < 0) kill(-e->pid, SIGTERM);
+    buf_free(&ev);
+    loop_timer_start(e->a->loop, &e->shutdown_timer, grace_ms(e));
+}
+
+/* ShutdownExecutorMessage {executor_id 1, framework_id 2}. */
+static void on_shutdown_executor(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256], ex[256];
+    if (pbw_get_id(p, n, 2, fw, sizeof fw) < 0 || pbw_get_id(p, n, 1, ex, sizeof ex) < 0) return;
+    struct aexec *e = find_exec(a, fw, ex);
+    if (!e || e->pid <= 0) {
+        LOG_WARN("Ignoring shutdown of unknown executor '%s' of framework %s", ex, fw);
+        return;
+    }
+    shutdown_executor(e);
+}
+
 int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n)
 {
+    if (strcmp(name, "mesos.internal.FrameworkToExecutorMessage") == 0) { on_framework_message(a, p, n); return 1; }
+    if (strcmp(name, "mesos.internal.ShutdownExecutorMessage") == 0) { on_shutdown_executor(a, p, n); return 1; }
     if (strcmp(name, "mesos.internal.RunTaskMessage") == 0) on_run_task(a, p, n);
     else if (strcmp(name, "mesos.internal.RunTaskGroupMessage") == 0) on_run_task_group(a, p, n);
     else if (strcmp(name, "mesos.internal.KillTaskMessage") == 0) on_kill_task(a, p, n);
@@ -923,7 +1004,30 @@ void agent_executor_api(struct request *r, void *arg)
         buf_free(&ev);
         break;
     }
-    case 3:                                            /* MESSAGE: no framework channel yet */
+    case 3: {                                          /* MESSAGE {data 2} */
+        struct pbw_field msg, data;
+        if (pbw_find(p, n, 6, &msg) != 1 || msg.wt != PBW_LEN) {
+            server_error(r, 400, "Failed to validate executor::Call: Expecting 'message' to be present");
+            goto out;
+        }
+        server_respond(r, 202, NULL, NULL, "", 0);
+        /* ExecutorToFrameworkMessage {slave_id 1, framework_id 2, executor_id 3,
+         * data 4}, through the master (our frameworks speak HTTP). */
+        if (a->state != AGENT_REGISTERED) {
+            LOG_WARN("Dropping framework message from executor '%s' to framework %s because the agent is not "
+                     "registered", ex, fw);
+            break;
+        }
+        struct buf m = {0};
+        pbw_put_id(&m, 1, a->id);
+        pbw_put_id(&m, 2, fw);
+        pbw_put_id(&m, 3, ex);
+        if (pbw_find(msg.p, msg.n, 2, &data) == 1 && data.wt == PBW_LEN) pbw_put_bytes(&m, 4, data.p, data.n);
+        else pbw_put_bytes(&m, 4, "", 0);
+        wire_send(a->wire, &a->master, "mesos.internal.ExecutorToFrameworkMessage", m.data, m.len);
+        buf_free(&m);
+        break;
+    }
     case 4:                                            /* HEARTBEAT */
         server_respond(r, 202, NULL, NULL, "", 0);
         break;
@@ -962,6 +1066,7 @@ void agent_exec_recover(struct agent_proc *a)
         struct aexec *e = xcalloc(1, sizeof *e);
         e->a = a;
         loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+        loop_timer_init(&e->shutdown_timer, shutdown_timeout_cb);
         loop_timer_init(&e->heartbeat, heartbeat_cb);
         struct pbw_reader r;
         struct pbw_field fl;
@@ -1145,25 +1250,9 @@ void agent_exec_shutdown_all(struct agent_proc *a)
             }
         }
         if (e->pid <= 0) { gone_for_good(e); continue; }
-        LOG("Shutting down executor %s of framework %s", e->executor_id, e->framework_id);
-        e->terminating = 1;
-        struct buf ev = {0};
-        pbw_put_uint(&ev, 1, 7);                      /* SHUTDOWN */
-        if (send_event(e, &ev) < 0) kill(-e->pid, SIGTERM);
-        buf_free(&ev);
+        shutdown_executor(e);
         checkpoint(e);
     }
-}
-
-void agent_exec_kill_all(struct agent_proc *a)
-{
-    for (struct aexec *e = a->executors; e; e = e->next)
-        if (e->pid > 0) {
-            LOG_WARN("Killing executor %s of framework %s: the shutdown grace period is over",
-                     e->executor_id, e->framework_id);
-            containers_kill_session(e->pid, SIGKILL, e->adopted ? e->sandbox : NULL);
-            if (!e->adopted) kill(e->pid, SIGKILL);
-        }
 }
 
 /* A v1 Task from what the agent holds (protobuf::createTask's fields). */

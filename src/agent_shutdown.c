@@ -5,8 +5,9 @@
  * a machine that is DOWN for maintenance, one re-registering from another
  * address. Upstream's agent (Slave::shutdown in src/slave/slave.cpp)
  * ignores the message unless it comes from its master, then shuts every
- * framework down: each executor gets SHUTDOWN, and is destroyed after
- * --executor_shutdown_grace_period if it has not exited; status updates of
+ * framework down: each executor gets SHUTDOWN, and is destroyed after its
+ * shutdown_grace_period (ExecutorInfo's, else --executor_shutdown_grace_period)
+ * if it has not exited; status updates of
  * the terminating frameworks are no longer sent. Once the last executor is
  * gone the agent process terminates and mesos-agent exits with status 0.
  *
@@ -34,13 +35,6 @@ static size_t live_executors(struct agent_proc *a)
     size_t n = 0;
     agent_exec_foreach(a, count_live, &n);
     return n;
-}
-
-static void kill_cb(struct loop *l, struct loop_timer *t)
-{
-    (void)l;
-    struct agent_proc *a = container_of(t, struct agent_proc, shutdown_kill);
-    agent_exec_kill_all(a);
 }
 
 void agent_on_exit(struct agent_proc *a, agent_exit_fn fn, void *arg)
@@ -77,8 +71,6 @@ void agent_shutdown_message(struct agent_proc *a, const struct upid *from, const
     loop_timer_stop(a->loop, &a->ping_watch);
     a->state = AGENT_DISCONNECTED;
     agent_exec_shutdown_all(a);
-    loop_timer_init(&a->shutdown_kill, kill_cb);
-    loop_timer_start(a->loop, &a->shutdown_kill, a->shutdown_grace_ms);
     agent_shutdown_tick(a);
 }
 
@@ -86,7 +78,7 @@ void agent_shutdown_message(struct agent_proc *a, const struct upid *from, const
 static void exit_cb(struct loop *l, struct loop_timer *t)
 {
     (void)l;
-    struct agent_proc *a = container_of(t, struct agent_proc, shutdown_kill);
+    struct agent_proc *a = container_of(t, struct agent_proc, shutdown_exit);
     LOG("Agent terminating");
     if (a->on_exit) a->on_exit(a, a->on_exit_arg);
 }
@@ -96,12 +88,11 @@ void agent_shutdown_tick(struct agent_proc *a)
 {
     if (a->shutting_down != 1 || live_executors(a)) return;
     a->shutting_down = 2;                /* reported once */
-    loop_timer_stop(a->loop, &a->shutdown_kill);
-    loop_timer_init(&a->shutdown_kill, exit_cb);
-    loop_timer_start(a->loop, &a->shutdown_kill, 0);
+    loop_timer_init(&a->shutdown_exit, exit_cb);
+    loop_timer_start(a->loop, &a->shutdown_exit, 0);
 }
 
 void agent_shutdown_free(struct agent_proc *a)
 {
-    loop_timer_stop(a->loop, &a->shutdown_kill);
+    loop_timer_stop(a->loop, &a->shutdown_exit);
 }

@@ -443,6 +443,7 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable, dou
     tasks_unreachable(m, a);
     if (!unreachable) events_agent_removed(m, a->id);
     free_executors(a);
+    ops_agent_removed(m, a);
     if (unreachable) master_unreachable_add(m, a->id, time);
     loop_timer_stop(m->loop, &a->ping);
     buf_free(&a->info);
@@ -558,6 +559,7 @@ static void complete_register(struct master *m, const struct upid *from, const u
     a->pings_missed = 0;
     set_info(a, info.p, info.n);
     set_capabilities(a, p, n, re ? 9 : 4);
+    ops_agent_registered(m, a, p, n, re);          /* total resources, capabilities */
     if (pbw_find(p, n, re ? 6 : 2, &ver) == 1 && ver.wt == PBW_LEN)
         snprintf(a->version, sizeof a->version, "%.*s", (int)(ver.n < 31 ? ver.n : 31), (const char *)ver.p);
     if (re) {
@@ -728,6 +730,8 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
             LOG("Agent %s unregistered", a->id);
             start_removal(m, a, 0);
         }
+    } else if (ops_on_message(m, from, name, p, n) || sched_calls_on_message(m, from, name, p, n)) {
+        /* operations.c, sched_calls.c */
     } else {
         LOG_V(1, "Dropping unhandled message %s from %s:%d", name, from->host, from->port);
     }
@@ -752,35 +756,6 @@ void agents_free(struct master *m)
 
 /* ==== GET_AGENTS ======================================================== */
 
-/* Resources in the "endpoint" format (OPERATOR_API.md 4.3.3): an
- * unreserved resource gets role "*", one with a single reservation gets
- * that reservation's role. */
-static void put_endpoint_resources(struct buf *b, uint32_t tag, const uint8_t *info, size_t n)
-{
-    struct pbw_reader r;
-    struct pbw_field f;
-    pbw_reader_init(&r, info, n);
-    while (pbw_next(&r, &f) == 1) {
-        if (f.tag != 3 || f.wt != PBW_LEN) continue;
-        size_t k = pbw_begin(b, tag);
-        buf_append(b, f.p, f.n);
-        struct pbw_field role, res;
-        if (pbw_find(f.p, f.n, 6, &role) != 1) {
-            int nres = 0;
-            struct pbw_reader rr;
-            pbw_reader_init(&rr, f.p, f.n);
-            while (pbw_next(&rr, &res) == 1)
-                if (res.tag == 13 && res.wt == PBW_LEN) nres++;
-            if (nres == 0) pbw_put_str(b, 6, "*");
-            else if (nres == 1 && pbw_find(f.p, f.n, 13, &res) == 1) {
-                struct pbw_field rl;
-                if (pbw_find(res.p, res.n, 3, &rl) == 1 && rl.wt == PBW_LEN) pbw_put_bytes(b, 6, rl.p, rl.n);
-            }
-        }
-        pbw_end(b, k);
-    }
-}
-
 static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next) {
@@ -794,9 +769,12 @@ static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
         pbw_put_str(pb, 4, pid);
         pbw_put_time(pb, 5, a->registered_time);
         if (a->reregistered_time > 0) pbw_put_time(pb, 6, a->reregistered_time);
-        put_endpoint_resources(pb, 7, (const uint8_t *)a->info.data, a->info.len);
-        /* allocated: what its tasks use; offered: what its offers hold. */
-        struct resources used = {0}, offered = {0};
+        /* total: with its reservations and volumes; allocated: what its
+         * tasks use; offered: what its offers hold. */
+        struct resources total = {0}, used = {0}, offered = {0};
+        agents_total(a, &total);
+        resources_encode(&total, 7, RESOURCES_ENDPOINT, pb);
+        resources_free(&total);
         agents_used(a, &used);
         sched_offered(m, a, &offered);
         resources_encode(&used, 8, RESOURCES_ENDPOINT, pb);

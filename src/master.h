@@ -10,6 +10,7 @@
 #include "api.h"
 #include "flags.h"
 #include "loop.h"
+#include "resources.h"
 #include "server.h"
 #include "wire.h"
 
@@ -31,6 +32,8 @@ struct mexec {
     struct buf info;             /* ExecutorInfo bytes */
 };
 
+struct agent_ops;   /* operations.c */
+
 /* An agent the master knows (agents.c). Its SlaveInfo is kept as the
  * protobuf bytes the agent sent, with the id the master assigned; the v0
  * SlaveInfo and v1 AgentInfo share field numbers, so the bytes serve both. */
@@ -49,11 +52,22 @@ struct agent {
     struct loop_timer ping;
     struct mtask *tasks;
     struct mexec *executors;
+    struct agent_ops *ops;       /* total resources and operations (operations.c) */
 };
 
 /* A framework subscribed through the v1 scheduler API (scheduler.c). */
 struct decline;
-struct offer;
+struct framework;
+
+/* An outstanding offer (scheduler.c). */
+struct offer {
+    struct offer *next;
+    uint64_t made_ms;            /* for --offer_timeout */
+    char id[160];
+    struct framework *f;
+    struct agent *a;
+    struct resources res;
+};
 struct framework {
     struct master *m;
     struct framework *next;
@@ -218,6 +232,62 @@ double master_role_weight(struct master *m, const char *role);
 void sched_trigger(struct master *m);
 /* Append Response.GetFrameworks fields (frameworks, completed_frameworks). */
 void sched_encode_get_frameworks(struct master *m, struct buf *pb);
+
+/* Send an Event (protobuf bytes) on the framework's stream, if it has one. */
+void sched_send_event(struct framework *f, const struct buf *ev);
+/* Rescind an offer (RESCIND to its framework), refusing its agent to the
+ * framework for refuse_secs. */
+void sched_rescind_offer(struct master *m, struct offer *o, double refuse_secs);
+
+/* operations.c: resource operations (RESERVE, UNRESERVE, CREATE, DESTROY,
+ * GROW_VOLUME, SHRINK_VOLUME) from the operator API and from ACCEPT, their
+ * status, and each agent's total resources. */
+/* The agent's total resources (its static ones with its checkpointed
+ * reservations and volumes applied), added to out (struct resources *). */
+void agents_total(const struct agent *a, void *out);
+/* (Re)registration: the message's checkpointed resources, resource
+ * version and capabilities (RegisterSlaveMessage, or Reregister when re). */
+void ops_agent_registered(struct master *m, struct agent *a, const uint8_t *msg, size_t n, int re);
+void ops_agent_removed(struct master *m, struct agent *a);
+/* Messages from agents about operations: 1 if handled. */
+int ops_on_message(struct master *m, const struct upid *from, const char *name, const uint8_t *p, size_t n);
+/* A non-LAUNCH offer operation of an ACCEPT: validated against the offers'
+ * remaining resources `pool` (struct resources *), which it converts, and
+ * applied. `invalid` is why the offers are invalid, or NULL. */
+void ops_accept(struct master *m, struct framework *f, struct agent *a, const char *invalid,
+                const uint8_t *op, size_t n, void *pool);
+/* Allocator: can the role use anything of avail, and keep only that. */
+int ops_role_can_use(const void *avail, const char *role);
+void ops_keep_offerable(void *avail, const char *role);
+/* The resource format of the framework's offers (RESOURCES_STORED, or the
+ * pre-refinement one for frameworks without RESERVATION_REFINEMENT). */
+int ops_offer_format(const struct framework *f);
+/* ACKNOWLEDGE_OPERATION_STATUS and RECONCILE_OPERATIONS (after 202). */
+void ops_acknowledge(struct master *m, struct framework *f, const uint8_t *call, size_t n);
+void ops_reconcile(struct master *m, struct framework *f, const uint8_t *call, size_t n);
+
+/* sched_calls.c: MESSAGE, SHUTDOWN, REQUEST, ACKNOWLEDGE_OPERATION_STATUS
+ * and RECONCILE_OPERATIONS. Validation first (0, or -1 once it answered
+ * the error: 400, or 406 for RECONCILE_OPERATIONS' Accept), then the call
+ * itself once the framework is known. */
+int sched_calls_validate(struct api_ctx *c, const uint8_t *call, size_t n);
+int sched_calls_handles(int type);
+void sched_calls_handle(struct api_ctx *c, struct framework *f, const uint8_t *call, size_t n);
+/* ExecutorToFrameworkMessage from an agent: 1 if handled. */
+int sched_calls_on_message(struct master *m, const struct upid *from, const char *name, const uint8_t *p, size_t n);
+
+/* master_files.c: the master's files (/master/log). */
+void op_list_files(struct api_ctx *c);
+void op_read_file(struct api_ctx *c);
+
+/* Operator calls of operations.c. */
+void op_get_operations(struct api_ctx *c);
+void op_reserve_resources(struct api_ctx *c);
+void op_unreserve_resources(struct api_ctx *c);
+void op_create_volumes(struct api_ctx *c);
+void op_destroy_volumes(struct api_ctx *c);
+void op_grow_volume(struct api_ctx *c);
+void op_shrink_volume(struct api_ctx *c);
 
 /* master_registry.c: the registry under --work_dir, recovery, and the
  * write path of every handler that changes durable state: call

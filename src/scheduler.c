@@ -31,15 +31,6 @@ enum { C_SUBSCRIBE = 1, C_TEARDOWN = 2, C_ACCEPT = 3, C_DECLINE = 4, C_REVIVE = 
        C_ACCEPT_INVERSE = 13, C_DECLINE_INVERSE = 14, C_ACK_OPERATION = 15, C_RECONCILE_OPERATIONS = 16,
        C_UPDATE_FRAMEWORK = 17 };
 
-struct offer {
-    struct offer *next;
-    uint64_t made_ms;            /* for --offer_timeout */
-    char id[160];
-    struct framework *f;
-    struct agent *a;
-    struct resources res;
-};
-
 struct decline {
     struct decline *next;
     char agent_id[96];
@@ -65,6 +56,11 @@ static void send_event(struct framework *f, struct buf *ev)
         f->stream = NULL;
         drop_stream(f);
     }
+}
+
+void sched_send_event(struct framework *f, const struct buf *ev)
+{
+    send_event(f, (struct buf *)ev);
 }
 
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n)
@@ -151,6 +147,14 @@ static void remove_offer(struct master *m, struct offer *o, int rescind)
     offer_free(o);
 }
 
+static void add_decline(struct framework *f, const char *agent_id, double secs);
+
+void sched_rescind_offer(struct master *m, struct offer *o, double refuse_secs)
+{
+    add_decline(o->f, o->a->id, refuse_secs);
+    remove_offer(m, o, 1);
+}
+
 static struct offer *find_offer(struct master *m, const char *id, size_t n)
 {
     for (struct offer *o = m->offers; o; o = o->next)
@@ -175,9 +179,8 @@ void sched_offered(struct master *m, struct agent *a, void *out)
 /* What an agent can still offer: total - used by tasks - offered. */
 static void available(struct master *m, struct agent *a, struct resources *out)
 {
-    struct buf err = { .max = 4096 };
     struct resources used = {0}, offered = {0};
-    resources_decode_field(a->info.data, a->info.len, 3, out, &err);
+    agents_total(a, out);
     agents_used(a, &used);
     sched_offered(m, a, &offered);
     /* Used and offered resources carry an allocation role; take them off
@@ -188,7 +191,6 @@ static void available(struct master *m, struct agent *a, struct resources *out)
     resources_subtract(out, &offered);
     resources_free(&used);
     resources_free(&offered);
-    buf_free(&err);
 }
 
 /* ==== Weighted DRF ====================================================== */
@@ -302,7 +304,7 @@ static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
     struct resources enc = {0};
     resources_copy(&enc, &o->res);
     if (!f->multi_role) resources_unallocate(&enc);
-    resources_encode(&enc, 5, RESOURCES_STORED, out);
+    resources_encode(&enc, 5, ops_offer_format(f), out);
     resources_free(&enc);
     struct pbw_reader r;
     struct pbw_field at;
@@ -338,11 +340,7 @@ static void allocate(struct master *m)
         }
     }
     struct resources cluster = {0};
-    struct buf err = { .max = 4096 };
-    for (struct agent *a = m->agents; a; a = a->next) {
-        buf_reset(&err);
-        resources_decode_field(a->info.data, a->info.len, 3, &cluster, &err);
-    }
+    for (struct agent *a = m->agents; a; a = a->next) agents_total(a, &cluster);
     double total[4] = {0};
     add_use(total, &cluster);
     compute_usage(m);
@@ -358,7 +356,7 @@ static void allocate(struct master *m)
             struct framework *best = NULL;
             double best_role = 0, best_fw = 0;
             for (struct framework *f = m->frameworks; f; f = f->next) {
-                if (!f->stream || f->suppressed || declined(f, a, now)) continue;
+                if (!f->stream || f->suppressed || declined(f, a, now) || !ops_role_can_use(&avail, f->role)) continue;
                 double rs = role_share(m, f->role, total), fs = share(f->use, total);
                 if (!best || rs < best_role || (rs == best_role && fs < best_fw)) {
                     best = f;
@@ -367,6 +365,7 @@ static void allocate(struct master *m)
                 }
             }
             if (best) {
+                ops_keep_offerable(&avail, best->role);   /* reserved resources go to their role only */
                 make_offer(m, best, a, &avail);
                 add_use(best->use, &avail);
             }
@@ -374,7 +373,6 @@ static void allocate(struct master *m)
         resources_free(&avail);
     }
     resources_free(&cluster);
-    buf_free(&err);
 }
 
 void sched_rescind_all(struct master *m)
@@ -724,8 +722,8 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
         if (x.tag != 2 || x.wt != PBW_LEN) continue;
         struct pbw_field type, op, t;
         int ty = pbw_find(x.p, x.n, 1, &type) == 1 ? (int)type.v : 0;
-        if (ty != 1 && ty != 6) {
-            LOG_WARN("Framework %s: offer operation %d is not supported yet; ignored", f->id, ty);
+        if (ty != 1 && ty != 6) {                         /* RESERVE, CREATE, ... (operations.c) */
+            ops_accept(m, f, agent, invalid, x.p, x.n, &pool);
             continue;
         }
         if (ty == 1 && pbw_find(x.p, x.n, 2, &op) == 1) {         /* LAUNCH {task_infos 1} */
@@ -739,6 +737,11 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
                     /* REASON_INVALID_OFFERS (6): TASK_DROPPED, or TASK_LOST for
                      * frameworks that are not partition-aware. */
                     master_update(f, tid, NULL, f->partition_aware ? 9 : 5, 6, invalid ? invalid : "No agent");
+                    continue;
+                }
+                struct pbw_field oid;
+                if (pbw_find(x.p, x.n, 12, &oid) == 1) {       /* no operation feedback for LAUNCH */
+                    master_update(f, tid, agent->id, 7, 14, "The `id` field cannot be set on LAUNCH operations");
                     continue;
                 }
                 launch_task(m, f, agent, t.p, t.n, &pool);
@@ -873,6 +876,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
         return;
     }
+    if (sched_calls_validate(c, p, n) < 0) return;
     struct framework *f = sched_find(m, fw);
     size_t sl;
     const char *sid = request_header(c->r, "Mesos-Stream-Id", &sl);
@@ -979,10 +983,10 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         return;
     }
     default:
-        /* SHUTDOWN, MESSAGE, REQUEST, inverse offers, operation calls:
-         * accepted; the parts they drive (executor messages, maintenance,
-         * operations) come with later issues. */
-        api_empty(c, 202);
+        /* MESSAGE, SHUTDOWN, REQUEST and the operation calls (sched_calls.c);
+         * inverse offers are accepted and have no effect yet. */
+        if (sched_calls_handles(c->type)) sched_calls_handle(c, f, p, n);
+        else api_empty(c, 202);
         return;
     }
 }

@@ -576,7 +576,7 @@ def shutdown_kills_an_executor_that_ignores_it_after_the_grace_period(fm, agent,
     assert proc.wait(30) == 0
     took = time.time() - start
     assert 0.9 <= took < 20, took                     # SIGTERM ignored: SIGKILL after the grace period
-    assert log_has(proc, "Killing executor deaf of framework fw1: the shutdown grace period is over")
+    assert log_has(proc, "Killing executor deaf of framework fw1: it did not exit after SHUTDOWN")
     wait_for(lambda: processes_in(sandbox) == 0, 5, "the executor to be gone")
 
 

@@ -120,6 +120,13 @@ def metric(port, name):
     return {m["name"]: m.get("value") for m in body["get_metrics"]["metrics"]}.get(name)
 
 
+def _cwd_under(pid, root):
+    try:
+        return os.readlink("/proc/%s/cwd" % pid).startswith(root)
+    except OSError:
+        return False
+
+
 def wait_for(pred, timeout=15, step=0.05):
     end = time.time() + timeout
     while time.time() < end:
@@ -636,6 +643,15 @@ def running_task_survives_master_kill9(tmp, procs):
     k.framework_id.value = "fw1"
     k.task_id.value = "t1"
     send_message(ap, "slave(1)", k)
+    # Leave no executor behind: the kill ends the task, its update is
+    # acknowledged, and the executor exits before the agent is stopped.
+    killed = wait_for(lambda: [t for t in get(mp, "GET_TASKS").get("completed_tasks", [])
+                               if t["state"] == "TASK_KILLED"], timeout=20)
+    assert killed and killed[0]["task_id"]["value"] == "t1", killed
+    ack_latest(killed[0])
+    ex = os.path.join(tmp, "a")
+    assert wait_for(lambda: not [p for p in os.listdir("/proc") if p.isdigit() and
+                                 _cwd_under(p, ex)], timeout=20), "the executor did not exit"
 
 
 print("%d passed, %d failed" % (passed, failed))
