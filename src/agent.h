@@ -54,7 +54,8 @@ struct agent_proc {
     uint64_t executor_heartbeat_ms;  /* HEARTBEAT events to executors */
     uint64_t task_counters[16];  /* terminal transitions by TaskState (metrics) */
     uint64_t executors_terminated, valid_status_updates, container_launch_errors,
-             recovery_errors;    /* counters of GET_METRICS */
+             recovery_errors, valid_framework_messages,
+             invalid_framework_messages;     /* counters of GET_METRICS */
     struct agent_history *history;   /* completed tasks, executors, frameworks */
     uint64_t max_completed_executors;    /* --max_completed_executors_per_framework */
 

@@ -337,8 +337,8 @@ static size_t agent_metrics(struct agent_proc *a, struct metric **out)
     put(&l, "slave/executors_preempted", 0);      /* no QoS controller, nothing is preempted */
     put(&l, "slave/valid_status_updates", (double)a->valid_status_updates);
     put(&l, "slave/invalid_status_updates", 0);
-    put(&l, "slave/valid_framework_messages", 0);
-    put(&l, "slave/invalid_framework_messages", 0);
+    put(&l, "slave/valid_framework_messages", (double)a->valid_framework_messages);
+    put(&l, "slave/invalid_framework_messages", (double)a->invalid_framework_messages);
     put(&l, "slave/container_launch_errors", (double)a->container_launch_errors);
     struct buf err = { .max = 1024 };
     resources_decode_field(a->info.data, a->info.len, 3, &total, &err);

@@ -656,6 +656,7 @@ static void on_framework_message(struct agent_proc *a, const uint8_t *p, size_t 
     if (!e || !e->stream) {
         LOG_WARN("Dropping message for executor %s of framework %s because the executor is %s", ex, fw,
                  e ? "not running" : "unknown");
+        a->invalid_framework_messages++;
         return;
     }
     struct buf ev = {0};
@@ -664,7 +665,8 @@ static void on_framework_message(struct agent_proc *a, const uint8_t *p, size_t 
     if (pbw_find(p, n, 4, &d) == 1 && d.wt == PBW_LEN) pbw_put_bytes(&ev, 1, d.p, d.n);
     else pbw_put_bytes(&ev, 1, "", 0);
     pbw_end(&ev, k);
-    send_event(e, &ev);
+    if (send_event(e, &ev) == 0) a->valid_framework_messages++;
+    else a->invalid_framework_messages++;
     buf_free(&ev);
 }
 
@@ -1016,6 +1018,7 @@ void agent_executor_api(struct request *r, void *arg)
         if (a->state != AGENT_REGISTERED) {
             LOG_WARN("Dropping framework message from executor '%s' to framework %s because the agent is not "
                      "registered", ex, fw);
+            a->invalid_framework_messages++;
             break;
         }
         struct buf m = {0};
@@ -1026,6 +1029,7 @@ void agent_executor_api(struct request *r, void *arg)
         else pbw_put_bytes(&m, 4, "", 0);
         wire_send(a->wire, &a->master, "mesos.internal.ExecutorToFrameworkMessage", m.data, m.len);
         buf_free(&m);
+        a->valid_framework_messages++;
         break;
     }
     case 4:                                            /* HEARTBEAT */

@@ -715,6 +715,11 @@ def messages_both_ways_and_shutdown(c):
                                                "data": base64.b64encode(b"ping%d" % i).decode()}})
         m = s.next("MESSAGE", 15, lambda e: e["message"]["executor_id"]["value"] == "ex%d" % i)["message"]
         assert base64.b64decode(m["data"]) == b"echo:ping%d" % i and m["agent_id"]["value"] == aid, m
+    # the agent counted them: two to executors, two back
+    metrics = {x["name"]: x["value"] for x in operator(c.port + 1, {"type": "GET_METRICS", "get_metrics": {}})
+               ["get_metrics"]["metrics"]}
+    assert metrics["slave/valid_framework_messages"] == 4, metrics
+    assert metrics["slave/invalid_framework_messages"] == 0, metrics
     # A message for an unknown agent is accepted and dropped, as upstream.
     s.call({"type": "MESSAGE", "message": {"agent_id": {"value": "nope"}, "executor_id": {"value": "ex0"},
                                            "data": ""}})
