@@ -600,6 +600,26 @@ def pb_uint(tag, v):
     return pb_varint(tag << 3) + pb_varint(v)
 
 
+def free_run(n):
+    """A base port with n consecutive bindable ports (local mode puts its
+    agents on the ports after the master's)."""
+    for _ in range(200):
+        base = free_port()
+        socks = []
+        try:
+            for i in range(n):
+                t = socket.socket()
+                t.bind(("127.0.0.1", base + i))
+                socks.append(t)
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise AssertionError("no free run of %d ports" % n)
+
+
 def write_gone_registry(wd, agent_id):
     d = os.path.join(wd, "registry")
     os.makedirs(d)
@@ -657,12 +677,7 @@ def in_a_local_cluster_the_shut_down_agent_stops_and_the_rest_runs_on(fm, agent,
     os.makedirs(lwd + "/agents/1/meta")
     with open(lwd + "/agents/1/meta/agent_id", "w") as f:
         f.write("L-GONE")
-    mport = free_port()
-    while True:                                       # the agents take the next two ports
-        ports = [mport + 1, mport + 2]
-        if all(socket.socket().connect_ex(("127.0.0.1", p)) != 0 for p in ports):
-            break
-        mport = free_port()
+    mport = free_run(3)                               # the agents take the next two ports
     local = subprocess.Popen([BIN, "local", "--agents=2", "--port=%d" % mport, "--work_dir=" + lwd],
                              stderr=subprocess.PIPE)
     local.log = []
@@ -687,11 +702,12 @@ def in_a_local_cluster_the_shut_down_agent_stops_and_the_rest_runs_on(fm, agent,
             s.close()
             return resp.count(b'"agent_info"')
         wait_for(lambda: agents() == 1, what="the other agent registered")
-        assert local.poll() is None
+        assert local.poll() is None, b"".join(local.log[-10:]).decode(errors="replace")
     finally:
         local.send_signal(signal.SIGTERM)
-        assert local.wait(15) == 0
+        rc = local.wait(15)
         kill_sandbox_processes(lwd)
+    assert rc == 0, (rc, b"".join(local.log[-10:]).decode(errors="replace"))
 
 
 print("%d passed, %d failed" % (passed, failed))
