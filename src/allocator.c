@@ -209,6 +209,8 @@ static void refresh(struct master *m, struct agent *a)
 {
     struct alloc_agent *c = cache(a);
     uint64_t isig = fnv(1469598103934665603ULL, a->info.data, a->info.len);
+    unsigned gen = agents_total_gen(a);
+    isig = fnv(isig, &gen, sizeof gen);
     uint64_t tsig = 1469598103934665603ULL;
     for (struct mtask *t = a->tasks; t; t = t->next) {
         tsig = fnv(tsig, &t, sizeof t);
@@ -223,9 +225,7 @@ static void refresh(struct master *m, struct agent *a)
     c->valid = 1;
     c->info_sig = isig;
     c->tasks_sig = tsig;
-    struct buf err = { .max = 4096 };
-    resources_decode_field(a->info.data, a->info.len, 3, &c->total, &err);
-    buf_reset(&err);
+    agents_total(a, &c->total);
     vec_of(m, &c->total, &c->totalv, NULL);
     for (size_t i = 0; i < c->total.len; i++) {
         const struct resource *r = &c->total.v[i];
@@ -270,7 +270,6 @@ static void refresh(struct master *m, struct agent *a)
         resources_add(&c->used, &r);
         resources_free(&r);
     }
-    buf_free(&err);
 }
 
 void alloc_agent_removed(struct master *m, struct agent *a)

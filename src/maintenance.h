@@ -59,7 +59,5 @@ void op_get_maintenance_status(struct api_ctx *c);
 void op_start_maintenance(struct api_ctx *c);
 void op_stop_maintenance(struct api_ctx *c);
 
-/* scheduler.c: an event on the framework's stream. */
-void sched_send_event(struct framework *f, struct buf *ev);
 
 #endif

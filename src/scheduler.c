@@ -51,7 +51,10 @@ static void send_event(struct framework *f, struct buf *ev)
     }
 }
 
-void sched_send_event(struct framework *f, struct buf *ev) { send_event(f, ev); }
+void sched_send_event(struct framework *f, const struct buf *ev)
+{
+    send_event(f, (struct buf *)ev);
+}
 
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n)
 {
@@ -82,13 +85,15 @@ static void master_update(struct framework *f, const char *task_id, const char *
     buf_free(&st);
 }
 
-void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
+int sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
 {
     struct framework *f = sched_find(m, framework_id);
-    if (!f) return;
+    if (!f) return 10;
     /* Partition-aware frameworks learn the truth; the others get TASK_LOST,
      * as upstream does. REASON_AGENT_REMOVED is 11. */
-    master_update(f, task_id, agent_id, f->partition_aware ? 10 : 5, 11, "Agent is unreachable");
+    int state = f->partition_aware ? 10 : 5;
+    master_update(f, task_id, agent_id, state, 11, "Agent is unreachable");
+    return state;
 }
 
 void sched_task_removed(struct master *m, const char *framework_id, const char *task_id, const char *agent_id,
@@ -161,6 +166,12 @@ struct fw_role *sched_framework_role(struct framework *f, const char *role)
     return NULL;
 }
 
+void sched_rescind_offer(struct master *m, struct offer *o, double refuse_secs)
+{
+    alloc_decline(o->f, o->a->id, o->role, refuse_secs);
+    remove_offer(m, o, 1);
+}
+
 static struct offer *find_offer(struct master *m, const char *id, size_t n)
 {
     for (struct offer *o = m->offers; o; o = o->next)
@@ -194,7 +205,7 @@ static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
     struct resources enc = {0};
     resources_copy(&enc, &o->res);
     if (!f->multi_role) resources_unallocate(&enc);
-    resources_encode(&enc, 5, RESOURCES_STORED, out);
+    resources_encode(&enc, 5, ops_offer_format(f), out);
     resources_free(&enc);
     struct pbw_reader r;
     struct pbw_field at;
@@ -269,6 +280,7 @@ static void remove_framework(struct master *m, struct framework *f)
     }
     buf_free(&msg);
     maint_framework_removed(m, f, 0);
+    agents_framework_removed(m, f->id);
     if (f->stream) {
         f->stream->on_close = NULL;
         server_stream_end(f->stream);
@@ -284,6 +296,7 @@ static void remove_framework(struct master *m, struct framework *f)
     /* Remembered as completed (GET_FRAMEWORKS), the oldest forgotten past
      * --max_completed_frameworks. */
     f->unregistered_time = now_secs();
+    events_framework_removed(m, f);
     f->next = m->completed_frameworks;
     m->completed_frameworks = f;
     struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
@@ -541,6 +554,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
             f->stream = NULL;
         }
     }
+    int added = !f;
     if (!f) {
         f = xcalloc(1, sizeof *f);
         f->m = m;
@@ -582,6 +596,10 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     send_event(f, &ev);
     buf_free(&ev);
     if (f->stream) loop_timer_start(m->loop, &f->heartbeat, HEARTBEAT_MS);
+    /* FRAMEWORK_ADDED for a new one; FRAMEWORK_UPDATED for a known one, and
+     * after the ADDED of one that brings an id we did not know. */
+    if (added) events_framework_added(m, f);
+    if (!added || info_fw[0]) events_framework_updated(m, f);
     sched_trigger(m);
 }
 
@@ -677,8 +695,8 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
         if (x.tag != 2 || x.wt != PBW_LEN) continue;
         struct pbw_field type, op, t;
         int ty = pbw_find(x.p, x.n, 1, &type) == 1 ? (int)type.v : 0;
-        if (ty != 1 && ty != 6) {
-            LOG_WARN("Framework %s: offer operation %d is not supported yet; ignored", f->id, ty);
+        if (ty != 1 && ty != 6) {                         /* RESERVE, CREATE, ... (operations.c) */
+            ops_accept(m, f, agent, invalid, x.p, x.n, &pool);
             continue;
         }
         if (ty == 1 && pbw_find(x.p, x.n, 2, &op) == 1) {         /* LAUNCH {task_infos 1} */
@@ -692,6 +710,11 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
                     /* REASON_INVALID_OFFERS (6): TASK_DROPPED, or TASK_LOST for
                      * frameworks that are not partition-aware. */
                     master_update(f, tid, NULL, f->partition_aware ? 9 : 5, 6, invalid ? invalid : "No agent");
+                    continue;
+                }
+                struct pbw_field oid;
+                if (pbw_find(x.p, x.n, 12, &oid) == 1) {       /* no operation feedback for LAUNCH */
+                    master_update(f, tid, agent->id, 7, 14, "The `id` field cannot be set on LAUNCH operations");
                     continue;
                 }
                 launch_task(m, f, agent, t.p, t.n, &pool);
@@ -826,6 +849,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
         return;
     }
+    if (sched_calls_validate(c, p, n) < 0) return;
     struct framework *f = sched_find(m, fw);
     size_t sl;
     const char *sid = request_header(c->r, "Mesos-Stream-Id", &sl);
@@ -977,7 +1001,11 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             api_error(c, 400, "'UpdateFramework' call is not valid: %s", why);
             return;
         }
+        struct buf before = {0};
+        buf_append(&before, f->info.data, f->info.len);
         set_info(f, y.p, y.n);
+        int changed = before.len != f->info.len || (before.len && memcmp(before.data, f->info.data, before.len) != 0);
+        buf_free(&before);
         set_suppressed(f, x.p, x.n, 2);
         /* Offers to roles the framework left are taken back. */
         for (struct offer *o = m->offers, *next; o; o = next) {
@@ -985,14 +1013,15 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
             if (o->f == f && !sched_framework_role(f, o->role)) remove_offer(m, o, 1);
         }
         api_empty(c, 200);
+        if (changed) events_framework_updated(m, f);     /* upstream: only when the info changed */
         sched_trigger(m);
         return;
     }
     default:
-        /* SHUTDOWN, MESSAGE, REQUEST, inverse offers, operation calls:
-         * accepted; the parts they drive (executor messages, maintenance,
-         * operations) come with later issues. */
-        api_empty(c, 202);
+        /* MESSAGE, SHUTDOWN, REQUEST and the operation calls (sched_calls.c);
+         * inverse offers are accepted and have no effect yet. */
+        if (sched_calls_handles(c->type)) sched_calls_handle(c, f, p, n);
+        else api_empty(c, 202);
         return;
     }
 }

@@ -15,14 +15,17 @@ import glob
 import http.server
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import struct
 import threading
 import time
 import uuid
+import zlib
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -84,14 +87,15 @@ class FakeMaster:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.pid = "master@127.0.0.1:%d" % self.port
 
-    def send(self, to, msg):
+    def send(self, to, msg, frm=None):
         ident, addr = to.split("@")
         host, port = addr.rsplit(":", 1)
         body = msg.SerializeToString()
         name = "mesos.internal." + type(msg).__name__
+        frm = frm or self.pid
         s = socket.create_connection((host, int(port)), timeout=5)
         s.sendall(("POST /%s/%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: libprocess/%s\r\nLibprocess-From: %s\r\n"
-                   "Connection: close\r\nContent-Length: %d\r\n\r\n" % (ident, name, addr, self.pid, self.pid, len(body))
+                   "Connection: close\r\nContent-Length: %d\r\n\r\n" % (ident, name, addr, frm, frm, len(body))
                    ).encode() + body)
         resp = s.recv(4096)
         s.close()
@@ -112,11 +116,11 @@ class FakeMaster:
         self.httpd.shutdown()
 
 
-def start_agent(fm, agent_port, wd):
+def start_agent(fm, agent_port, wd, *flags, master_port=None):
     env = dict(os.environ, MESOS_RECOVERY_TIMEOUT="10secs")
     p = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % agent_port,
-                          "--master=127.0.0.1:%d" % fm.port, "--work_dir=" + wd,
-                          "--resources=cpus:2;mem:256"], stderr=subprocess.PIPE, env=env)
+                          "--master=127.0.0.1:%d" % (master_port or fm.port), "--work_dir=" + wd,
+                          "--resources=cpus:2;mem:256"] + list(flags), stderr=subprocess.PIPE, env=env)
     log = []
     threading.Thread(target=lambda: log.extend(p.stderr), daemon=True).start()
     p.log = log
@@ -454,8 +458,10 @@ def task_group_runs_all_its_tasks_under_one_executor(fm, agent, wd):
     assert got == {"g1": want, "g2": want}, got
     runs = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/group-ex/runs/*")
     assert len(runs) == 1, runs
-    out = open(runs[0] + "/stdout").read()
-    assert "one" in out and "two" in out, out
+    # each task ran as a nested container with its own sandbox, as upstream's
+    # default executor runs them
+    outs = sorted(open(p).read() for p in glob.glob(runs[0] + "/containers/*/stdout"))
+    assert outs == ["one\n", "two\n"], outs
 
 
 @test
@@ -464,6 +470,244 @@ def a_failing_task_takes_its_group_down(fm, agent, wd):
     got = collect(fm, agent, 6)
     assert got["h1"][-1] == STATE.Value("TASK_FAILED"), got
     assert got["h2"][-1] == STATE.Value("TASK_KILLED"), got
+
+
+# ==== ShutdownMessage: the master does not want this agent ================
+
+def wait_for(pred, timeout=20, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def log_has(proc, pattern):
+    return any(re.search(pattern, l.decode(errors="replace")) for l in list(proc.log))
+
+
+def processes_in(d):
+    n = 0
+    for pid in os.listdir("/proc"):
+        try:
+            n += pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(d)
+        except OSError:
+            pass
+    return n
+
+
+def pending_messages(fm, name):
+    out = []
+    while True:
+        try:
+            n, _, body = fm.inbox.get_nowait()
+        except queue.Empty:
+            return out
+        if n == name:
+            out.append(body)
+
+
+@test
+def shutdown_message_kills_the_executors_and_the_agent_exits(fm, agent, wd):
+    run_task(fm, agent, "s1", "sleep 60")
+    assert states(fm, agent, "s1", 2)[1] == STATE.Value("TASK_RUNNING")
+    proc = PROCS[-1]
+    sandbox = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/s1/runs/*")[0]
+    assert processes_in(sandbox) >= 2                 # the executor and its task
+    sm = messages_pb2.ShutdownMessage()
+    sm.message = "Agent has been marked gone"
+    # from anyone but the master: ignored, as upstream ignores it
+    stranger = "master@127.0.0.1:%d" % free_port()
+    fm.send(agent, sm, frm=stranger)
+    wait_for(lambda: log_has(proc, "Ignoring shutdown message from %s because it is not from the registered "
+                                   "master: master@127.0.0.1:%d" % (re.escape(stranger), fm.port)), what="the refusal")
+    assert proc.poll() is None and processes_in(sandbox) >= 2
+    fm.send(agent, sm)
+    assert proc.wait(30) == 0                         # upstream's mesos-agent exits with EXIT_SUCCESS
+    assert log_has(proc, r"Agent asked to shut down by master@127\.0\.0\.1:%d because "
+                         r"'Agent has been marked gone'" % fm.port), proc.log[-5:]
+    wait_for(lambda: processes_in(sandbox) == 0, 5, "the executor and the task to be gone")
+    # the tasks of terminating frameworks get no more updates
+    for body in pending_messages(fm, "StatusUpdateMessage"):
+        m = messages_pb2.StatusUpdateMessage()
+        m.ParseFromString(body)
+        assert m.update.status.state not in (STATE.Value("TASK_KILLED"), STATE.Value("TASK_FAILED")), m
+    assert os.listdir(wd + "/meta/executors") == []   # nothing left to recover
+    # like upstream, the agent keeps its id: started again, it comes back as S0
+    assert open(wd + "/meta/agent_id").read() == "S0"
+    start_agent(fm, int(agent.rsplit(":", 1)[1]), wd)
+    _, body = fm.expect("ReregisterSlaveMessage")
+    rr = messages_pb2.ReregisterSlaveMessage()
+    rr.ParseFromString(body)
+    assert rr.slave.id.value == "S0" and len(rr.tasks) == 0 and len(rr.frameworks) == 0, rr
+
+
+@test
+def shutdown_kills_an_executor_that_ignores_it_after_the_grace_period(fm, agent, wd):
+    port = int(agent.rsplit(":", 1)[1])
+    PROCS[-1].send_signal(signal.SIGTERM)
+    assert PROCS[-1].wait(10) == 0
+    proc = start_agent(fm, port, wd, "--executor_shutdown_grace_period=1secs")
+    frm, _ = fm.expect("ReregisterSlaveMessage")
+    ok = messages_pb2.SlaveReregisteredMessage()
+    ok.slave_id.value = "S0"
+    fm.send(frm, ok)
+    wait_for(lambda: log_has(proc, "Re-registered with master"), what="re-registration")
+    # an executor that never subscribes and ignores SIGTERM
+    m = messages_pb2.RunTaskMessage()
+    m.framework.user, m.framework.name = "root", "harness"
+    m.framework.id.value = "fw1"
+    t = m.task
+    t.name, t.task_id.value, t.slave_id.value = "deaf", "s2", "S0"
+    t.command.value = "true"
+    t.executor.executor_id.value = "deaf"
+    t.executor.framework_id.value = "fw1"
+    t.executor.command.value = "trap '' TERM; exec sleep 60"
+    fm.send(frm, m)
+    wait_for(lambda: glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/deaf/runs/*"), what="the executor")
+    sandbox = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/deaf/runs/*")[0]
+    wait_for(lambda: processes_in(sandbox) == 1, what="the executor's process")
+    sm = messages_pb2.ShutdownMessage()
+    sm.message = "Machine is `DOWN`"
+    start = time.time()
+    fm.send(frm, sm)
+    assert proc.wait(30) == 0
+    took = time.time() - start
+    assert 0.9 <= took < 20, took                     # SIGTERM ignored: SIGKILL after the grace period
+    assert log_has(proc, "Killing executor deaf of framework fw1: it did not exit after SHUTDOWN")
+    wait_for(lambda: processes_in(sandbox) == 0, 5, "the executor to be gone")
+
+
+# A registry that holds one agent marked gone (the format of src/registry.h,
+# as test/cluster/registry.py writes it).
+def pb_varint(v):
+    out = b""
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        if not v:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def pb_len(tag, data):
+    return pb_varint(tag << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_uint(tag, v):
+    return pb_varint(tag << 3) + pb_varint(v)
+
+
+def free_run(n):
+    """A base port with n consecutive bindable ports (local mode puts its
+    agents on the ports after the master's)."""
+    for _ in range(200):
+        base = free_port()
+        socks = []
+        try:
+            for i in range(n):
+                t = socket.socket()
+                t.bind(("127.0.0.1", base + i))
+                socks.append(t)
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise AssertionError("no free run of %d ports" % n)
+
+
+def write_gone_registry(wd, agent_id):
+    d = os.path.join(wd, "registry")
+    os.makedirs(d)
+
+    def header(kind):
+        h = b"MAPIREG\n" + struct.pack("<IIQ", 2, kind, 7)
+        return h + struct.pack("<I", zlib.crc32(h))
+
+    reg = pb_len(2, b"") + pb_len(8, pb_len(1, pb_len(1, pb_len(1, agent_id.encode())) +
+                                         pb_len(2, pb_uint(1, 1700000000000000000))))
+    rest = struct.pack("<QII", 0, 0, 1)
+    rec = struct.pack("<II", len(reg), zlib.crc32(struct.pack("<I", len(reg)) + rest + reg)) + rest + reg
+    with open(os.path.join(d, "snapshot"), "wb") as f:
+        f.write(header(1) + rec)
+    with open(os.path.join(d, "log"), "wb") as f:
+        f.write(header(2))
+
+
+@test
+def a_master_that_marked_the_agent_gone_shuts_it_down(fm, agent, wd):
+    """The real master: an agent it holds as gone re-registers (after an
+    agent restart, with its running task) and is told to shut down."""
+    run_task(fm, agent, "s3", "sleep 60")
+    assert states(fm, agent, "s3", 2)[1] == STATE.Value("TASK_RUNNING")
+    sandbox = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/s3/runs/*")[0]
+    port = int(agent.rsplit(":", 1)[1])
+    PROCS[-1].send_signal(signal.SIGTERM)
+    assert PROCS[-1].wait(10) == 0
+    assert processes_in(sandbox) >= 2                 # the task runs on without its agent
+    mwd = tempfile.mkdtemp(prefix="mesos_api-gone-master-")
+    write_gone_registry(mwd, "S0")
+    mport = free_port()
+    master = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % mport, "--work_dir=" + mwd],
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", mport)) == 0, what="the master")
+        proc = start_agent(fm, port, wd, master_port=mport)
+        assert proc.wait(30) == 0
+        assert log_has(proc, r"Agent asked to shut down by master@127\.0\.0\.1:%d because "
+                             r"'Agent has been marked gone'" % mport), proc.log[-5:]
+        wait_for(lambda: processes_in(sandbox) == 0, what="the task to die")
+        assert open(wd + "/meta/agent_id").read() == "S0"
+    finally:
+        master.send_signal(signal.SIGTERM)
+        assert master.wait(10) == 0
+
+
+@test
+def in_a_local_cluster_the_shut_down_agent_stops_and_the_rest_runs_on(fm, agent, wd):
+    """`mesos_api local` with two agents, one of them (its checkpointed id)
+    marked gone in the master's registry: that agent stops, the master and
+    the other agent go on, and the process still exits cleanly."""
+    lwd = tempfile.mkdtemp(prefix="mesos_api-local-gone-")
+    write_gone_registry(lwd + "/master", "L-GONE")
+    os.makedirs(lwd + "/agents/1/meta")
+    with open(lwd + "/agents/1/meta/agent_id", "w") as f:
+        f.write("L-GONE")
+    mport = free_run(3)                               # the agents take the next two ports
+    local = subprocess.Popen([BIN, "local", "--agents=2", "--port=%d" % mport, "--work_dir=" + lwd],
+                             stderr=subprocess.PIPE)
+    local.log = []
+    threading.Thread(target=lambda: local.log.extend(local.stderr), daemon=True).start()
+    try:
+        wait_for(lambda: log_has(local, r"Agent asked to shut down by master@127\.0\.0\.1:%d because "
+                                        r"'Agent has been marked gone'" % mport), what="the shutdown")
+        wait_for(lambda: log_has(local, "Agent terminating"), what="the agent to stop")
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", mport + 2)) != 0, what="its port to close")
+
+        def agents():
+            s = socket.create_connection(("127.0.0.1", mport), timeout=5)
+            body = b'{"type":"GET_AGENTS"}'
+            s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            resp = b""
+            while True:
+                c = s.recv(65536)
+                if not c:
+                    break
+                resp += c
+            s.close()
+            return resp.count(b'"agent_info"')
+        wait_for(lambda: agents() == 1, what="the other agent registered")
+        assert local.poll() is None, b"".join(local.log[-10:]).decode(errors="replace")
+    finally:
+        local.send_signal(signal.SIGTERM)
+        rc = local.wait(15)
+        kill_sandbox_processes(lwd)
+    assert rc == 0, (rc, b"".join(local.log[-10:]).decode(errors="replace"))
 
 
 print("%d passed, %d failed" % (passed, failed))
