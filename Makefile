@@ -143,11 +143,16 @@ fuzz:
 size: mesos_api
 	@tools/size.sh ./mesos_api
 
+# `make bench` (not part of `make test`): builds the tools in bench/, installs
+# wrk and nginx-light when missing, prints one table and writes it to
+# BENCHMARKS.md. BENCH_ARGS=--quick leaves out the 20000/40000-agent runs.
 bench: mesos_api
 	$(MAKE) -C bench
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-asan mesos_api
+	$(MAKE) -C bench clean
 
 .PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)
