@@ -370,13 +370,21 @@ static void on_exited_executor(struct master *m, struct agent *a, const uint8_t 
     sched_executor_exited(m, fw, a->id, ex, status);
 }
 
+/* The length is known before the bytes: write it first, so nothing moves
+ * (pbw_begin/pbw_end would shift every task over 127 bytes). */
 static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
 {
-    size_t k = pbw_begin(pb, tag);
+    uint8_t state[11] = { 6 << 3 | PBW_VARINT };          /* Task.state, a varint */
+    size_t sn = 1;
+    for (uint64_t v = (uint64_t)(int64_t)t->state; ; v >>= 7) {
+        state[sn++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+        if (v <= 0x7f) break;
+    }
+    pbw_put_key(pb, tag, PBW_LEN);
+    pbw_put_varint(pb, t->base.len + sn + t->statuses.len);
     buf_append(pb, t->base.data, t->base.len);
-    pbw_put_uint(pb, 6, (uint64_t)t->state);
+    buf_append(pb, state, sn);
     buf_append(pb, t->statuses.data, t->statuses.len);
-    pbw_end(pb, k);
 }
 
 void agents_encode_get_tasks(struct master *m, struct buf *pb)

@@ -335,6 +335,11 @@ static void allocate(struct master *m)
             if (now_ms - o->made_ms >= limit) remove_offer(m, o, 1);
         }
     }
+    /* No framework can take an offer: skip the work below, which walks
+     * every agent and task and would otherwise follow every registration. */
+    int wanted = 0;
+    for (struct framework *f = m->frameworks; f && !wanted; f = f->next) wanted = f->stream && !f->suppressed;
+    if (!wanted) return;
     struct resources cluster = {0};
     struct buf err = { .max = 4096 };
     for (struct agent *a = m->agents; a; a = a->next) {
