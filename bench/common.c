@@ -229,6 +229,16 @@ const char *bench_binary(void)
     bench_die("cannot find the mesos_api binary (set MESOS_API)");
 }
 
+/* Processes we started, killed at exit (also when bench_die exits early). */
+static pid_t spawned[128];
+static size_t nspawned;
+
+static void kill_spawned(void)
+{
+    for (size_t i = 0; i < nspawned; i++)
+        if (spawned[i] > 0) { kill(spawned[i], SIGKILL); waitpid(spawned[i], NULL, 0); }
+}
+
 pid_t bench_spawn(const char *bin, char *const argv[], const char *logfile, int *port)
 {
     int fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -243,6 +253,8 @@ pid_t bench_spawn(const char *bin, char *const argv[], const char *logfile, int 
         _exit(127);
     }
     close(fd);
+    if (nspawned == 0) atexit(kill_spawned);
+    if (nspawned < sizeof spawned / sizeof *spawned) spawned[nspawned++] = pid;
     double deadline = bench_now() + 20;
     while (bench_now() < deadline) {
         FILE *f = fopen(logfile, "r");
@@ -268,6 +280,8 @@ pid_t bench_spawn(const char *bin, char *const argv[], const char *logfile, int 
 void bench_stop(pid_t pid)
 {
     if (pid <= 0) return;
+    for (size_t i = 0; i < nspawned; i++)
+        if (spawned[i] == pid) spawned[i] = 0;
     kill(pid, SIGTERM);
     for (int i = 0; i < 500; i++) {
         if (waitpid(pid, NULL, WNOHANG) == pid) return;

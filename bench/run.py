@@ -52,7 +52,17 @@ def log(msg):
 def run_tool(argv, timeout):
     """Run a tool, return its "key value" lines as a dict (and the raw text)."""
     log(" ".join(argv))
-    p = subprocess.run(argv, cwd=HERE, env=ENV, capture_output=True, text=True, timeout=timeout)
+    # Its own process group: on a timeout the tool and the processes it
+    # started go together.
+    p = subprocess.Popen(argv, cwd=HERE, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        stdout, stderr = p.communicate()
+        stderr += "\nbench: timed out after %d s" % timeout
+    p = subprocess.CompletedProcess(argv, p.returncode, stdout, stderr)
     kv = {}
     for line in p.stdout.splitlines():
         parts = line.split(None, 1)

@@ -194,10 +194,24 @@ static int conn_read(struct sim *s, struct in_conn *c)
     }
 }
 
+/* Queue registrations while the window has room. Once all are sent, an
+ * agent that has not heard back after RETRY_SECS without progress sends
+ * again, as a real agent retries (a reply can be lost with a connection). */
+#define RETRY_SECS 10
 static void fill_window(struct sim *s)
 {
     struct buf body = {0};
+    size_t done = atomic_load(&s->nregistered);
+    double now = bench_now();
+    if (done != s->last_done) { s->last_done = done; s->t_progress = now; }
+    if (s->next == s->agents && done < s->agents && now - s->t_progress > RETRY_SECS && s->out.len == s->out_off) {
+        s->next = 0;                                 /* a new round over the silent ones */
+        s->t_progress = now;
+    }
     while (s->next < s->agents && s->out.len - s->out_off < SEND_WINDOW) {
+        if (s->registered[s->next]) { s->next++; continue; }
+        if (s->sent[s->next]) s->resent++;
+        s->sent[s->next] = 1;
         buf_reset(&body);
         build_reregister(s, s->next, &body);
         queue_message(s, (long)s->next, "ReregisterSlaveMessage", &body);
@@ -270,6 +284,7 @@ void sim_start(struct sim *s)
     setsockopt(s->out_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     s->out.max = 1u << 30;
     s->registered = calloc(s->agents, 1);
+    s->sent = calloc(s->agents, 1);
     const char *u = getenv("USER");
     snprintf(s->user, sizeof s->user, "%s", u && *u ? u : "root");
     if (pthread_create(&s->thread, NULL, sim_run, s) != 0) bench_die("pthread_create");
@@ -284,5 +299,6 @@ void sim_stop(struct sim *s)
     for (size_t i = 0; i < s->nconns; i++) { close(s->conns[i].fd); buf_free(&s->conns[i].in); }
     buf_free(&s->out);
     free(s->registered);
+    free(s->sent);
 }
 

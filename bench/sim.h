@@ -40,7 +40,10 @@ struct sim {
     struct buf out;
     size_t out_off;
     size_t next;                     /* next agent to send */
-    uint8_t *registered;
+    uint8_t *registered, *sent;
+    size_t resent;                   /* registrations sent again (no answer in time) */
+    size_t last_done;
+    double t_progress;
     atomic_size_t nregistered;
     atomic_ulong pongs;
     atomic_int stop;

@@ -298,7 +298,7 @@ int main(int argc, char **argv)
         }
         usleep(2000);
     }
-    printf("register_s           %.2f\n", s.t_done - s.t_start);
+    printf("register_s           %.2f\nregister_resent      %zu\n", s.t_done - s.t_start, s.resent);
     if (mpid) {
         printf("register_master_cpu_s %.2f\n", proc_cpu_secs((pid_t)mpid) - cpu0);
         printf("master_rss_kb        %ld\n", proc_rss_kb((pid_t)mpid));
