@@ -94,6 +94,10 @@ cluster: mesos_api
 	$(PYTHON) test/cluster/run.py ./mesos_api
 	$(PYTHON) test/cluster/agent_tasks.py ./mesos_api
 	$(PYTHON) test/cluster/scheduler.py ./mesos_api
+	$(PYTHON) test/cluster/resops.py ./mesos_api
+	$(PYTHON) test/cluster/agent_api.py ./mesos_api
+	$(PYTHON) test/cluster/registry.py ./mesos_api
+	$(PYTHON) test/cluster/events.py ./mesos_api
 
 asan:
 	$(MAKE) BUILD=asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
@@ -118,6 +122,10 @@ asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/run.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_tasks.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/scheduler.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/resops.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_api.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 REGISTRY_STORM_SECONDS=10 $(PYTHON) test/cluster/registry.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/events.py build-asan/mesos_api
 endif
 
 # Fuzz targets: built with gcc to replay the corpus in `make test`; with
@@ -150,9 +158,17 @@ bench: mesos_api
 	$(MAKE) -C bench
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
+# The registry's writes per second (group commit) and recovery time.
+build/bench/registry_bench: bench/registry_bench.c $(LIB_OBJ) | deps
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LIBS)
+bench-registry: build/bench/registry_bench
+	build/bench/registry_bench
+
 clean:
 	rm -rf build build-asan mesos_api
 	$(MAKE) -C bench clean
 
-.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench clean
+.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench bench-registry clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)

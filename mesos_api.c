@@ -29,6 +29,53 @@ static const struct call master_calls[] = {
     { "GET_EXECUTORS",     op_get_executors,     CALL_READ },
     { "GET_STATE",         op_get_state,         CALL_READ | CALL_LARGE },
     { "UPDATE_WEIGHTS",    op_update_weights,    CALL_WRITE },
+    { "GET_OPERATIONS",    op_get_operations,    CALL_READ },
+    { "RESERVE_RESOURCES", op_reserve_resources, CALL_WRITE },
+    { "UNRESERVE_RESOURCES", op_unreserve_resources, CALL_WRITE },
+    { "CREATE_VOLUMES",    op_create_volumes,    CALL_WRITE },
+    { "DESTROY_VOLUMES",   op_destroy_volumes,   CALL_WRITE },
+    { "GROW_VOLUME",       op_grow_volume,       CALL_WRITE },
+    { "SHRINK_VOLUME",     op_shrink_volume,     CALL_WRITE },
+    { "LIST_FILES",        op_list_files,        CALL_READ },
+    { "READ_FILE",         op_read_file,         CALL_READ },
+    { "SUBSCRIBE",         op_subscribe,         CALL_STREAM },
+};
+
+/* ==== The agent's operator calls (mesos.v1.agent.Call.Type) ============= */
+
+static const struct call agent_calls[] = {
+    { "GET_HEALTH",                      agent_op_get_health,                      CALL_READ },
+    { "GET_FLAGS",                       agent_op_get_flags,                       CALL_READ },
+    { "GET_VERSION",                     agent_op_get_version,                     CALL_READ },
+    { "GET_METRICS",                     agent_op_get_metrics,                     CALL_READ },
+    { "GET_LOGGING_LEVEL",               agent_op_get_logging_level,               CALL_READ },
+    { "SET_LOGGING_LEVEL",               agent_op_set_logging_level,               CALL_WRITE },
+    { "LIST_FILES",                      agent_op_list_files,                      CALL_READ },
+    { "READ_FILE",                       agent_op_read_file,                       CALL_READ },
+    { "GET_STATE",                       agent_op_get_state,                       CALL_READ | CALL_LARGE },
+    { "GET_CONTAINERS",                  agent_op_get_containers,                  CALL_READ },
+    { "GET_FRAMEWORKS",                  agent_op_get_frameworks,                  CALL_READ },
+    { "GET_EXECUTORS",                   agent_op_get_executors,                   CALL_READ },
+    { "GET_OPERATIONS",                  agent_op_get_operations,                  CALL_READ },
+    { "GET_TASKS",                       agent_op_get_tasks,                       CALL_READ },
+    { "GET_AGENT",                       agent_op_get_agent,                       CALL_READ },
+    { "GET_RESOURCE_PROVIDERS",          agent_op_get_resource_providers,          CALL_READ },
+    { "LAUNCH_NESTED_CONTAINER",         agent_op_launch_container,                CALL_WRITE },
+    { "WAIT_NESTED_CONTAINER",           agent_op_wait_container,                  CALL_READ },
+    { "KILL_NESTED_CONTAINER",           agent_op_kill_container,                  CALL_WRITE },
+    { "REMOVE_NESTED_CONTAINER",         agent_op_remove_container,                CALL_WRITE },
+    { "LAUNCH_NESTED_CONTAINER_SESSION", agent_op_launch_nested_container_session, CALL_WRITE | CALL_STREAM },
+    { "ATTACH_CONTAINER_INPUT",          agent_op_attach_container_input,          CALL_WRITE },
+    { "ATTACH_CONTAINER_OUTPUT",         agent_op_attach_container_output,         CALL_READ | CALL_STREAM },
+    { "LAUNCH_CONTAINER",                agent_op_launch_container,                CALL_WRITE },
+    { "WAIT_CONTAINER",                  agent_op_wait_container,                  CALL_READ },
+    { "KILL_CONTAINER",                  agent_op_kill_container,                  CALL_WRITE },
+    { "REMOVE_CONTAINER",                agent_op_remove_container,                CALL_WRITE },
+    { "ADD_RESOURCE_PROVIDER_CONFIG",    agent_op_add_resource_provider_config,    CALL_WRITE },
+    { "UPDATE_RESOURCE_PROVIDER_CONFIG", agent_op_update_resource_provider_config, CALL_WRITE },
+    { "REMOVE_RESOURCE_PROVIDER_CONFIG", agent_op_remove_resource_provider_config, CALL_WRITE },
+    { "MARK_RESOURCE_PROVIDER_GONE",     agent_op_mark_resource_provider_gone,     CALL_WRITE },
+    { "PRUNE_IMAGES",                    agent_op_prune_images,                    CALL_WRITE },
 };
 
 /* ==== The master's flags (upstream names and defaults) =================== */
@@ -96,6 +143,8 @@ static struct flag master_flags[] = {
     F("offer_constraints_re2_max_mem", NULL, Z, "4KB", "RE2 memory limit of offer constraints"),
     F("offer_constraints_re2_max_program_size", NULL, I, "100", "RE2 program size limit"),
     F("offer_timeout", NULL, D, NULL, "Time before an offer is rescinded"),
+    F("operator_event_heartbeat_interval", NULL, D, NULL,
+      "mesos_api: HEARTBEAT interval of operator SUBSCRIBE streams (upstream's fixed 15secs when unset)"),
     F("port", NULL, I, "5050", "Port to listen on"),
     F("publish_per_framework_metrics", NULL, B, "true", "Publish per-framework metrics"),
     F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
@@ -107,6 +156,7 @@ static struct flag master_flags[] = {
     F("registry_gc_interval", NULL, D, "15mins", "Registry garbage collection interval"),
     F("registry_max_agent_age", NULL, D, "2weeks", "Age after which removed agents are forgotten"),
     F("registry_max_agent_count", NULL, I, "102400", "Removed agents remembered"),
+    F("registry_max_log_size", NULL, Z, "4MB", "mesos_api: compact the registry log into a snapshot past this size"),
     F("registry_store_timeout", NULL, D, "20secs", "Registry store timeout"),
     F("registry_strict", NULL, B, "false", "Strict registry (true is rejected)"),
     F("require_agent_domain", NULL, B, "false", "Agents must have a domain"),
@@ -124,8 +174,10 @@ static struct flag master_flags[] = {
 
 static const struct flag agent_flags[] = {
     F("attributes", NULL, S, NULL, "Attributes of this agent: rack:r1;zone:2"),
+    F("executor_heartbeat_interval", NULL, D, "30mins", "mesos_api: time between HEARTBEAT events to executors (upstream's fixed value)"),
     F("external_log_file", NULL, S, NULL, "Log file served as /slave/log"),
     F("hostname", NULL, S, NULL, "Hostname to advertise"),
+    F("http_heartbeat_interval", NULL, D, "30secs", "Heartbeats on LAUNCH_NESTED_CONTAINER_SESSION and ATTACH_CONTAINER_OUTPUT streams"),
     F("ip", NULL, S, NULL, "IP address to listen on"),
     F("log_dir", NULL, S, NULL, "Directory for the log file (mesos-agent.log)"),
     F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
@@ -133,6 +185,7 @@ static const struct flag agent_flags[] = {
     F("port", NULL, I, "5051", "Port to listen on"),
     F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
     F("resources", NULL, S, NULL, "Total resources: cpus:4;mem:4096;disk:10000;ports:[31000-32000] (detected when absent)"),
+    F("switch_user", NULL, B, "true", "Run tasks as their user (else as the agent's user)"),
     F("version", NULL, B, "false", "Print the version and exit"),
     F("work_dir", NULL, S, NULL, "Directory for sandboxes and checkpoints (required)"),
 };
@@ -143,7 +196,7 @@ static struct flag local_flags[] = {
     F("logging_level", NULL, S, "INFO", "Lowest severity logged: INFO, WARNING or ERROR"),
     F("port", NULL, I, "5050", "Port of the master; agents take the next ports"),
     F("quiet", NULL, B, "false", "Log nothing to stderr below ERROR"),
-    F("work_dir", NULL, S, "/tmp/mesos_api-local", "Directory for the agents' work dirs"),
+    F("work_dir", NULL, S, "/tmp/mesos_api-local", "Directory for the master's registry (master/) and the agents' work dirs (agents/N)"),
 };
 #undef S
 #undef B
@@ -234,13 +287,14 @@ static int run_master(int argc, char **argv)
         return 1;
     }
     loop_run(main_loop);
+    int rc = m->failed;
     LOG("Master shutting down");
     master_stop(m);
     struct loop *l = main_loop;
     main_loop = NULL;   /* a late signal must not reach a freed loop */
     loop_free(l);
     for (size_t i = 0; i < NFLAGS(master_flags); i++) free(master_flags[i].str);
-    return 0;
+    return rc ? 1 : 0;
 }
 
 /* A private copy of a flag table, so several agents keep their own values. */
@@ -270,7 +324,7 @@ static int run_agent(int argc, char **argv)
     if (flags_find(fl, n, "version")->i) { printf("mesos %s\n", build_version); return 0; }
     if (setup_logging(fl, n, "agent") < 0) return 1;
     main_loop = loop_new();
-    struct agent_proc *a = agent_start(main_loop, fl, n, err);
+    struct agent_proc *a = agent_start(main_loop, fl, n, agent_calls, NFLAGS(agent_calls), err);
     if (!a) {
         LOG_ERR("%s", err);
         return 1;
@@ -305,12 +359,14 @@ static int run_local(int argc, char **argv)
         fprintf(stderr, "--agents must be between 0 and 64\n");
         return 1;
     }
-    /* The master gets the local ip/port as if given on its command line. */
-    char a_ip[300], a_port[32];
+    /* The master gets the local ip/port as if given on its command line,
+     * and keeps its registry in <work_dir>/master, as mesos-local does. */
+    char a_ip[300], a_port[32], m_wd[1200];
     snprintf(a_ip, sizeof a_ip, "--ip=%s", ip);
     snprintf(a_port, sizeof a_port, "--port=%d", port);
-    char *margv[] = { argv[0], "master", a_ip, a_port };
-    if (flags_parse(master_flags, NFLAGS(master_flags), 4, margv, 2, &help, err, sizeof err) < 0) {
+    snprintf(m_wd, sizeof m_wd, "--work_dir=%s/master", wd);
+    char *margv[] = { argv[0], "master", a_ip, a_port, m_wd };
+    if (flags_parse(master_flags, NFLAGS(master_flags), 5, margv, 2, &help, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -329,12 +385,13 @@ static int run_local(int argc, char **argv)
         char *aargv[] = { argv[0], "agent", f_master, f_port, f_wd, a_ip };
         fls[i] = copy_flags(agent_flags, n);
         if (flags_parse(fls[i], n, 6, aargv, 2, &help, err, sizeof err) < 0 ||
-            !(agents[i] = agent_start(main_loop, fls[i], n, err))) {
+            !(agents[i] = agent_start(main_loop, fls[i], n, agent_calls, NFLAGS(agent_calls), err))) {
             LOG_ERR("agent %lld: %s", (long long)i, err);
             return 1;
         }
     }
     loop_run(main_loop);
+    int rc = m->failed;
     LOG("Shutting down");
     for (int64_t i = 0; i < nagents; i++) {
         agent_stop(agents[i]);
@@ -349,7 +406,7 @@ static int run_local(int argc, char **argv)
     loop_free(l);
     free_flags(master_flags, NFLAGS(master_flags));
     free_flags(local_flags, NFLAGS(local_flags));
-    return 0;
+    return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -49,7 +49,19 @@ int agent_mkdirs(const char *path)
     return 0;
 }
 
-/* Write data to path crash-safely: temp file, fsync, rename, fsync dir. */
+/* fsync a directory, so a rename or unlink in it is durable. */
+int agent_fsync_dir(const char *dir)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -errno;
+    int rc = fsync(dfd) < 0 ? -errno : 0;
+    close(dfd);
+    return rc;
+}
+
+/* Write data to path crash-safely: temp file, fsync, rename, fsync dir (the
+ * same rules as the master's registry). A short write is continued, not
+ * taken for success; on failure the temporary file is removed. */
 int agent_write_atomic(const char *dir, const char *name, const char *data, size_t n)
 {
     char path[1200], tmp[1220];
@@ -58,12 +70,17 @@ int agent_write_atomic(const char *dir, const char *name, const char *data, size
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     int rc = 0;
-    if (write(fd, data, n) != (ssize_t)n || fsync(fd) < 0) rc = -errno;
+    for (size_t off = 0; off < n && rc == 0;) {
+        ssize_t k = write(fd, data + off, n - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) rc = k < 0 ? -errno : -EIO;
+        else off += (size_t)k;
+    }
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
     close(fd);
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return rc;
+    if (rc < 0) { unlink(tmp); return rc; }
+    return agent_fsync_dir(dir);
 }
 
 static void meta_dir(struct agent_proc *a, char *out, size_t n)
@@ -80,6 +97,14 @@ static void load_id(struct agent_proc *a)
     if (!f) return;
     if (fgets(a->id, sizeof a->id, f)) a->id[strcspn(a->id, "\n")] = 0;
     fclose(f);
+    /* The file is replaced whole (rename), so it is never torn; anything
+     * but a printable id is damage: register as a new agent instead. */
+    for (const char *c = a->id; *c; c++)
+        if (*c < 0x21 || *c > 0x7e) {
+            LOG_WARN("Ignoring a damaged agent id checkpoint %s", path);
+            a->id[0] = 0;
+            break;
+        }
     if (a->id[0]) LOG("Recovered agent id %s from %s", a->id, path);
 }
 
@@ -107,10 +132,14 @@ static void send_registration(struct agent_proc *a)
     }
     pbw_end(&b, k);
     if (re) agent_exec_encode_reregister(a, &b);    /* tasks, executors, frameworks */
+    agent_ops_encode_registration(a, &b, re);       /* checkpointed resources, resource version */
     pbw_put_str(&b, re ? 6 : 2, "1.12.0");          /* version */
     /* agent_capabilities: MULTI_ROLE, HIERARCHICAL_ROLE, RESERVATION_REFINEMENT,
-     * AGENT_DRAINING, as the agent supports them (SlaveInfo.Capability.Type). */
-    static const int caps[] = { 1, 2, 3, 7 };
+     * RESOURCE_PROVIDER, RESIZE_VOLUME, AGENT_OPERATION_FEEDBACK, AGENT_DRAINING,
+     * as the agent supports them (SlaveInfo.Capability.Type). RESOURCE_PROVIDER
+     * with AGENT_OPERATION_FEEDBACK makes the master send operations as
+     * ApplyOperationMessage (agent_ops.c). */
+    static const int caps[] = { 1, 2, 3, 4, 5, 6, 7 };
     for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
         size_t c = pbw_begin(&b, re ? 9 : 4);
         pbw_put_uint(&b, 1, (uint64_t)caps[i]);
@@ -185,6 +214,7 @@ static void on_registered(struct agent_proc *a, const uint8_t *p, size_t n, int 
     loop_timer_stop(a->loop, &a->retry);
     arm_ping_watch(a);
     agent_exec_resend(a);     /* updates the new master has not seen */
+    agent_ops_registered(a);  /* operations and their unacknowledged updates */
 }
 
 static void on_message(void *arg, const struct upid *from, const char *name, const void *body, size_t n)
@@ -203,7 +233,7 @@ static void on_message(void *arg, const struct upid *from, const char *name, con
             /* A ping saying we are not connected, or before our answer
              * arrived: keep registering. */
         }
-    } else if (!agent_exec_message(a, name, p, n)) {
+    } else if (!agent_exec_message(a, name, p, n) && !agent_ops_message(a, name, p, n)) {
         LOG_V(1, "Dropping unhandled message %s", name);
     }
 }
@@ -212,6 +242,7 @@ static void reaper_cb(struct loop *l, struct loop_timer *t)
 {
     struct agent_proc *a = container_of(t, struct agent_proc, reaper);
     agent_exec_reap(a);
+    containers_tick(a);
     loop_timer_start(l, t, 100);
 }
 
@@ -242,7 +273,14 @@ static void v0_health(struct request *r, void *arg)
     server_respond(r, 200, NULL, NULL, "", 0);
 }
 
-struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags, char *err)
+static uint64_t flag_ms(struct agent_proc *a, const char *name, uint64_t dflt)
+{
+    struct flag *f = flags_find(a->flags, a->nflags, name);
+    return f && f->present && f->i > 0 ? (uint64_t)(f->i / 1000000) : dflt;
+}
+
+struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags,
+                               const struct call *calls, size_t ncalls, char *err)
 {
     struct agent_proc *a = xcalloc(1, sizeof *a);
     a->loop = l;
@@ -296,6 +334,11 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     struct buf perr = { .max = 1024 };
     int prc = resources_parse(rtext, strlen(rtext), NULL, &total, &perr);
     if (prc == 0) resources_encode(&total, 3, RESOURCES_STORED, &a->info);
+    if (prc == 0 && agent_ops_init(a, &total, err, 512) < 0) {
+        resources_free(&total);
+        buf_free(&perr);
+        goto fail;
+    }
     resources_free(&total);
     const char *attrs = flag_s(a, "attributes"), *what = "resources";
     if (prc == 0 && attrs) {
@@ -317,17 +360,25 @@ struct agent_proc *agent_start(struct loop *l, struct flag *flags, size_t nflags
     a->wire = wire_new(l, a->http, &self, on_message, a);
     server_route(a->http, "/health", v0_health, a);
     server_route(a->http, "/api/v1/executor", agent_executor_api, a);
+    /* upstream's DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL is 30 minutes */
+    a->executor_heartbeat_ms = flag_ms(a, "executor_heartbeat_interval", 30 * 60 * 1000);
+    a->http_heartbeat_ms = flag_ms(a, "http_heartbeat_interval", 30 * 1000);
+    struct flag *su = flags_find(flags, nflags, "switch_user");
+    a->switch_user = !su || !su->present || su->i != 0;
+    agent_api_init(a, calls, ncalls);
     loop_timer_init(&a->reaper, reaper_cb);
     loop_timer_start(l, &a->reaper, 100);
     loop_timer_init(&a->retry, retry_cb);
     loop_timer_init(&a->ping_watch, ping_watch_cb);
     load_id(a);
     if (a->id[0]) agent_exec_recover(a);
+    containers_recover(a);
     LOG("Agent started on %s:%d (resources %s); master is %s:%d", a->ip, a->port, rtext,
         a->master.host, a->master.port);
     start_registering(a, 0);
     return a;
 fail:
+    agent_ops_free(a);
     if (a->http) server_free(a->http);
     buf_free(&a->info);
     free(a);
@@ -341,6 +392,8 @@ void agent_stop(struct agent_proc *a)
     loop_timer_stop(a->loop, &a->ping_watch);
     loop_timer_stop(a->loop, &a->reaper);
     agent_exec_free_all(a);    /* executors keep running, as upstream's do */
+    agent_ops_free(a);
+    agent_api_free(a);
     wire_free(a->wire);
     server_free(a->http);
     buf_free(&a->info);

@@ -28,7 +28,9 @@
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "pbw.h"
+#include "resources.h"
 #include "util.h"
+#include <zlib.h>
 
 #define RETRY_MIN_MS (10 * 1000)          /* upstream STATUS_UPDATE_RETRY_INTERVAL_MIN */
 #define RETRY_MAX_MS (10 * 60 * 1000)
@@ -62,6 +64,7 @@ struct atask {
     struct supdate *updates;     /* head is in flight to the master */
     struct loop_timer retry;
     uint64_t retry_ms;
+    struct buf last_status;      /* the latest TaskStatus (as forwarded), for GET_TASKS */
 };
 
 struct aexec {
@@ -79,7 +82,9 @@ struct aexec {
     int stream_json;
     struct atask *tasks;
     struct loop_timer reg_timeout;
+    struct loop_timer shutdown_timer;   /* SIGKILL if SHUTDOWN is not obeyed */
     int adopted;                 /* recovered after an agent restart: not our child */
+    struct loop_timer heartbeat; /* HEARTBEAT events while subscribed */
 };
 
 /* The value of an id-shaped sub-message field (`{value = 1}`) as a C string. */
@@ -109,7 +114,10 @@ static struct atask *find_task(struct agent_proc *a, const char *fw, const char 
  *   1 framework id, 2 executor id, 3 container id, 4 sandbox, 5 pid,
  *   6 FrameworkInfo, 7 ExecutorInfo, 8 command executor (bool),
  *   9 task { 1 TaskInfo, 2 state, 3 StatusUpdate not yet acknowledged (repeated),
- *            4 group }, 10 default executor (bool), 11 task groups so far. */
+ *            4 group }, 10 default executor (bool), 11 task groups so far,
+ *   15 CRC32 (fixed32) of every byte before it: the last field. Recovery
+ *   checks it and ignores a damaged file (with a warning); a file without
+ *   it (written before it existed) is read as before. */
 
 static void ckpt_path(struct aexec *e, char *dir, size_t dn, char *file, size_t fn)
 {
@@ -140,6 +148,7 @@ static void checkpoint(struct aexec *e)
         for (struct supdate *u = t->updates; u; u = u->next) pbw_put_bytes(&b, 3, u->bytes.data, u->bytes.len);
         pbw_end(&b, k);
     }
+    pbw_put_fixed32(&b, 15, (uint32_t)crc32(0, (const Bytef *)b.data, (uInt)b.len));
     char dir[2100], file[600];
     ckpt_path(e, dir, sizeof dir, file, sizeof file);
     int rc = agent_mkdirs(dir);
@@ -153,7 +162,7 @@ static void checkpoint_remove(struct aexec *e)
     char dir[2100], file[600], path[2800];
     ckpt_path(e, dir, sizeof dir, file, sizeof file);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    unlink(path);
+    if (unlink(path) == 0) agent_fsync_dir(dir);   /* else it may come back after a crash */
 }
 
 /* ==== Status update manager ============================================= */
@@ -190,6 +199,7 @@ static void task_free(struct atask *t)
         free(u);
     }
     buf_free(&t->info);
+    buf_free(&t->last_status);
     free(t);
 }
 
@@ -219,6 +229,10 @@ static void enqueue(struct atask *t, const uint8_t *status, size_t n)
     pbw_put_bytes(&u->bytes, 6, u->uuid, 16);
     buf_free(&st);
     t->state = u->state;
+    buf_reset(&t->last_status);
+    pbw_find(u->bytes.data, u->bytes.len, 4, &f);
+    buf_append(&t->last_status, f.p, f.n);
+    if (terminal(u->state) && u->state < 16) a->task_counters[u->state]++;
     struct supdate **pp = &t->updates;
     while (*pp) pp = &(*pp)->next;
     *pp = u;
@@ -244,6 +258,8 @@ static void agent_update(struct atask *t, int state, int reason, const char *mes
 }
 
 static void exec_free(struct aexec *e);
+static void shutdown_timeout_cb(struct loop *l, struct loop_timer *t);
+static void heartbeat_cb(struct loop *l, struct loop_timer *t);
 
 /* StatusUpdateAcknowledgementMessage {slave_id, framework_id, task_id, uuid}. */
 static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
@@ -298,6 +314,8 @@ static void exec_free(struct aexec *e)
         server_stream_end(e->stream);
     }
     loop_timer_stop(a->loop, &e->reg_timeout);
+    loop_timer_stop(a->loop, &e->shutdown_timer);
+    loop_timer_stop(a->loop, &e->heartbeat);
     while (e->tasks) {
         struct atask *t = e->tasks;
         e->tasks = t->next;
@@ -410,6 +428,8 @@ static int spawn(struct aexec *e)
         setenv("MESOS_SLAVE_ID", a->id, 1);
         setenv("MESOS_CONTAINER_ID", e->container_id, 1);
         setenv("MESOS_CHECKPOINT", "1", 1);
+        /* --switch_user=false: tasks run as the agent's user. */
+        setenv("MESOS_API_SWITCH_USER", a->switch_user ? "true" : "false", 1);
         signal(SIGPIPE, SIG_DFL);
         if (e->command_executor || e->default_executor) execl(exe, exe, "executor", (char *)NULL);
         else execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -433,6 +453,8 @@ static struct aexec *new_exec(struct agent_proc *a, const char *fw, const char *
     snprintf(e->sandbox, sizeof e->sandbox, "%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
              a->work_dir, a->id, fw, ex, e->container_id);
     loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+    loop_timer_init(&e->shutdown_timer, shutdown_timeout_cb);
+    loop_timer_init(&e->heartbeat, heartbeat_cb);
     e->next = a->executors;
     a->executors = e;
     return e;
@@ -512,6 +534,7 @@ static void on_run_task(struct agent_proc *a, const uint8_t *p, size_t n)
         else command_executor_info(&e->executor_info, task, fw);
     }
     struct atask *t = new_task(e, task, ti.p, ti.n, 0);
+    agent_ops_link_volumes(a, e->sandbox, ti.p, ti.n);   /* persistent volumes into the sandbox */
     LOG("Launching task %s of framework %s with executor %s", task, fw, ex);
     if (!has_exec && !has_cmd) {
         agent_update(t, TASK_ERROR, -1, "Task has neither an executor nor a command");
@@ -551,6 +574,7 @@ static void on_run_task_group(struct agent_proc *a, const uint8_t *p, size_t n)
         if (f.tag != 1 || f.wt != PBW_LEN || pbw_get_id(f.p, f.n, 2, tid, sizeof tid) < 0) continue;
         if (find_task(a, fw, tid, NULL)) { LOG_WARN("Task %s is already known: not launched again", tid); continue; }
         new_task(e, tid, f.p, f.n, group);
+        agent_ops_link_volumes(a, e->sandbox, f.p, f.n);
         count++;
     }
     LOG("Launching a group of %d task(s) of framework %s with executor %s", count, fw, ex);
@@ -600,8 +624,75 @@ static void on_shutdown_framework(struct agent_proc *a, const uint8_t *p, size_t
     }
 }
 
+/* FrameworkToExecutorMessage {slave_id 1, framework_id 2, executor_id 3,
+ * data 4}: a MESSAGE event {message 6 {data 1}} to a subscribed executor;
+ * dropped otherwise, as upstream drops it for an executor not running. */
+static void on_framework_message(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256], ex[256];
+    struct pbw_field d;
+    if (pbw_get_id(p, n, 2, fw, sizeof fw) < 0 || pbw_get_id(p, n, 3, ex, sizeof ex) < 0) return;
+    struct aexec *e = find_exec(a, fw, ex);
+    if (!e || !e->stream) {
+        LOG_WARN("Dropping message for executor %s of framework %s because the executor is %s", ex, fw,
+                 e ? "not running" : "unknown");
+        return;
+    }
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 5);                          /* MESSAGE */
+    size_t k = pbw_begin(&ev, 6);
+    if (pbw_find(p, n, 4, &d) == 1 && d.wt == PBW_LEN) pbw_put_bytes(&ev, 1, d.p, d.n);
+    else pbw_put_bytes(&ev, 1, "", 0);
+    pbw_end(&ev, k);
+    send_event(e, &ev);
+    buf_free(&ev);
+}
+
+/* ExecutorInfo.shutdown_grace_period (14) {nanoseconds 1}, else upstream's
+ * --executor_shutdown_grace_period default, 5 s. */
+static uint64_t grace_ms(const struct aexec *e)
+{
+    struct pbw_field g, ns;
+    if (pbw_find(e->executor_info.data, e->executor_info.len, 14, &g) == 1 && pbw_find(g.p, g.n, 1, &ns) == 1 &&
+        (int64_t)ns.v >= 0)
+        return ns.v / 1000000;
+    return 5000;
+}
+
+static void shutdown_timeout_cb(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    struct aexec *e = container_of(t, struct aexec, shutdown_timer);
+    if (e->pid > 0) {
+        LOG("Killing executor %s of framework %s: it did not exit after SHUTDOWN", e->executor_id, e->framework_id);
+        kill(-e->pid, SIGKILL);
+    }
+}
+
+/* ShutdownExecutorMessage {executor_id 1, framework_id 2}: SHUTDOWN to the
+ * executor (SIGTERM without a stream), SIGKILL after its grace period. */
+static void on_shutdown_executor(struct agent_proc *a, const uint8_t *p, size_t n)
+{
+    char fw[256], ex[256];
+    if (pbw_get_id(p, n, 2, fw, sizeof fw) < 0 || pbw_get_id(p, n, 1, ex, sizeof ex) < 0) return;
+    struct aexec *e = find_exec(a, fw, ex);
+    if (!e || e->pid <= 0) {
+        LOG_WARN("Ignoring shutdown of unknown executor '%s' of framework %s", ex, fw);
+        return;
+    }
+    if (loop_timer_active(&e->shutdown_timer)) return;   /* terminating already */
+    LOG("Shutting down executor %s of framework %s", ex, fw);
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 7);                          /* SHUTDOWN */
+    if (send_event(e, &ev) < 0) kill(-e->pid, SIGTERM);
+    buf_free(&ev);
+    loop_timer_start(a->loop, &e->shutdown_timer, grace_ms(e));
+}
+
 int agent_exec_message(struct agent_proc *a, const char *name, const uint8_t *p, size_t n)
 {
+    if (strcmp(name, "mesos.internal.FrameworkToExecutorMessage") == 0) { on_framework_message(a, p, n); return 1; }
+    if (strcmp(name, "mesos.internal.ShutdownExecutorMessage") == 0) { on_shutdown_executor(a, p, n); return 1; }
     if (strcmp(name, "mesos.internal.RunTaskMessage") == 0) on_run_task(a, p, n);
     else if (strcmp(name, "mesos.internal.RunTaskGroupMessage") == 0) on_run_task_group(a, p, n);
     else if (strcmp(name, "mesos.internal.KillTaskMessage") == 0) on_kill_task(a, p, n);
@@ -633,7 +724,8 @@ void agent_exec_reap(struct agent_proc *a)
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) break;
-        for (struct aexec *e = a->executors; e; e = e->next) {
+        struct aexec *e = a->executors;
+        for (; e; e = e->next) {
             if (e->pid != pid) continue;
             char how[64];
             snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
@@ -641,6 +733,7 @@ void agent_exec_reap(struct agent_proc *a)
             executor_gone(e, how, status);
             break;
         }
+        if (!e) containers_reaped(a, pid, status);     /* a container of the operator API */
     }
     for (struct aexec *e = a->executors, *next; e; e = next) {
         next = e->next;
@@ -674,6 +767,7 @@ static void executor_gone(struct aexec *e, const char *how, int status)
         server_stream_end(e->stream);
         e->stream = NULL;
     }
+    loop_timer_stop(a->loop, &e->heartbeat);
     int pending = 0;
     for (struct atask *t = e->tasks; t; t = t->next) pending += t->updates != NULL;
     checkpoint(e);
@@ -682,11 +776,51 @@ static void executor_gone(struct aexec *e, const char *how, int status)
 
 /* ==== POST /api/v1/executor ============================================= */
 
+/* Upstream's ResponseHeartbeater: a HEARTBEAT event every interval,
+ * the first one interval after SUBSCRIBE. */
+static void heartbeat_cb(struct loop *l, struct loop_timer *t)
+{
+    struct aexec *e = container_of(t, struct aexec, heartbeat);
+    if (!e->stream) return;
+    struct buf ev = {0};
+    pbw_put_uint(&ev, 1, 9);                          /* HEARTBEAT */
+    int rc = send_event(e, &ev);
+    buf_free(&ev);
+    if (rc == 0) loop_timer_start(l, t, e->a->executor_heartbeat_ms);
+}
+
+/* An executor's TaskStatus as the agent forwards it: with the container
+ * status upstream's agent adds (the executor's container, or the nested
+ * one the executor named; the executor's pid; the agent's IP when the
+ * status carries no network). */
+static void with_container_status(struct aexec *e, const uint8_t *st, size_t n, struct buf *out)
+{
+    struct pbw_field cs, f;
+    int has_cs = pbw_find(st, n, 13, &cs) == 1 && cs.wt == PBW_LEN;
+    int has_cid = has_cs && pbw_find(cs.p, cs.n, 4, &f) == 1;
+    int has_net = has_cs && pbw_find(cs.p, cs.n, 1, &f) == 1;
+    buf_append(out, st, n);
+    size_t k = pbw_begin(out, 13);
+    if (!has_cid) {
+        pbw_put_id(out, 4, e->container_id);
+        if (e->pid > 0) pbw_put_uint(out, 3, (uint64_t)e->pid);
+    }
+    if (!has_net) {
+        size_t ni = pbw_begin(out, 1);
+        size_t ip = pbw_begin(out, 5);
+        pbw_put_str(out, 2, e->a->ip);
+        pbw_end(out, ip);
+        pbw_end(out, ni);
+    }
+    pbw_end(out, k);
+}
+
 static void stream_closed(struct request *r, void *arg)
 {
     (void)r;
     struct aexec *e = arg;
     e->stream = NULL;
+    loop_timer_stop(e->a->loop, &e->heartbeat);
     LOG("Executor %s of framework %s disconnected", e->executor_id, e->framework_id);
 }
 
@@ -773,6 +907,8 @@ void agent_executor_api(struct request *r, void *arg)
         r->on_close = stream_closed;
         r->on_close_arg = e;
         loop_timer_stop(a->loop, &e->reg_timeout);
+        loop_timer_init(&e->heartbeat, heartbeat_cb);
+        loop_timer_start(a->loop, &e->heartbeat, a->executor_heartbeat_ms);
         server_stream_begin(r, NULL, accept_json ? "application/json" : "application/x-protobuf");
         struct buf ev = {0};
         pbw_put_uint(&ev, 1, 1);                       /* SUBSCRIBED */
@@ -811,7 +947,12 @@ void agent_executor_api(struct request *r, void *arg)
         struct atask *t = find_task(a, fw, tid, NULL);
         unsigned char uu[16];
         memcpy(uu, u.p, 16);
-        if (t) enqueue(t, st.p, st.n);
+        if (t) {
+            struct buf full = {0};
+            with_container_status(e, st.p, st.n, &full);
+            enqueue(t, (const uint8_t *)full.data, full.len);
+            buf_free(&full);
+        }
         server_respond(r, 202, NULL, NULL, "", 0);
         /* The update is with the status update manager: tell the executor. */
         struct buf ev = {0};
@@ -824,7 +965,30 @@ void agent_executor_api(struct request *r, void *arg)
         buf_free(&ev);
         break;
     }
-    case 3:                                            /* MESSAGE: no framework channel yet */
+    case 3: {                                          /* MESSAGE {data 2} */
+        struct pbw_field msg, data;
+        if (pbw_find(p, n, 6, &msg) != 1 || msg.wt != PBW_LEN) {
+            server_error(r, 400, "Failed to validate executor::Call: Expecting 'message' to be present");
+            goto out;
+        }
+        server_respond(r, 202, NULL, NULL, "", 0);
+        /* ExecutorToFrameworkMessage {slave_id 1, framework_id 2, executor_id 3,
+         * data 4}, through the master (our frameworks speak HTTP). */
+        if (a->state != AGENT_REGISTERED) {
+            LOG_WARN("Dropping framework message from executor '%s' to framework %s because the agent is not "
+                     "registered", ex, fw);
+            break;
+        }
+        struct buf m = {0};
+        pbw_put_id(&m, 1, a->id);
+        pbw_put_id(&m, 2, fw);
+        pbw_put_id(&m, 3, ex);
+        if (pbw_find(msg.p, msg.n, 2, &data) == 1 && data.wt == PBW_LEN) pbw_put_bytes(&m, 4, data.p, data.n);
+        else pbw_put_bytes(&m, 4, "", 0);
+        wire_send(a->wire, &a->master, "mesos.internal.ExecutorToFrameworkMessage", m.data, m.len);
+        buf_free(&m);
+        break;
+    }
     case 4:                                            /* HEARTBEAT */
         server_respond(r, 202, NULL, NULL, "", 0);
         break;
@@ -846,9 +1010,13 @@ void agent_exec_recover(struct agent_proc *a)
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp")) continue;
+        if (de->d_name[0] == '.') continue;
         char path[1500];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (strstr(de->d_name, ".tmp")) {        /* a write cut short: the old file stands */
+            unlink(path);
+            continue;
+        }
         FILE *f = fopen(path, "rb");
         if (!f) continue;
         struct buf b = { .max = 64u << 20 };
@@ -859,9 +1027,19 @@ void agent_exec_recover(struct agent_proc *a)
         struct aexec *e = xcalloc(1, sizeof *e);
         e->a = a;
         loop_timer_init(&e->reg_timeout, reg_timeout_cb);
+        loop_timer_init(&e->shutdown_timer, shutdown_timeout_cb);
+        loop_timer_init(&e->heartbeat, heartbeat_cb);
         struct pbw_reader r;
         struct pbw_field fl;
         int ok = pbw_valid(b.data, b.len) == 0;
+        /* The CRC field, when the last field is one, covers all before it. */
+        if (ok) {
+            struct pbw_field last = {0};
+            pbw_reader_init(&r, b.data, b.len);
+            while (pbw_next(&r, &fl) == 1) last = fl;
+            if (last.tag == 15 && last.wt == PBW_I32)
+                ok = (uint32_t)last.v == (uint32_t)crc32(0, (const Bytef *)b.data, (uInt)(last.start - (const uint8_t *)b.data));
+        }
         pbw_reader_init(&r, b.data, b.len);
         while (ok && pbw_next(&r, &fl) == 1) {
             switch (fl.tag) {
@@ -966,4 +1144,83 @@ void agent_exec_encode_reregister(struct agent_proc *a, struct buf *m)
 void agent_exec_free_all(struct agent_proc *a)
 {
     while (a->executors) exec_free(a->executors);
+}
+
+/* ==== Views for the operator API (agent_api.c) ========================== */
+
+void agent_exec_foreach(struct agent_proc *a, exec_visit_fn fn, void *arg)
+{
+    for (struct aexec *e = a->executors; e; e = e->next) {
+        struct exec_view v = {
+            .framework_id = e->framework_id, .executor_id = e->executor_id,
+            .container_id = e->container_id, .sandbox = e->sandbox, .pid = e->pid > 0 ? e->pid : 0,
+            .executor_info = (const uint8_t *)e->executor_info.data, .executor_info_len = e->executor_info.len,
+            .framework_info = (const uint8_t *)e->framework_info.data, .framework_info_len = e->framework_info.len,
+        };
+        if (fn(arg, &v)) return;
+    }
+}
+
+/* A v1 Task from what the agent holds (protobuf::createTask's fields). */
+static void encode_task(struct agent_proc *a, struct aexec *e, struct atask *t, int state, struct buf *m)
+{
+    const uint8_t *ti = (const uint8_t *)t->info.data;
+    size_t tn = t->info.len;
+    struct pbw_field f, ex, cmd, u;
+    if (pbw_find(ti, tn, 1, &f) == 1) pbw_put_bytes(m, 1, f.p, f.n);
+    else pbw_put_str(m, 1, t->id);
+    pbw_put_id(m, 2, t->id);
+    pbw_put_id(m, 3, e->framework_id);
+    if (pbw_find(ti, tn, 5, &ex) == 1 && ex.wt == PBW_LEN && pbw_find(ex.p, ex.n, 1, &f) == 1)
+        pbw_put_bytes(m, 4, f.p, f.n);
+    pbw_put_id(m, 5, a->id);
+    pbw_put_uint(m, 6, (uint64_t)state);
+    struct pbw_reader r;
+    pbw_reader_init(&r, ti, tn);
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(m, 7, f.p, f.n);
+    if (t->last_status.len) pbw_put_bytes(m, 8, t->last_status.data, t->last_status.len);
+    if (t->updates) {
+        pbw_put_uint(m, 9, (uint64_t)t->updates->state);
+        pbw_put_bytes(m, 10, t->updates->uuid, 16);
+    }
+    static const struct { uint32_t from, to; } copy[] = { { 10, 11 }, { 11, 12 }, { 9, 13 }, { 8, 15 }, { 12, 16 } };
+    for (size_t i = 0; i < sizeof copy / sizeof *copy; i++)
+        if (pbw_find(ti, tn, copy[i].from, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(m, copy[i].to, f.p, f.n);
+    if (pbw_find(ti, tn, 7, &cmd) == 1 && cmd.wt == PBW_LEN && pbw_find(cmd.p, cmd.n, 5, &u) == 1 && u.wt == PBW_LEN)
+        pbw_put_bytes(m, 14, u.p, u.n);
+}
+
+/* Response.GetTasks: queued_tasks 2 (not yet with the executor),
+ * launched_tasks 3, terminated_tasks 4 (terminal, updates not all
+ * acknowledged). Acknowledged terminal tasks are forgotten. */
+void agent_exec_encode_get_tasks(struct agent_proc *a, struct buf *pb)
+{
+    for (struct aexec *e = a->executors; e; e = e->next)
+        for (struct atask *t = e->tasks; t; t = t->next) {
+            uint32_t tag = terminal(t->state) ? 4 : t->launched ? 3 : 2;
+            size_t k = pbw_begin(pb, tag);
+            encode_task(a, e, t, tag == 2 ? TASK_STAGING : t->state, pb);
+            pbw_end(pb, k);
+        }
+}
+
+void agent_exec_task_stats(struct agent_proc *a, uint64_t counts[16], struct resources *used)
+{
+    struct buf err = { .max = 1024 };
+    for (struct aexec *e = a->executors; e; e = e->next) {
+        int active = 0;
+        for (struct atask *t = e->tasks; t; t = t->next) {
+            if (t->state >= 0 && t->state < 16 && !terminal(t->state)) counts[t->state]++;
+            if (terminal(t->state)) continue;
+            active = 1;
+            buf_reset(&err);
+            if (used) resources_decode_field(t->info.data, t->info.len, 4, used, &err);
+        }
+        if (active && used && !e->command_executor) {
+            buf_reset(&err);
+            resources_decode_field(e->executor_info.data, e->executor_info.len, 5, used, &err);
+        }
+    }
+    buf_free(&err);
 }

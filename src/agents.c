@@ -16,6 +16,7 @@
 #include "master.h"
 #include "pbdesc.h"
 #include "pbw.h"
+#include "registry.h"
 #include "resources.h"
 #include "util.h"
 
@@ -227,26 +228,49 @@ static void count_terminal(struct master *m, int state)
     if (state >= 0 && state < 16) m->task_counters[state]++;
 }
 
-/* The agent is gone: its active tasks become unreachable. */
+/* A status the master generates: kept on the task (bounded), after its
+ * TASK_UPDATED event, as upstream's updateTask does. */
+static void master_status(struct master *m, struct mtask *t, const char *agent_id, int state, int reason,
+                          const char *message, double unreachable_time)
+{
+    struct buf st = {0};
+    events_master_status(&st, t, agent_id, state, reason, message, unreachable_time);
+    if (!terminal_state(t->state)) t->state = state;
+    events_task_updated(m, t, (const uint8_t *)st.data, st.len, t->state);
+    if (t->nstatuses < MAX_STATUSES) {
+        pbw_put_bytes(&t->statuses, 8, st.data, st.len);
+        t->nstatuses++;
+    }
+    buf_free(&st);
+}
+
+/* The agent is gone: its active tasks become unreachable (TASK_LOST for
+ * frameworks that are not partition-aware, as their framework hears). */
 static void tasks_unreachable(struct master *m, struct agent *a)
 {
+    double now = now_secs();
     while (a->tasks) {
         struct mtask *t = a->tasks;
         a->tasks = t->next;
         if (terminal_state(t->state)) { push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS); continue; }
-        t->state = 10;                                   /* TASK_UNREACHABLE */
-        sched_task_lost(m, t->framework_id, t->task_id, a->id);
+        int state = sched_task_lost(m, t->framework_id, t->task_id, a->id);
+        master_status(m, t, a->id, state, 11, "Agent is unreachable", now);   /* REASON_AGENT_REMOVED */
         push_bounded(&m->unreachable_tasks, &m->nunreachable_tasks, t, MAX_COMPLETED_TASKS);
     }
 }
 
+/* Is the task on the list? */
+static int on_list(const struct mtask *list, const struct mtask *t)
+{
+    for (; list; list = list->next)
+        if (strcmp(list->task_id, t->task_id) == 0 && strcmp(list->framework_id, t->framework_id) == 0) return 1;
+    return 0;
+}
+
 static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, size_t n, uint32_t tag)
 {
-    while (a->tasks) {
-        struct mtask *t = a->tasks;
-        a->tasks = t->next;
-        mtask_free(t);
-    }
+    struct mtask *old = a->tasks;                        /* freed below: the events compare against it */
+    a->tasks = NULL;
     struct pbw_reader r;
     struct pbw_field f;
     pbw_reader_init(&r, p, n);
@@ -266,12 +290,19 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
             if (find_completed(m, t->framework_id, t->task_id)) mtask_free(t);
             else {
                 count_terminal(m, t->state);
+                if (!on_list(old, t)) events_task_added(m, t);
                 push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
             }
             continue;
         }
+        if (!on_list(old, t)) events_task_added(m, t);
         t->next = a->tasks;
         a->tasks = t;
+    }
+    while (old) {
+        struct mtask *t = old;
+        old = t->next;
+        mtask_free(t);
     }
 }
 
@@ -305,6 +336,7 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         sched_forward_update(m, fw, st.p, st.n);         /* a re-sent update: the framework may need it */
         return;
     }
+    int learned = 0;
     if (!t) {
         /* A task the master did not launch (or forgot in a failover): learn it. */
         t = xcalloc(1, sizeof *t);
@@ -318,13 +350,16 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         k = pbw_begin(&t->base, 5); pbw_put_str(&t->base, 1, a->id); pbw_end(&t->base, k);
         t->next = a->tasks;
         a->tasks = t;
+        learned = 1;
     }
     int was_terminal = terminal_state(t->state);
     t->state = state;
+    if (!learned) events_task_updated(m, t, st.p, st.n, state);
     if (t->nstatuses < MAX_STATUSES) {
         pbw_put_bytes(&t->statuses, 8, st.p, st.n);
         t->nstatuses++;
     }
+    if (learned) events_task_added(m, t);               /* as it now stands */
     if (terminal_state(state) && !was_terminal) {
         count_terminal(m, state);
         struct mtask **pp = &a->tasks;
@@ -343,7 +378,6 @@ struct agent *agents_find(struct master *m, const char *id, size_t n) { return b
  * resources 4, executor 5). */
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw, const uint8_t *p, size_t n)
 {
-    (void)m;
     struct mtask *t = xcalloc(1, sizeof *t);
     struct pbw_field f, ex, exid;
     snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
@@ -364,6 +398,7 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     t->state = 6;                                        /* TASK_STAGING */
     t->next = a->tasks;
     a->tasks = t;
+    events_task_added(m, t);
     return t;
 }
 
@@ -466,7 +501,7 @@ size_t agents_count_tasks(struct master *m, int state)
     return n;
 }
 
-static void remove_agent(struct master *m, struct agent *a, int unreachable)
+static void remove_agent(struct master *m, struct agent *a, int unreachable, double time)
 {
     struct agent **pp = &m->agents;
     while (*pp && *pp != a) pp = &(*pp)->next;
@@ -477,29 +512,60 @@ static void remove_agent(struct master *m, struct agent *a, int unreachable)
     m->agent_removals++;
     sched_agent_removed(m, a);
     tasks_unreachable(m, a);
+    if (!unreachable) events_agent_removed(m, a->id);
     free_executors(a);
-    if (unreachable) {
-        struct unreachable *u = xcalloc(1, sizeof *u);
-        snprintf(u->id, sizeof u->id, "%s", a->id);
-        u->time = now_secs();
-        u->next = m->unreachable;
-        m->unreachable = u;
-        m->nunreachable++;
-    }
+    ops_agent_removed(m, a);
+    if (unreachable) master_unreachable_add(m, a->id, time);
     loop_timer_stop(m->loop, &a->ping);
     buf_free(&a->info);
     buf_free(&a->capabilities);
     free(a);
 }
 
+/* ==== Removal through the registry ====================================== */
+
+/* The agent leaves once its removal is durable (Master::markUnreachable,
+ * Master::removeSlave); meanwhile it is neither pinged nor re-admitted. */
+struct removal { struct master *m; char id[96]; double time; int unreachable; };
+
+static void removed_cb(void *arg, int status)
+{
+    struct removal *k = arg;
+    struct agent *a = by_id(k->m, k->id, strlen(k->id));
+    if (status < 0) master_registry_failed(k->m, status);
+    else if (a) remove_agent(k->m, a, k->unreachable, k->time);
+    free(k);
+}
+
+static void start_removal(struct master *m, struct agent *a, int unreachable)
+{
+    struct removal *k = xcalloc(1, sizeof *k);
+    k->m = m;
+    snprintf(k->id, sizeof k->id, "%s", a->id);
+    k->time = now_secs();
+    k->unreachable = unreachable;
+    a->removing = 1;
+    loop_timer_stop(m->loop, &a->ping);
+    struct buf ti = {0};
+    master_time_info(&ti, k->time);
+    int rc = unreachable ? master_registry_apply(m, REGISTRY_MARK_UNREACHABLE, a->id, ti.data, ti.len, removed_cb, k)
+                         : master_registry_apply(m, REGISTRY_REMOVE_AGENT, a->id, NULL, 0, removed_cb, k);
+    buf_free(&ti);
+    if (rc < 0) {                        /* not in the registry: nothing to keep */
+        free(k);
+        if (!m->failed) remove_agent(m, a, unreachable, now_secs());
+    }
+}
+
 static void ping_cb(struct loop *l, struct loop_timer *t)
 {
     struct agent *a = container_of(t, struct agent, ping);
     struct master *m = a->m;
+    if (a->removing) return;
     if (a->pings_missed >= (unsigned)flag_i(m, "max_agent_ping_timeouts")) {
         LOG_WARN("Agent %s at %s:%d missed %u pings: marking it unreachable", a->id, a->pid.host,
                  a->pid.port, a->pings_missed);
-        remove_agent(m, a, 1);
+        start_removal(m, a, 1);
         return;
     }
     struct buf b = {0};
@@ -526,28 +592,46 @@ static struct agent *admit(struct master *m, const struct upid *from, const char
     return a;
 }
 
-static void on_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re)
+static void send_shutdown(struct master *m, const struct upid *to, const char *why)
+{
+    struct buf b = {0};
+    pbw_put_str(&b, 1, why);
+    wire_send(m->wire, to, "mesos.internal.ShutdownMessage", b.data, b.len);
+    buf_free(&b);
+}
+
+/* The registration once the registry holds what it needs: admit or update
+ * the agent and answer it. `newid` is the id a new agent was given. */
+static void complete_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re,
+                              const char *newid)
 {
     struct pbw_field info, ver;
-    uint32_t info_tag = re ? 2 : 1;
-    if (pbw_find(p, n, info_tag, &info) != 1 || info.wt != PBW_LEN) {
-        LOG_WARN("Ignoring a malformed %sregistration from %s:%d", re ? "re" : "", from->host, from->port);
-        return;
-    }
+    if (pbw_find(p, n, re ? 2 : 1, &info) != 1 || info.wt != PBW_LEN) return;
     size_t idn = 0;
     const char *id = re ? id_field(info.p, info.n, 6, &idn) : NULL;
+    if (id && master_is_gone(m, id, idn)) {              /* marked gone while the registry wrote */
+        LOG_WARN("Refusing re-registration of agent at %s:%d because it is already marked gone", from->host, from->port);
+        send_shutdown(m, from, "Agent has been marked gone");
+        return;
+    }
     struct agent *a = by_pid(m, from);
     if (!a && id) a = by_id(m, id, idn);
     int known = a != NULL;
     if (!a) {
         char idbuf[96] = "";
         if (id) snprintf(idbuf, sizeof idbuf, "%.*s", (int)(idn < 95 ? idn : 95), id);
-        a = admit(m, from, id ? idbuf : NULL);
+        a = admit(m, from, id ? idbuf : newid);
+    }
+    if (id) {                                            /* back: no longer recovered or unreachable */
+        struct ragent *r = master_recovered_find(m, id, idn);
+        if (r) master_recovered_remove(m, r);
+        master_unreachable_remove(m, id, idn);
     }
     set_pid(m, a, from);
     a->pings_missed = 0;
     set_info(a, info.p, info.n);
     set_capabilities(a, p, n, re ? 9 : 4);
+    ops_agent_registered(m, a, p, n, re);          /* total resources, capabilities */
     if (pbw_find(p, n, re ? 6 : 2, &ver) == 1 && ver.wt == PBW_LEN)
         snprintf(a->version, sizeof a->version, "%.*s", (int)(ver.n < 31 ? ver.n : 31), (const char *)ver.p);
     if (re) {
@@ -574,10 +658,122 @@ static void on_register(struct master *m, const struct upid *from, const uint8_t
     pbw_put_str(&b, 1, a->id);
     pbw_end(&b, k);
     put_connection(m, &b, re ? 3 : 2);
+    if (!known) events_agent_added(m, a);
     sched_trigger(m);
     LOG("%s agent %s at %s:%d", re ? "Re-registered" : known ? "Registration retry from" : "Registered",
         a->id, from->host, from->port);
     send_to(m, a, re ? "mesos.internal.SlaveReregisteredMessage" : "mesos.internal.SlaveRegisteredMessage", &b);
+}
+
+/* A (re-)registration waiting for its registry write. */
+struct pending_reg {
+    struct pending_reg *next;
+    struct master *m;
+    struct upid from;
+    char id[96];
+    int re;
+    struct buf msg;
+};
+
+static struct pending_reg *pending_find(struct master *m, const struct upid *from, const char *id, size_t idn)
+{
+    for (struct pending_reg *r = m->pending_regs; r; r = r->next) {
+        if (id ? r->re && strlen(r->id) == idn && memcmp(r->id, id, idn) == 0
+               : !r->re && r->from.port == from->port && strcmp(r->from.host, from->host) == 0 &&
+                 strcmp(r->from.id, from->id) == 0) return r;
+    }
+    return NULL;
+}
+
+static void registered_cb(void *arg, int status)
+{
+    struct pending_reg *pr = arg;
+    struct master *m = pr->m;
+    for (struct pending_reg **pp = &m->pending_regs; *pp; pp = &(*pp)->next)
+        if (*pp == pr) { *pp = pr->next; break; }
+    if (status < 0) master_registry_failed(m, status);
+    else complete_register(m, &pr->from, (const uint8_t *)pr->msg.data, pr->msg.len, pr->re, pr->id);
+    buf_free(&pr->msg);
+    free(pr);
+}
+
+/* SlaveInfo bytes with `id` in place of whatever id they carry. */
+static void info_with_id(struct buf *out, const uint8_t *p, size_t n, const char *id)
+{
+    pbw_copy_except(out, p, n, 6);
+    pbw_put_id(out, 6, id);
+}
+
+/* Which registry write a (re-)registration needs, as upstream decides it
+ * (Master::_registerSlave, Master::_reregisterSlave): a new agent is
+ * admitted; a registered or recovered one is updated when its SlaveInfo
+ * changed; any other (unreachable, or unknown to this registry) is marked
+ * reachable. The answer waits for the write. */
+static void on_register(struct master *m, const struct upid *from, const uint8_t *p, size_t n, int re)
+{
+    struct pbw_field info;
+    if (pbw_find(p, n, re ? 2 : 1, &info) != 1 || info.wt != PBW_LEN) {
+        LOG_WARN("Ignoring a malformed %sregistration from %s:%d", re ? "re" : "", from->host, from->port);
+        return;
+    }
+    size_t idn = 0;
+    const char *id = re ? id_field(info.p, info.n, 6, &idn) : NULL;
+    if (re && (!id || idn >= 96)) {
+        LOG_WARN("Dropping re-registration of agent at %s:%d because it sent an invalid re-registration",
+                 from->host, from->port);
+        return;
+    }
+    if (id && master_is_gone(m, id, idn)) {
+        LOG_WARN("Refusing re-registration of agent at %s:%d because it is already marked gone", from->host, from->port);
+        send_shutdown(m, from, "Agent has been marked gone");
+        return;
+    }
+    if (pending_find(m, from, id, idn)) {
+        LOG("Ignoring %sregister agent message from %s:%d as %sregistration is already in progress",
+            re ? "re" : "", from->host, from->port, re ? "re-" : "");
+        return;
+    }
+    struct agent *a = by_pid(m, from);
+    if (!a && id) a = by_id(m, id, idn);
+    if (a && a->removing) {
+        LOG("Ignoring %sregister agent message from agent %s as its removal is in progress", re ? "re" : "", a->id);
+        return;
+    }
+    struct pending_reg *pr = xcalloc(1, sizeof *pr);
+    struct buf slave = {0};
+    int kind = 0;
+    if (!re) {
+        if (!a) {
+            kind = REGISTRY_ADMIT_AGENT;
+            snprintf(pr->id, sizeof pr->id, "%s-S%llu", m->id, (unsigned long long)m->next_agent++);
+            info_with_id(&slave, info.p, info.n, pr->id);
+        }
+    } else {
+        snprintf(pr->id, sizeof pr->id, "%.*s", (int)idn, id);
+        info_with_id(&slave, info.p, info.n, pr->id);
+        struct ragent *r = a ? NULL : master_recovered_find(m, id, idn);
+        const struct buf *known = a ? &a->info : r ? &r->info : NULL;
+        if (!known) kind = REGISTRY_MARK_REACHABLE;
+        else if (known->len != slave.len || memcmp(known->data, slave.data, slave.len) != 0) kind = REGISTRY_UPDATE_AGENT;
+    }
+    if (!kind) {
+        complete_register(m, from, p, n, re, NULL);
+        buf_free(&slave);
+        free(pr);
+        return;
+    }
+    pr->m = m;
+    pr->from = *from;
+    pr->re = re;
+    buf_append(&pr->msg, p, n);
+    if (master_registry_apply(m, kind, pr->id, slave.data, slave.len, registered_cb, pr) < 0) {
+        buf_free(&pr->msg);
+        free(pr);
+    } else {
+        pr->next = m->pending_regs;
+        m->pending_regs = pr;
+    }
+    buf_free(&slave);
 }
 
 void agents_on_message(void *arg, const struct upid *from, const char *name, const void *body, size_t n)
@@ -602,10 +798,12 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
         size_t idn;
         const char *id = id_field(p, n, 1, &idn);
         struct agent *a = id ? by_id(m, id, idn) : NULL;
-        if (a && by_pid(m, from) == a) {
+        if (a && by_pid(m, from) == a && !a->removing) {
             LOG("Agent %s unregistered", a->id);
-            remove_agent(m, a, 0);
+            start_removal(m, a, 0);
         }
+    } else if (ops_on_message(m, from, name, p, n) || sched_calls_on_message(m, from, name, p, n)) {
+        /* operations.c, sched_calls.c */
     } else {
         LOG_V(1, "Dropping unhandled message %s from %s:%d", name, from->host, from->port);
     }
@@ -613,7 +811,7 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
 
 void agents_free(struct master *m)
 {
-    while (m->agents) remove_agent(m, m->agents, 0);
+    while (m->agents) remove_agent(m, m->agents, 0, 0);
     free(m->pid_index);
     free(m->id_index);
     m->pid_index = m->id_index = NULL;
@@ -633,38 +831,10 @@ void agents_free(struct master *m)
 
 /* ==== GET_AGENTS ======================================================== */
 
-/* Resources in the "endpoint" format (OPERATOR_API.md 4.3.3): an
- * unreserved resource gets role "*", one with a single reservation gets
- * that reservation's role. */
-static void put_endpoint_resources(struct buf *b, uint32_t tag, const uint8_t *info, size_t n)
-{
-    struct pbw_reader r;
-    struct pbw_field f;
-    pbw_reader_init(&r, info, n);
-    while (pbw_next(&r, &f) == 1) {
-        if (f.tag != 3 || f.wt != PBW_LEN) continue;
-        size_t k = pbw_begin(b, tag);
-        buf_append(b, f.p, f.n);
-        struct pbw_field role, res;
-        if (pbw_find(f.p, f.n, 6, &role) != 1) {
-            int nres = 0;
-            struct pbw_reader rr;
-            pbw_reader_init(&rr, f.p, f.n);
-            while (pbw_next(&rr, &res) == 1)
-                if (res.tag == 13 && res.wt == PBW_LEN) nres++;
-            if (nres == 0) pbw_put_str(b, 6, "*");
-            else if (nres == 1 && pbw_find(f.p, f.n, 13, &res) == 1) {
-                struct pbw_field rl;
-                if (pbw_find(res.p, res.n, 3, &rl) == 1 && rl.wt == PBW_LEN) pbw_put_bytes(b, 6, rl.p, rl.n);
-            }
-        }
-        pbw_end(b, k);
-    }
-}
-
-void agents_encode_get_agents(struct master *m, struct buf *pb)
+static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next) {
+        if (only && a != only) continue;
         size_t k = pbw_begin(pb, 1);
         pbw_put_bytes(pb, 1, a->info.data, a->info.len);         /* agent_info */
         pbw_put_uint(pb, 2, !a->deactivated);                     /* active */
@@ -674,9 +844,12 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         pbw_put_str(pb, 4, pid);
         pbw_put_time(pb, 5, a->registered_time);
         if (a->reregistered_time > 0) pbw_put_time(pb, 6, a->reregistered_time);
-        put_endpoint_resources(pb, 7, (const uint8_t *)a->info.data, a->info.len);
-        /* allocated: what its tasks use; offered: what its offers hold. */
-        struct resources used = {0}, offered = {0};
+        /* total: with its reservations and volumes; allocated: what its
+         * tasks use; offered: what its offers hold. */
+        struct resources total = {0}, used = {0}, offered = {0};
+        agents_total(a, &total);
+        resources_encode(&total, 7, RESOURCES_ENDPOINT, pb);
+        resources_free(&total);
         agents_used(a, &used);
         sched_offered(m, a, &offered);
         resources_encode(&used, 8, RESOURCES_ENDPOINT, pb);
@@ -686,5 +859,38 @@ void agents_encode_get_agents(struct master *m, struct buf *pb)
         buf_append(pb, a->capabilities.data, a->capabilities.len);
         pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
         pbw_end(pb, k);
+    }
+    master_encode_recovered(m, pb, 2);                            /* recovered_agents */
+}
+
+void agents_encode_get_agents(struct master *m, struct buf *pb) { encode_agents(m, NULL, pb); }
+void agents_encode_agent(struct master *m, struct agent *a, struct buf *pb) { encode_agents(m, a, pb); }
+
+/* ==== Framework removal ================================================= */
+
+/* Upstream marks the tasks TASK_KILLED (REASON_FRAMEWORK_REMOVED) without
+ * waiting for the agents, and completes its unreachable tasks the same way. */
+void agents_framework_removed(struct master *m, const char *fw)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "Framework %.200s removed", fw);
+    for (struct agent *a = m->agents; a; a = a->next)
+        for (struct mtask **pp = &a->tasks; *pp;) {
+            struct mtask *t = *pp;
+            if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
+            *pp = t->next;
+            master_status(m, t, a->id, 4, 3, msg, 0);   /* TASK_KILLED, REASON_FRAMEWORK_REMOVED */
+            count_terminal(m, 4);
+            push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+        }
+    for (struct mtask **pp = &m->unreachable_tasks; *pp;) {
+        struct mtask *t = *pp;
+        if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
+        *pp = t->next;
+        m->nunreachable_tasks--;
+        char aid[96] = "";
+        pbw_get_id(t->base.data, t->base.len, 5, aid, sizeof aid);
+        master_status(m, t, aid, 4, 3, msg, 0);
+        push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
     }
 }

@@ -14,12 +14,16 @@
 #include "pbjson.h"
 #include "pbw.h"
 
-#define CT_JSON  "application/json"
-#define CT_PROTO "application/x-protobuf"
+#define CT_JSON     "application/json"
+#define CT_PROTO    "application/x-protobuf"
+#define CT_RECORDIO "application/recordio"
+#define MAX_INPUT_RECORD (16u << 20)   /* one record of a streamed request body */
 
 static void ctx_free(struct api_ctx *c)
 {
+    if (c->alive) *c->alive = 0;
     buf_free(&c->call_buf);
+    recordio_free(&c->rio);
     free(c);
 }
 
@@ -89,6 +93,8 @@ static uint32_t sub_tag(const struct api *a, const char *type_name)
     return 0;
 }
 
+static void agent_handle(struct api_ctx *c);
+
 void api_handle(struct request *r, void *arg)
 {
     struct api *a = arg;
@@ -106,6 +112,7 @@ void api_handle(struct request *r, void *arg)
         ctx_free(c);
         return;
     }
+    if (a->agent) { agent_handle(c); return; }
     size_t ct_len;
     const char *ct = request_header(r, "Content-Type", &ct_len);
     if (!ct) { api_error(c, 400, "Expecting 'Content-Type' to be present"); return; }
@@ -187,4 +194,243 @@ void api_handle(struct request *r, void *arg)
             return;
         }
     api_error(c, 501, "%s is not implemented yet by mesos_api", type_name);
+}
+
+/* ==== The agent's /api/v1 =============================================== */
+
+/* The agent reads its request as upstream's src/slave/http.cpp does:
+ * media types first (Content-Type, Message-Content-Type, Accept,
+ * Message-Accept), then the body, then validation, then the checks that
+ * tie streaming to call types. A body of Content-Type application/recordio
+ * is a stream of Call records; the first is the call. */
+
+int api_wants_stream(struct request *r, void *arg)
+{
+    struct api *a = arg;
+    size_t n;
+    const char *ct = request_header(r, "Content-Type", &n);
+    return a->agent && ct && n == strlen(CT_RECORDIO) && memcmp(ct, CT_RECORDIO, n) == 0;
+}
+
+static int header_eq(const char *v, size_t n, const char *s) { return v && n == strlen(s) && memcmp(v, s, n) == 0; }
+
+/* Decode one Call (the body, or one record of a streamed body) into
+ * protobuf bytes. p and n are replaced by the Call bytes (in out when
+ * converted). Returns 0, -1 with upstream's message in msg, or -2 (413). */
+static int agent_decode(struct api *a, int json, const char **p, size_t *n, struct buf *out, struct buf *msg)
+{
+    struct buf err = { .max = 4096 };
+    int rc = 0;
+    if (json) {
+        rc = pbjson_from_json(a->call_msg, *p, *n, out, &err);
+        if (rc == PBJSON_ESYNTAX) buf_printf(msg, "Failed to parse body into JSON: %.*s", (int)err.len, err.data);
+        else if (rc == PBJSON_ECONVERT) buf_printf(msg, "%.*s", (int)err.len, err.data);
+        rc = rc == 0 ? 0 : rc == PBJSON_ELIMIT ? -2 : -1;
+        *p = out->data ? out->data : "";
+        *n = out->len;
+    } else if (pbjson_check(a->call_msg, *p, *n, &err) < 0) {
+        buf_puts(msg, "Failed to parse body into a protobuf object");
+        rc = -1;
+    }
+    buf_free(&err);
+    return rc;
+}
+
+/* Validation, the streaming/call-type checks, then the handler. */
+static void agent_dispatch(struct api_ctx *c)
+{
+    struct api *a = c->api;
+    struct pbw_field f;
+    const char *type_name = NULL;
+    if (pbw_find(c->call, c->call_len, 1, &f) == 1 && f.wt == PBW_VARINT) {
+        c->type = (int32_t)f.v;
+        type_name = pbd_enum_name(a->call_type_enum, c->type);
+    }
+    if (!type_name) {
+        api_error(c, 400, "Failed to validate %s: Expecting 'type' to be present", a->validate_what);
+        return;
+    }
+    uint32_t tag = sub_tag(a, type_name);
+    if (tag && pbw_find(c->call, c->call_len, tag, &f) == 1 && f.wt == PBW_LEN) {
+        c->sub = f.p;
+        c->sub_len = f.n;
+    }
+    if (a->validate) {
+        struct buf err = { .max = 4096 };
+        int rc = a->validate(c, &err);
+        if (rc < 0) api_error(c, 400, "Failed to validate %s: %.*s", a->validate_what, (int)err.len, err.data);
+        buf_free(&err);
+        if (rc < 0) return;
+    }
+    if (c->stream_in && c->type != a->stream_in_type) {
+        api_error(c, 415, "Streaming 'Content-Type' %s is not supported for %s call", CT_RECORDIO, type_name);
+        return;
+    }
+    if (!c->stream_in && c->type == a->stream_in_type) {
+        api_error(c, 415, "Expecting 'Content-Type' to be %s for %s call", CT_RECORDIO, type_name);
+        return;
+    }
+    if (c->stream_accept) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof a->stream_out_types / sizeof *a->stream_out_types; i++)
+            ok |= a->stream_out_types[i] && a->stream_out_types[i] == c->type;
+        if (!ok) {
+            api_error(c, 406, "Streaming response is not supported for %s call", type_name);
+            return;
+        }
+    }
+    if (c->type == 0) { api_error(c, 501, NULL); return; }
+    for (size_t i = 0; i < a->ncalls; i++)
+        if (strcmp(a->calls[i].name, type_name) == 0) {
+            LOG_V(1, "%s call from a client", type_name);
+            a->calls[i].fn(c);
+            return;
+        }
+    api_error(c, 501, "%s is not implemented yet by mesos_api", type_name);
+}
+
+static void input_closed(struct request *r, void *arg)
+{
+    (void)r;
+    ctx_free(arg);           /* the peer left before the call was dispatched */
+}
+
+/* Bytes of a streamed body: RecordIO records of Calls. */
+static void agent_body(struct request *r, void *arg, const char *p, size_t n)
+{
+    struct api_ctx *c = arg;
+    int alive = 1;
+    c->alive = &alive;
+    if (n == 0) {                                     /* end of the body */
+        if (!c->dispatched) api_error(c, 400, "Received EOF while reading request body");
+        else if (c->on_input) c->on_input(c, NULL, 0, c->rio.in.len ? "Received a truncated record" : NULL);
+        if (alive) c->alive = NULL;
+        return;
+    }
+    if (recordio_feed(&c->rio, p, n) < 0) {
+        if (!c->dispatched) api_error(c, 413, NULL);
+        else if (c->on_input) c->on_input(c, NULL, 0, "Record too large");
+        if (alive) c->alive = NULL;
+        return;
+    }
+    const char *rec;
+    size_t rn;
+    int rc;
+    while (alive && (rc = recordio_next(&c->rio, &rec, &rn)) == 1) {
+        struct buf pb = { .max = MAX_INPUT_RECORD * 2 }, msg = { .max = 4096 };
+        const char *cp = rec;
+        size_t cn = rn;
+        int drc = agent_decode(c->api, c->in_json, &cp, &cn, &pb, &msg);
+        if (drc < 0) {
+            if (!c->dispatched) {
+                if (drc == -2) api_error(c, 413, NULL);
+                else api_error(c, 400, "%.*s", (int)msg.len, msg.data);
+            } else if (c->on_input) {
+                buf_putc(&msg, 0);
+                c->on_input(c, NULL, 0, drc == -2 ? "Record too large" : msg.data);
+            }
+            buf_free(&pb);
+            buf_free(&msg);
+            break;
+        }
+        buf_free(&msg);
+        if (!c->dispatched) {
+            c->dispatched = 1;
+            if (!pb.data) buf_append(&pb, cp, cn);    /* protobuf: keep a copy */
+            buf_free(&c->call_buf);
+            c->call_buf = pb;
+            c->call = (const uint8_t *)c->call_buf.data;
+            c->call_len = c->call_buf.len;
+            if (!c->call) c->call = (const uint8_t *)"";
+            r->on_close = NULL;                       /* the handler's from here */
+            agent_dispatch(c);
+        } else {
+            if (c->on_input) c->on_input(c, (const uint8_t *)cp, cn, NULL);
+            buf_free(&pb);
+        }
+    }
+    if (alive && rc < 0) {
+        if (!c->dispatched) api_error(c, 400, "Failed to decode a record of the request body");
+        else if (c->on_input) c->on_input(c, NULL, 0, "Failed to decode a record of the request body");
+    }
+    if (alive) c->alive = NULL;
+}
+
+static void agent_handle(struct api_ctx *c)
+{
+    struct request *r = c->r;
+    size_t ctl, mctl;
+    const char *ct = request_header(r, "Content-Type", &ctl);
+    if (!ct) { api_error(c, 400, "Expecting 'Content-Type' to be present"); return; }
+    int in_json = header_eq(ct, ctl, CT_JSON);
+    c->stream_in = header_eq(ct, ctl, CT_RECORDIO);
+    if (!in_json && !c->stream_in && !header_eq(ct, ctl, CT_PROTO)) {
+        api_error(c, 415, "Expecting 'Content-Type' of %s or %s or %s", CT_JSON, CT_PROTO, CT_RECORDIO);
+        return;
+    }
+    const char *mct = request_header(r, "Message-Content-Type", &mctl);
+    if (c->stream_in) {
+        if (!mct) { api_error(c, 400, "Expecting 'Message-Content-Type' to be set for streaming requests"); return; }
+        c->in_json = header_eq(mct, mctl, CT_JSON);
+        if (!c->in_json && !header_eq(mct, mctl, CT_PROTO)) {
+            api_error(c, 415, "Expecting 'Message-Content-Type' of %s or %s", CT_JSON, CT_PROTO);
+            return;
+        }
+    } else if (mct) {
+        api_error(c, 415, "Expecting 'Message-Content-Type' to be not set for non-streaming requests");
+        return;
+    }
+    if (request_accepts(r, "Accept", CT_JSON)) c->json = 1;
+    else if (request_accepts(r, "Accept", CT_PROTO)) c->json = 0;
+    else if (request_accepts(r, "Accept", CT_RECORDIO)) c->stream_accept = 1;
+    else {
+        api_error(c, 406, "Expecting 'Accept' to allow %s or %s or %s", CT_JSON, CT_PROTO, CT_RECORDIO);
+        return;
+    }
+    if (c->stream_accept) {
+        /* No Message-Accept accepts everything: JSON. */
+        if (request_accepts(r, "Message-Accept", CT_JSON)) c->message_json = 1;
+        else if (!request_accepts(r, "Message-Accept", CT_PROTO)) {
+            api_error(c, 406, "Expecting 'Message-Accept' to allow %s or %s", CT_JSON, CT_PROTO);
+            return;
+        }
+    } else if (request_header(r, "Message-Accept", NULL)) {
+        api_error(c, 406, "Expecting 'Message-Accept' to be not set for non-streaming responses");
+        return;
+    }
+    if (c->stream_in) {
+        c->rio.in.max = MAX_INPUT_RECORD + 32;
+        r->on_body = agent_body;
+        r->on_body_arg = c;
+        r->on_close = input_closed;
+        r->on_close_arg = c;
+        return;
+    }
+    const char *p = r->body;
+    size_t n = r->body_len;
+    struct buf msg = { .max = 4096 };
+    int rc = agent_decode(c->api, in_json, &p, &n, &c->call_buf, &msg);
+    if (rc == -2) api_error(c, 413, NULL);
+    else if (rc < 0) api_error(c, 400, "%.*s", (int)msg.len, msg.data);
+    buf_free(&msg);
+    if (rc < 0) return;
+    c->call = (const uint8_t *)p;
+    c->call_len = n;
+    agent_dispatch(c);
+}
+
+int api_records_json(const struct api_ctx *c)
+{
+    return c->stream_accept ? c->message_json : c->json;
+}
+
+void api_stream_begin(struct api_ctx *c)
+{
+    char extra[128] = "";
+    const char *ct = c->json ? CT_JSON : CT_PROTO;
+    if (c->stream_accept) {
+        snprintf(extra, sizeof extra, "Message-Content-Type: %s\r\n", c->message_json ? CT_JSON : CT_PROTO);
+        ct = CT_RECORDIO;
+    }
+    server_stream_begin(c->r, extra[0] ? extra : NULL, ct);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
+#include "recordio.h"
 #include "server.h"
 
 struct api_ctx;
@@ -38,6 +39,18 @@ struct api {
     void *state;               /* handed to handlers (struct master *) */
     int lazy_accept;           /* Accept is the handler's to check (scheduler API) */
     int no_sub_check;          /* the handler checks its sub-message itself */
+    /* The agent's /api/v1 (OPERATOR_API 5 and 1.9): its order of checks,
+     * its messages, application/recordio request and response streams
+     * with Message-Content-Type / Message-Accept. */
+    int agent;
+    /* Call-specific validation once the Call decoded (agent): 0, or -1
+     * with the reason (after "Failed to validate agent::Call: ") in err.
+     * It replaces the generic "sub-message must be present" check. */
+    int (*validate)(struct api_ctx *c, struct buf *err);
+    /* Calls that may answer with a stream and the one that takes a
+     * streamed request body (Call.Type numbers; agent). */
+    int32_t stream_out_types[4];
+    int32_t stream_in_type;
 };
 
 struct api_ctx {
@@ -51,7 +64,26 @@ struct api_ctx {
     const uint8_t *sub;        /* the call's own sub-message bytes, if present */
     size_t sub_len;
     struct buf call_buf;       /* owns the bytes when converted from JSON */
+    /* agent only */
+    int stream_accept;         /* Accept: application/recordio was chosen */
+    int message_json;          /* ... and its records are JSON (Message-Accept) */
+    int stream_in;             /* Content-Type: application/recordio */
+    int in_json;               /* ... with JSON records (Message-Content-Type) */
+    /* A streamed request body: the first record is the call that was
+     * dispatched; each later record arrives here as Call protobuf bytes,
+     * then (NULL, 0, NULL) at the end of the body. A record that does not
+     * decode arrives as (NULL, 0, message). The handler set it, and owns
+     * the ctx until it answers. */
+    void (*on_input)(struct api_ctx *c, const uint8_t *call, size_t n, const char *err);
+    void *input_arg;
+    struct recordio rio;
+    int dispatched;
+    int *alive;                /* private: cleared when the ctx is freed */
 };
+
+/* The server_route_stream() predicate for an agent /api/v1: a body of
+ * Content-Type application/recordio is taken as a stream. */
+int api_wants_stream(struct request *r, void *arg);
 
 /* The route handler for /api/v1; arg is a struct api *. */
 void api_handle(struct request *r, void *arg);
@@ -61,6 +93,14 @@ void api_respond(struct api_ctx *c, struct buf *response_pb);   /* 200 with the 
 void api_empty(struct api_ctx *c, int status);                  /* 200/202, no body */
 void api_error(struct api_ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void api_done(struct api_ctx *c);                               /* free a ctx kept for a deferred answer */
+
+/* An agent streaming response (ATTACH_CONTAINER_OUTPUT and sessions):
+ * starts the chunked answer with upstream's headers (Content-Type: the
+ * negotiated Accept; with application/recordio also Message-Content-Type).
+ * The ctx stays the caller's (api_done when no longer needed). Records are
+ * JSON when api_records_json(c). */
+void api_stream_begin(struct api_ctx *c);
+int api_records_json(const struct api_ctx *c);
 
 /* Encode one Event (protobuf bytes of api->event_msg) for a stream in the
  * negotiated encoding and send it as one RecordIO record. */

@@ -58,6 +58,15 @@ struct etask {
     uint64_t grace_ms;
     struct loop_timer grace;
     struct exec *e;
+    /* A task of a group runs as a nested container of ours, launched
+     * through the agent's operator API, as upstream's default executor
+     * runs them; its exit comes from a WAIT_CONTAINER call kept open. */
+    int nested, nested_running;
+    char cid[40];
+    struct loop_fd wait_fd;       /* fd < 0 when no wait is open */
+    struct hresp wresp;
+    struct buf wbody;
+    struct loop_timer rewait;
 };
 
 struct exec {
@@ -89,7 +98,7 @@ static void call_head(struct exec *e, struct buf *b, int type)
 }
 
 /* One short request on its own connection; returns the HTTP status or -1. */
-static int post_call(struct exec *e, const struct buf *call)
+static int post_to(struct exec *e, const char *path, const struct buf *call)
 {
     char err[NET_ERR_LEN];
     int fd = net_connect(e->host, e->port, err);
@@ -101,9 +110,9 @@ static int post_call(struct exec *e, const struct buf *call)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     struct buf req = {0};
-    buf_printf(&req, "POST /api/v1/executor HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
+    buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
                      "Accept: application/x-protobuf\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
-               e->host, e->port, call->len);
+               path, e->host, e->port, call->len);
     buf_append(&req, call->data, call->len);
     int status = -1;
     if (write(fd, req.data, req.len) == (ssize_t)req.len) {
@@ -121,6 +130,8 @@ static int post_call(struct exec *e, const struct buf *call)
     close(fd);
     return status;
 }
+
+static int post_call(struct exec *e, const struct buf *call) { return post_to(e, "/api/v1/executor", call); }
 
 /* ==== Status updates ==================================================== */
 
@@ -149,6 +160,14 @@ static void update(struct exec *e, struct etask *t, int state, const char *messa
     pbw_put_id(&u->status, 7, e->executor_id);
     pbw_put_double(&u->status, 6, now_secs());
     pbw_put_bytes(&u->status, 11, u->uuid, 16);
+    if (t->nested) {                                /* container_status { container_id } */
+        size_t cs = pbw_begin(&u->status, 13);
+        size_t id = pbw_begin(&u->status, 4);
+        pbw_put_str(&u->status, 1, t->cid);
+        pbw_put_id(&u->status, 2, getenv("MESOS_CONTAINER_ID") ? getenv("MESOS_CONTAINER_ID") : "");
+        pbw_end(&u->status, id);
+        pbw_end(&u->status, cs);
+    }
     u->terminal = state == TASK_FINISHED || state == TASK_FAILED || state == TASK_KILLED;
     if (u->terminal) t->done = 1;
     struct update **pp = &e->pending;
@@ -194,13 +213,38 @@ static struct etask *find(struct exec *e, const char *id, size_t n)
     return NULL;
 }
 
+static int is_running(const struct etask *t) { return t->pid > 0 || t->nested_running; }
+
+/* KILL_CONTAINER {container_id {value, parent}, signal}. */
+static void kill_nested(struct exec *e, struct etask *t, int sig)
+{
+    struct buf call = {0};
+    pbw_put_uint(&call, 1, 24);                     /* KILL_CONTAINER */
+    size_t k = pbw_begin(&call, 15);
+    size_t id = pbw_begin(&call, 1);
+    pbw_put_str(&call, 1, t->cid);
+    pbw_put_id(&call, 2, getenv("MESOS_CONTAINER_ID"));
+    pbw_end(&call, id);
+    pbw_put_int32(&call, 2, sig);
+    pbw_end(&call, k);
+    int st = post_to(e, "/api/v1", &call);
+    if (st != 200) LOG_WARN("KILL_CONTAINER for task %s answered %d", t->id, st);
+    buf_free(&call);
+}
+
+static void signal_task(struct exec *e, struct etask *t, int sig)
+{
+    if (t->nested) kill_nested(e, t, sig);
+    else kill(-t->pid, sig);
+}
+
 static void kill_one(struct exec *e, struct etask *t)
 {
-    if (t->pid <= 0 || t->killing || t->done) return;
+    if (!is_running(t) || t->killing || t->done) return;
     t->killing = 1;
     /* TASK_KILLING only for frameworks that declared they understand it. */
     if (e->killing_state) update(e, t, 8, NULL, -1);   /* TASK_KILLING */
-    kill(-t->pid, SIGTERM);
+    signal_task(e, t, SIGTERM);
     loop_timer_start(e->loop, &t->grace, t->grace_ms);
 }
 
@@ -210,6 +254,7 @@ static void exited(struct exec *e, struct etask *t, int status)
     int state, reason = -1;
     loop_timer_stop(e->loop, &t->grace);
     t->pid = 0;
+    t->nested_running = 0;
     if (WIFEXITED(status)) {
         int code = WEXITSTATUS(status);
         snprintf(msg, sizeof msg, "Command exited with status %d", code);
@@ -234,7 +279,7 @@ static void reap_cb(struct loop *l, struct loop_timer *timer)
     int running = 0;
     for (size_t i = 0; i < e->ntasks; i++) {
         struct etask *t = e->tasks[i];
-        if (t->pid <= 0) continue;
+        if (t->pid <= 0 || t->nested) continue;
         int status;
         pid_t r = waitpid(t->pid, &status, WNOHANG);
         if (r == 0) { running = 1; continue; }
@@ -246,7 +291,7 @@ static void reap_cb(struct loop *l, struct loop_timer *timer)
         }
         if (e->tasks[i]->pid > 0) running = 1;
     }
-    for (size_t i = 0; i < e->ntasks; i++) running |= e->tasks[i]->pid > 0;
+    for (size_t i = 0; i < e->ntasks; i++) running |= e->tasks[i]->pid > 0 && !e->tasks[i]->nested;
     if (running) loop_timer_start(l, timer, 50);
 }
 
@@ -272,9 +317,9 @@ static void grace_cb(struct loop *l, struct loop_timer *timer)
 {
     (void)l;
     struct etask *t = container_of(timer, struct etask, grace);
-    if (t->pid > 0) {
+    if (is_running(t)) {
         LOG("Grace period over: SIGKILL to task %s", t->id);
-        kill(-t->pid, SIGKILL);
+        signal_task(t->e, t, SIGKILL);
     }
 }
 
@@ -323,6 +368,131 @@ static void switch_user(const char *user)
     }
 }
 
+/* ==== Tasks of a group: nested containers ============================== */
+
+static void wait_nested(struct exec *e, struct etask *t);
+
+static void wait_close(struct etask *t)
+{
+    if (t->wait_fd.fd >= 0) {
+        loop_del(t->e->loop, &t->wait_fd);
+        close(t->wait_fd.fd);
+        t->wait_fd.fd = -1;
+    }
+    hresp_free(&t->wresp);
+    memset(&t->wresp, 0, sizeof t->wresp);
+    buf_free(&t->wbody);
+}
+
+static void rewait_cb(struct loop *l, struct loop_timer *timer)
+{
+    (void)l;
+    struct etask *t = container_of(timer, struct etask, rewait);
+    if (t->nested_running) wait_nested(t->e, t);
+}
+
+/* The answer to WAIT_CONTAINER: Response {wait_container 16 {exit_status 1}}. */
+static void wait_io(struct loop *l, struct loop_fd *f, int ev)
+{
+    (void)ev;
+    struct etask *t = container_of(f, struct etask, wait_fd);
+    char tmp[4096];
+    for (;;) {
+        long n = net_read(f->fd, tmp, sizeof tmp);
+        if (n == -EAGAIN) return;
+        if (n > 0 && hresp_feed(&t->wresp, tmp, (size_t)n, &t->wbody) == 0 && !t->wresp.done) continue;
+        int status = t->wresp.done ? t->wresp.status : 0;
+        struct pbw_field wc, es;
+        int code = -1;
+        if (status == 200 && pbw_find(t->wbody.data, t->wbody.len, 16, &wc) == 1 &&
+            pbw_find(wc.p, wc.n, 1, &es) == 1)
+            code = (int)(int32_t)es.v;
+        wait_close(t);
+        if (code >= 0) exited(t->e, t, code);
+        else if (status == 200 && t->killing) exited(t->e, t, SIGKILL);   /* ended while the agent was away */
+        else if (status == 200) {
+            t->nested_running = 0;
+            update(t->e, t, TASK_FAILED, "The task's container terminated with an unknown status", 0);
+        } else if (status == 404) {
+            t->nested_running = 0;
+            update(t->e, t, TASK_FAILED, "The task's container is gone", 0);
+        } else {
+            loop_timer_start(l, &t->rewait, 1000);      /* the agent went away: ask again */
+        }
+        return;
+    }
+}
+
+static void wait_nested(struct exec *e, struct etask *t)
+{
+    char err[NET_ERR_LEN];
+    int fd = net_connect(e->host, e->port, err);
+    if (fd < 0) { loop_timer_start(e->loop, &t->rewait, 1000); return; }
+    struct buf call = {0}, req = {0};
+    pbw_put_uint(&call, 1, 23);                     /* WAIT_CONTAINER */
+    size_t k = pbw_begin(&call, 14);
+    size_t id = pbw_begin(&call, 1);
+    pbw_put_str(&call, 1, t->cid);
+    pbw_put_id(&call, 2, getenv("MESOS_CONTAINER_ID"));
+    pbw_end(&call, id);
+    pbw_end(&call, k);
+    buf_printf(&req, "POST /api/v1 HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
+                     "Accept: application/x-protobuf\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+               e->host, e->port, call.len);
+    buf_append(&req, call.data, call.len);
+    struct timeval tv = { 5, 0 };
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int whole = write(fd, req.data, req.len) == (ssize_t)req.len;
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    buf_free(&call);
+    buf_free(&req);
+    if (!whole) { close(fd); loop_timer_start(e->loop, &t->rewait, 1000); return; }
+    t->wbody.max = 1 << 20;
+    loop_add(e->loop, &t->wait_fd, fd, LOOP_READ, wait_io);
+}
+
+/* LAUNCH_CONTAINER {container_id {uuid, parent: our container}, command,
+ * resources}: the task runs in <our sandbox>/containers/<uuid>. */
+static void start_nested(struct exec *e, struct etask *t, const uint8_t *cmd, size_t cn)
+{
+    struct pbw_field us, f;
+    uuid_text(t->cid);
+    t->nested = 1;
+    struct buf call = {0};
+    pbw_put_uint(&call, 1, 22);                     /* LAUNCH_CONTAINER */
+    size_t k = pbw_begin(&call, 13);
+    size_t id = pbw_begin(&call, 1);
+    pbw_put_str(&call, 1, t->cid);
+    pbw_put_id(&call, 2, getenv("MESOS_CONTAINER_ID"));
+    pbw_end(&call, id);
+    size_t c = pbw_begin(&call, 2);
+    buf_append(&call, cmd, cn);
+    /* the framework's user unless the command names one */
+    const char *su = getenv("MESOS_API_SWITCH_USER");
+    if (pbw_find(cmd, cn, 5, &us) != 1 && e->framework_user[0] && !(su && strcmp(su, "false") == 0))
+        pbw_put_str(&call, 5, e->framework_user);
+    pbw_end(&call, c);
+    struct pbw_reader r;
+    pbw_reader_init(&r, t->info.data, t->info.len);
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(&call, 3, f.p, f.n);
+    pbw_end(&call, k);
+    int st = post_to(e, "/api/v1", &call);
+    buf_free(&call);
+    if (st != 200) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "Failed to launch the task's container (the agent answered %d)", st);
+        update(e, t, TASK_FAILED, msg, 0);
+        return;
+    }
+    t->nested_running = 1;
+    LOG("Started task %s in nested container %s", t->id, t->cid);
+    update(e, t, TASK_RUNNING, NULL, -1);
+    wait_nested(e, t);
+}
+
 /* Start one task's command in its own process group. */
 static void start(struct exec *e, struct etask *t)
 {
@@ -336,6 +506,10 @@ static void start(struct exec *e, struct etask *t)
         update(e, t, TASK_FAILED, "Task has no command", 0);
         return;
     }
+    if (t->group && getenv("MESOS_CONTAINER_ID")) {
+        start_nested(e, t, cmd.p, cmd.n);
+        return;
+    }
     /* Build argv before forking: shell "sh -c value", else value + arguments. */
     struct pbw_field sh, val, us;
     int shell = !(pbw_find(cmd.p, cmd.n, 6, &sh) == 1 && sh.v == 0);
@@ -343,6 +517,8 @@ static void start(struct exec *e, struct etask *t)
     snprintf(user, sizeof user, "%s", e->framework_user);
     if (pbw_find(cmd.p, cmd.n, 5, &us) == 1 && us.wt == PBW_LEN)
         snprintf(user, sizeof user, "%.*s", (int)us.n, (const char *)us.p);
+    const char *su = getenv("MESOS_API_SWITCH_USER");     /* the agent's --switch_user */
+    if (su && strcmp(su, "false") == 0) user[0] = 0;
     char *value = NULL;
     if (pbw_find(cmd.p, cmd.n, 3, &val) == 1 && val.wt == PBW_LEN) {
         value = xmalloc(val.n + 1);
@@ -413,6 +589,8 @@ static struct etask *add_task(struct exec *e, const uint8_t *task, size_t n, int
     t->group = group;
     t->grace_ms = 3000;                  /* the command executor's default */
     loop_timer_init(&t->grace, grace_cb);
+    loop_timer_init(&t->rewait, rewait_cb);
+    t->wait_fd.fd = -1;
     e->tasks[e->ntasks++] = t;
     return t;
 }
@@ -533,7 +711,7 @@ static void on_event(struct exec *e, const uint8_t *p, size_t n)
         LOG("Shutdown requested by the agent");
         kill_all(e);
         int running = 0;
-        for (size_t i = 0; i < e->ntasks; i++) running |= e->tasks[i]->pid > 0;
+        for (size_t i = 0; i < e->ntasks; i++) running |= is_running(e->tasks[i]);
         if (!running) loop_stop(e->loop);
         break;
     case EV_ERROR:

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "flags.h"
 #include "loop.h"
+#include "resources.h"
 #include "server.h"
 #include "wire.h"
 
@@ -31,6 +32,8 @@ struct mexec {
     struct buf info;             /* ExecutorInfo bytes */
 };
 
+struct agent_ops;   /* operations.c */
+
 /* An agent the master knows (agents.c). Its SlaveInfo is kept as the
  * protobuf bytes the agent sent, with the id the master assigned; the v0
  * SlaveInfo and v1 AgentInfo share field numbers, so the bytes serve both. */
@@ -44,16 +47,28 @@ struct agent {
     char version[32];
     double registered_time, reregistered_time;   /* epoch seconds; 0 = never */
     int deactivated;
+    int removing;                /* a registry write removing it is pending */
     unsigned pings_missed;
     struct loop_timer ping;
     struct mtask *tasks;
     struct mexec *executors;
     struct agent *pid_next, *id_next;   /* chains of the master's agent indexes (agents.c) */
+    struct agent_ops *ops;       /* total resources and operations (operations.c) */
 };
 
 /* A framework subscribed through the v1 scheduler API (scheduler.c). */
 struct decline;
-struct offer;
+struct framework;
+
+/* An outstanding offer (scheduler.c). */
+struct offer {
+    struct offer *next;
+    uint64_t made_ms;            /* for --offer_timeout */
+    char id[160];
+    struct framework *f;
+    struct agent *a;
+    struct resources res;
+};
 struct framework {
     struct master *m;
     struct framework *next;
@@ -78,6 +93,18 @@ struct unreachable {
     char id[96];
     double time;
 };
+
+/* An agent recovered from the registry that has not re-registered yet
+ * (master_registry.c). */
+struct ragent {
+    struct ragent *next;
+    char id[96];
+    struct buf info;             /* SlaveInfo bytes */
+    int marking;                 /* being marked unreachable */
+};
+struct pending_reg;
+struct registry;
+struct registry_op;
 
 struct master {
     struct loop *loop;
@@ -129,6 +156,20 @@ struct master {
     /* role weights: from --weights, changed by UPDATE_WEIGHTS */
     struct weight { char role[256]; double weight; } *weights;
     size_t nweights;
+
+    /* the registry and what it recovered (master_registry.c) */
+    struct registry *registry;
+    struct ragent *recovered;    /* admitted agents not re-registered since the start */
+    size_t nrecovered, nrecovered_at_start;
+    struct unreachable *gone;    /* agents marked gone: refused with ShutdownMessage */
+    size_t ngone;
+    struct pending_reg *pending_regs;   /* (re-)registrations waiting for the registry */
+    struct loop_timer reregister_timeout;
+    uint64_t recovery_removals;
+    int failed;                  /* the registry failed (or the removal limit was hit): exit 1 */
+
+    /* operator SUBSCRIBE streams (events.c) */
+    struct events *events;
 };
 
 /* Start a master on `l` with the parsed flags. Returns NULL with a message
@@ -159,6 +200,11 @@ void agents_task_resources(const struct mtask *t, void *out);
 void agents_used(const struct agent *a, void *out);
 /* Record an executor (ExecutorInfo bytes) of a framework on an agent; once. */
 void agents_add_executor(struct agent *a, const char *framework_id, const uint8_t *info, size_t n);
+/* Append one agent as GET_AGENTS has it (a Response.GetAgents.Agent as field 1). */
+void agents_encode_agent(struct master *m, struct agent *a, struct buf *pb);
+/* The framework is removed: its tasks become TASK_KILLED and completed at
+ * once (upstream's removeFramework), with their TASK_UPDATED events. */
+void agents_framework_removed(struct master *m, const char *framework_id);
 /* Append Response.GetExecutors fields; and the whole GetState. */
 void agents_encode_get_executors(struct master *m, struct buf *pb);
 /* Number of active tasks in `state` (TaskState number). */
@@ -169,8 +215,9 @@ void sched_init(struct master *m);
 void sched_free(struct master *m);
 /* A status update from an agent, for the framework's stream. */
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n);
-/* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework. */
-void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
+/* A task's agent is gone: TASK_UNREACHABLE (or TASK_LOST) to its framework.
+ * Returns the state sent (TASK_UNREACHABLE when the framework is unknown). */
+int sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id);
 /* An executor exited: FAILURE {agent_id, executor_id, status} to its framework. */
 void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
                            const char *executor_id, int status);
@@ -187,6 +234,108 @@ double master_role_weight(struct master *m, const char *role);
 void sched_trigger(struct master *m);
 /* Append Response.GetFrameworks fields (frameworks, completed_frameworks). */
 void sched_encode_get_frameworks(struct master *m, struct buf *pb);
+
+/* Send an Event (protobuf bytes) on the framework's stream, if it has one. */
+void sched_send_event(struct framework *f, const struct buf *ev);
+/* Rescind an offer (RESCIND to its framework), refusing its agent to the
+ * framework for refuse_secs. */
+void sched_rescind_offer(struct master *m, struct offer *o, double refuse_secs);
+
+/* operations.c: resource operations (RESERVE, UNRESERVE, CREATE, DESTROY,
+ * GROW_VOLUME, SHRINK_VOLUME) from the operator API and from ACCEPT, their
+ * status, and each agent's total resources. */
+/* The agent's total resources (its static ones with its checkpointed
+ * reservations and volumes applied), added to out (struct resources *). */
+void agents_total(const struct agent *a, void *out);
+/* (Re)registration: the message's checkpointed resources, resource
+ * version and capabilities (RegisterSlaveMessage, or Reregister when re). */
+void ops_agent_registered(struct master *m, struct agent *a, const uint8_t *msg, size_t n, int re);
+void ops_agent_removed(struct master *m, struct agent *a);
+/* Messages from agents about operations: 1 if handled. */
+int ops_on_message(struct master *m, const struct upid *from, const char *name, const uint8_t *p, size_t n);
+/* A non-LAUNCH offer operation of an ACCEPT: validated against the offers'
+ * remaining resources `pool` (struct resources *), which it converts, and
+ * applied. `invalid` is why the offers are invalid, or NULL. */
+void ops_accept(struct master *m, struct framework *f, struct agent *a, const char *invalid,
+                const uint8_t *op, size_t n, void *pool);
+/* Allocator: can the role use anything of avail, and keep only that. */
+int ops_role_can_use(const void *avail, const char *role);
+void ops_keep_offerable(void *avail, const char *role);
+/* The resource format of the framework's offers (RESOURCES_STORED, or the
+ * pre-refinement one for frameworks without RESERVATION_REFINEMENT). */
+int ops_offer_format(const struct framework *f);
+/* ACKNOWLEDGE_OPERATION_STATUS and RECONCILE_OPERATIONS (after 202). */
+void ops_acknowledge(struct master *m, struct framework *f, const uint8_t *call, size_t n);
+void ops_reconcile(struct master *m, struct framework *f, const uint8_t *call, size_t n);
+
+/* sched_calls.c: MESSAGE, SHUTDOWN, REQUEST, ACKNOWLEDGE_OPERATION_STATUS
+ * and RECONCILE_OPERATIONS. Validation first (0, or -1 once it answered
+ * the error: 400, or 406 for RECONCILE_OPERATIONS' Accept), then the call
+ * itself once the framework is known. */
+int sched_calls_validate(struct api_ctx *c, const uint8_t *call, size_t n);
+int sched_calls_handles(int type);
+void sched_calls_handle(struct api_ctx *c, struct framework *f, const uint8_t *call, size_t n);
+/* ExecutorToFrameworkMessage from an agent: 1 if handled. */
+int sched_calls_on_message(struct master *m, const struct upid *from, const char *name, const uint8_t *p, size_t n);
+
+/* master_files.c: the master's files (/master/log). */
+void op_list_files(struct api_ctx *c);
+void op_read_file(struct api_ctx *c);
+
+/* Operator calls of operations.c. */
+void op_get_operations(struct api_ctx *c);
+void op_reserve_resources(struct api_ctx *c);
+void op_unreserve_resources(struct api_ctx *c);
+void op_create_volumes(struct api_ctx *c);
+void op_destroy_volumes(struct api_ctx *c);
+void op_grow_volume(struct api_ctx *c);
+void op_shrink_volume(struct api_ctx *c);
+
+/* master_registry.c: the registry under --work_dir, recovery, and the
+ * write path of every handler that changes durable state: call
+ * master_registry_apply (registry.h kinds) and answer the client from the
+ * callback, which runs once the change is durable (status 0) or the
+ * registry failed (status < 0: call master_registry_failed and answer 503
+ * or nothing). A refusal (< 0 returned) is logged; nothing was changed. */
+int master_registry_open(struct master *m, char *err);      /* before listening; -1 with err (256) */
+void master_registry_recover(struct master *m);             /* weights, agents, the re-register timer */
+void master_registry_close(struct master *m);
+int master_registry_apply(struct master *m, int kind, const char *key, const void *val, size_t len,
+                          void (*cb)(void *arg, int status), void *arg);
+int master_registry_apply_txn(struct master *m, const struct registry_op *ops, size_t n,
+                              void (*cb)(void *arg, int status), void *arg);
+void master_registry_failed(struct master *m, int status);
+struct ragent *master_recovered_find(struct master *m, const char *id, size_t n);
+void master_recovered_remove(struct master *m, struct ragent *r);
+int master_is_gone(struct master *m, const char *id, size_t n);
+void master_unreachable_add(struct master *m, const char *id, double time);
+void master_unreachable_remove(struct master *m, const char *id, size_t n);
+void master_gone_add(struct master *m, const char *id, double time);   /* after MARK_GONE is durable */
+void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag);
+void master_time_info(struct buf *b, double secs);          /* TimeInfo bytes */
+
+/* events.c: the operator event stream (SUBSCRIBE). One function per event,
+ * called where the state changes; each does nothing while nobody listens. */
+void events_init(struct master *m);
+void events_free(struct master *m);
+size_t events_subscribers(struct master *m);
+void op_subscribe(struct api_ctx *c);
+void events_task_added(struct master *m, const struct mtask *t);
+/* Call before the status is added to t's statuses: it is compared with the
+ * last one held. status: TaskStatus bytes; state: the task's state after it. */
+void events_task_updated(struct master *m, const struct mtask *t, const uint8_t *status, size_t n, int state);
+/* The TaskStatus the master writes itself (SOURCE_MASTER, no uuid), appended
+ * to st; reason -1 and message NULL leave them out, unreachable_time 0 too. */
+void events_master_status(struct buf *st, const struct mtask *t, const char *agent_id, int state, int reason,
+                          const char *message, double unreachable_time);
+void events_agent_added(struct master *m, struct agent *a);
+void events_agent_removed(struct master *m, const char *agent_id);
+void events_framework_added(struct master *m, const struct framework *f);
+void events_framework_updated(struct master *m, const struct framework *f);
+void events_framework_removed(struct master *m, const struct framework *f);
+
+/* The whole Response.GetState (operator.c): one consistent snapshot. */
+void master_encode_state(struct master *m, struct buf *pb);
 
 /* Operator call handlers (operator.c); the call table is in mesos_api.c. */
 void op_get_agents(struct api_ctx *c);

@@ -23,6 +23,7 @@
 #include "pbjson.h"
 #include "pbn.h"
 #include "pbw.h"
+#include "registry.h"
 #include "resources.h"
 #include "util.h"
 
@@ -131,7 +132,6 @@ static void put(struct mlist *l, const char *name, double value)
 size_t master_metrics(struct master *m, struct metric **out)
 {
     struct mlist l = {0};
-    const struct server_stats *hs = server_stats(m->http);
     put(&l, "master/uptime_secs", now_secs() - m->start_time);
     put(&l, "master/elected", 1);
 
@@ -158,7 +158,15 @@ size_t master_metrics(struct master *m, struct metric **out)
     put(&l, "master/slave_registrations", (double)m->agent_registrations);
     put(&l, "master/slave_reregistrations", (double)m->agent_reregistrations);
     put(&l, "master/slave_removals", (double)m->agent_removals);
-    put(&l, "master/operator_event_stream_subscribers", (double)hs->streams_active);
+    put(&l, "master/recovery_slave_removals", (double)m->recovery_removals);
+    if (m->registry) {
+        const struct registry_stats *rs = registry_stats(m->registry);
+        put(&l, "registrar/queued_operations", (double)rs->pending);
+        put(&l, "registrar/registry_size_bytes", (double)(rs->snapshot_bytes + rs->log_bytes));
+        put(&l, "registrar/state_fetch_ms", rs->load_ms);
+        put(&l, "registrar/state_store_ms", rs->last_store_ms);
+    }
+    put(&l, "master/operator_event_stream_subscribers", (double)events_subscribers(m));
     size_t connected = 0;
     for (struct framework *f = m->frameworks; f; f = f->next) connected += f->stream != NULL;
     put(&l, "master/frameworks_connected", (double)connected);
@@ -364,7 +372,7 @@ void op_get_executors(struct api_ctx *c)
 }
 
 /* One consistent snapshot: the loop runs nothing else while this encodes. */
-static void encode_state(struct master *m, struct buf *pb)
+void master_encode_state(struct master *m, struct buf *pb)
 {
     size_t k = pbw_begin(pb, 1);
     agents_encode_get_tasks(m, pb);
@@ -382,7 +390,7 @@ static void encode_state(struct master *m, struct buf *pb)
 
 void op_get_state(struct api_ctx *c)
 {
-    respond_with(c, mesos_v1_master_Response_Type_GET_STATE, 9, encode_state);
+    respond_with(c, mesos_v1_master_Response_Type_GET_STATE, 9, master_encode_state);
 }
 
 /* ==== Weights =========================================================== */
@@ -410,7 +418,7 @@ static int cmp_weight(const void *a, const void *b)
 
 static void encode_weights(struct master *m, struct buf *pb)
 {
-    qsort(m->weights, m->nweights, sizeof *m->weights, cmp_weight);
+    if (m->nweights) qsort(m->weights, m->nweights, sizeof *m->weights, cmp_weight);   /* qsort(NULL, 0) is UB */
     for (size_t i = 0; i < m->nweights; i++) {
         size_t k = pbw_begin(pb, 1);
         pbw_put_double(pb, 1, m->weights[i].weight);
@@ -482,6 +490,44 @@ static int parse_weights(struct master *m, const char *text, char *msg, size_t n
     return rc;
 }
 
+struct weights_update {
+    struct api_ctx *c;           /* NULL once the client went away */
+    struct master *m;
+    struct weight *pending;
+    size_t np;
+};
+
+static void weights_client_gone(struct request *r, void *arg)
+{
+    (void)r;
+    struct weights_update *u = arg;
+    api_done(u->c);
+    u->c = NULL;
+}
+
+static void weights_stored(void *arg, int status)
+{
+    struct weights_update *u = arg;
+    struct master *m = u->m;
+    if (u->c) u->c->r->on_close = NULL;
+    if (status < 0) {
+        master_registry_failed(m, status);
+        if (u->c) api_error(u->c, 503, "Failed to update the registry: %s", strerror(-status));
+    } else {
+        int affects = 0;
+        for (size_t i = 0; i < u->np; i++) {
+            set_weight(m, u->pending[i].role, u->pending[i].weight);
+            for (struct framework *fw = m->frameworks; fw; fw = fw->next)
+                affects |= strcmp(fw->role, u->pending[i].role) == 0;
+        }
+        /* Offers made under the old weights are taken back, as upstream does. */
+        if (affects) sched_rescind_all(m);
+        if (u->c) api_empty(u->c, 200);
+    }
+    free(u->pending);
+    free(u);
+}
+
 void op_update_weights(struct api_ctx *c)
 {
     struct master *m = c->state;
@@ -513,15 +559,30 @@ void op_update_weights(struct api_ctx *c)
         snprintf(pending[np].role, sizeof pending[np].role, "%s", name);
         pending[np++].weight = weight;
     }
-    int affects = 0;
+    /* Answer once the registry has the new weights (Master::WeightsHandler
+     * applies UpdateWeights, then updates the allocator, then answers). */
+    struct weights_update *u = xcalloc(1, sizeof *u);
+    u->c = c;
+    u->m = m;
+    u->pending = pending;
+    u->np = np;
+    struct buf v = {0};
     for (size_t i = 0; i < np; i++) {
-        set_weight(m, pending[i].role, pending[i].weight);
-        for (struct framework *fw = m->frameworks; fw; fw = fw->next) affects |= strcmp(fw->role, pending[i].role) == 0;
+        size_t k = pbw_begin(&v, 1);
+        pbw_put_double(&v, 1, pending[i].weight);
+        pbw_put_str(&v, 2, pending[i].role);
+        pbw_end(&v, k);
     }
-    free(pending);
-    /* Offers made under the old weights are taken back, as upstream does. */
-    if (affects) sched_rescind_all(m);
-    api_empty(c, 200);
+    c->r->on_close = weights_client_gone;
+    c->r->on_close_arg = u;
+    int rc = master_registry_apply(m, REGISTRY_UPDATE_WEIGHTS, NULL, v.data, v.len, weights_stored, u);
+    buf_free(&v);
+    if (rc < 0) {
+        c->r->on_close = NULL;
+        free(pending);
+        free(u);
+        api_error(c, 503, "Failed to update the registry: %s", strerror(-rc));
+    }
     return;
 bad:
     free(pending);
@@ -623,6 +684,11 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     m->loop = l;
     m->flags = flags;
     m->nflags = nflags;
+    /* The registry first: a damaged one stops the master before it listens. */
+    if (master_registry_open(m, err) < 0) {
+        free(m);
+        return NULL;
+    }
     const char *ip = flag_str(m, "ip");
     struct server_config cfg = {
         .ip = ip,
@@ -640,6 +706,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     m->http = server_new(l, &cfg, nerr);
     if (!m->http) {
         snprintf(err, 256, "Failed to listen on %.64s:%d: %.160s", ip ? ip : "0.0.0.0", cfg.port, nerr);
+        master_registry_close(m);
         free(m);
         return NULL;
     }
@@ -673,6 +740,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
 
     const char *wflag = flag_str(m, "weights");
     if (wflag && parse_weights(m, wflag, err, 256) < 0) {
+        master_registry_close(m);
         server_free(m->http);
         free(m->weights);
         free(m);
@@ -684,6 +752,8 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
     self.port = m->port;
     m->wire = wire_new(l, m->http, &self, agents_on_message, m);
     sched_init(m);
+    events_init(m);
+    master_registry_recover(m);
 
     LOG("Master %s (%s) started on %s:%d", m->id, m->hostname, m->ip, m->port);
     LOG("Master ID: %s Hostname: %s", m->id, m->hostname);
@@ -694,6 +764,8 @@ void master_stop(struct master *m)
 {
     if (!m) return;
     loop_timer_stop(m->loop, &m->log_revert);
+    master_registry_close(m);            /* pending writes finish, their callbacks run */
+    events_free(m);
     sched_free(m);
     agents_free(m);
     free(m->weights);

@@ -1200,7 +1200,8 @@ int resources_encode_one(const struct resource *r, int format, struct buf *b)
         rc |= pbw_end(b, m);
         break;
     }
-    bool endpoint = format == RESOURCES_ENDPOINT;
+    bool endpoint = format == RESOURCES_ENDPOINT || format == RESOURCES_PRE_REFINEMENT;
+    bool legacy_only = format == RESOURCES_PRE_REFINEMENT && r->nreservations <= 1;
     if (endpoint && r->nreservations <= 1)
         rc |= pbw_put_str(b, 6, r->nreservations ? or_empty(r->reservations[0].role) : "*");
     if (r->has_disk) rc |= pbw_put_bytes(b, 7, r->disk, r->disk_len);
@@ -1214,7 +1215,8 @@ int resources_encode_one(const struct resource *r, int format, struct buf *b)
         rc |= pbw_end(b, m);
     }
     if (r->has_provider_id) rc |= pbw_put_bytes(b, 12, r->provider_id, r->provider_id_len);
-    for (size_t i = 0; i < r->nreservations; i++) rc |= put_reservation(b, 13, &r->reservations[i], false);
+    for (size_t i = 0; i < r->nreservations && !legacy_only; i++)
+        rc |= put_reservation(b, 13, &r->reservations[i], false);
     rc |= buf_append(b, r->extra, r->extra_len);
     return rc ? -1 : 0;
 }

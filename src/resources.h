@@ -102,6 +102,9 @@ int resources_validate_role(const char *role, struct buf *err);
 #define RESOURCES_STORED   0   /* post-refinement: `reservations` only */
 #define RESOURCES_ENDPOINT 1   /* adds `role` ("*" when unreserved) and, for a
                                   single DYNAMIC reservation, legacy `reservation` */
+#define RESOURCES_PRE_REFINEMENT 2  /* as ENDPOINT, and without `reservations` when
+                                  there is at most one (offers to frameworks
+                                  without RESERVATION_REFINEMENT) */
 
 /* Append r as a bare mesos.v1.Resource message. */
 int resources_encode_one(const struct resource *r, int format, struct buf *out);

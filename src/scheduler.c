@@ -31,15 +31,6 @@ enum { C_SUBSCRIBE = 1, C_TEARDOWN = 2, C_ACCEPT = 3, C_DECLINE = 4, C_REVIVE = 
        C_ACCEPT_INVERSE = 13, C_DECLINE_INVERSE = 14, C_ACK_OPERATION = 15, C_RECONCILE_OPERATIONS = 16,
        C_UPDATE_FRAMEWORK = 17 };
 
-struct offer {
-    struct offer *next;
-    uint64_t made_ms;            /* for --offer_timeout */
-    char id[160];
-    struct framework *f;
-    struct agent *a;
-    struct resources res;
-};
-
 struct decline {
     struct decline *next;
     char agent_id[96];
@@ -65,6 +56,11 @@ static void send_event(struct framework *f, struct buf *ev)
         f->stream = NULL;
         drop_stream(f);
     }
+}
+
+void sched_send_event(struct framework *f, const struct buf *ev)
+{
+    send_event(f, (struct buf *)ev);
 }
 
 void sched_forward_update(struct master *m, const char *framework_id, const uint8_t *status, size_t n)
@@ -96,13 +92,15 @@ static void master_update(struct framework *f, const char *task_id, const char *
     buf_free(&st);
 }
 
-void sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
+int sched_task_lost(struct master *m, const char *framework_id, const char *task_id, const char *agent_id)
 {
     struct framework *f = sched_find(m, framework_id);
-    if (!f) return;
+    if (!f) return 10;
     /* Partition-aware frameworks learn the truth; the others get TASK_LOST,
      * as upstream does. REASON_AGENT_REMOVED is 11. */
-    master_update(f, task_id, agent_id, f->partition_aware ? 10 : 5, 11, "Agent is unreachable");
+    int state = f->partition_aware ? 10 : 5;
+    master_update(f, task_id, agent_id, state, 11, "Agent is unreachable");
+    return state;
 }
 
 void sched_executor_exited(struct master *m, const char *framework_id, const char *agent_id,
@@ -149,6 +147,14 @@ static void remove_offer(struct master *m, struct offer *o, int rescind)
     offer_free(o);
 }
 
+static void add_decline(struct framework *f, const char *agent_id, double secs);
+
+void sched_rescind_offer(struct master *m, struct offer *o, double refuse_secs)
+{
+    add_decline(o->f, o->a->id, refuse_secs);
+    remove_offer(m, o, 1);
+}
+
 static struct offer *find_offer(struct master *m, const char *id, size_t n)
 {
     for (struct offer *o = m->offers; o; o = o->next)
@@ -173,9 +179,8 @@ void sched_offered(struct master *m, struct agent *a, void *out)
 /* What an agent can still offer: total - used by tasks - offered. */
 static void available(struct master *m, struct agent *a, struct resources *out)
 {
-    struct buf err = { .max = 4096 };
     struct resources used = {0}, offered = {0};
-    resources_decode_field(a->info.data, a->info.len, 3, out, &err);
+    agents_total(a, out);
     agents_used(a, &used);
     sched_offered(m, a, &offered);
     /* Used and offered resources carry an allocation role; take them off
@@ -186,7 +191,6 @@ static void available(struct master *m, struct agent *a, struct resources *out)
     resources_subtract(out, &offered);
     resources_free(&used);
     resources_free(&offered);
-    buf_free(&err);
 }
 
 /* ==== Weighted DRF ====================================================== */
@@ -300,7 +304,7 @@ static void encode_offer(struct offer *o, uint32_t tag, struct buf *out)
     struct resources enc = {0};
     resources_copy(&enc, &o->res);
     if (!f->multi_role) resources_unallocate(&enc);
-    resources_encode(&enc, 5, RESOURCES_STORED, out);
+    resources_encode(&enc, 5, ops_offer_format(f), out);
     resources_free(&enc);
     struct pbw_reader r;
     struct pbw_field at;
@@ -341,11 +345,7 @@ static void allocate(struct master *m)
     for (struct framework *f = m->frameworks; f && !wanted; f = f->next) wanted = f->stream && !f->suppressed;
     if (!wanted) return;
     struct resources cluster = {0};
-    struct buf err = { .max = 4096 };
-    for (struct agent *a = m->agents; a; a = a->next) {
-        buf_reset(&err);
-        resources_decode_field(a->info.data, a->info.len, 3, &cluster, &err);
-    }
+    for (struct agent *a = m->agents; a; a = a->next) agents_total(a, &cluster);
     double total[4] = {0};
     add_use(total, &cluster);
     compute_usage(m);
@@ -361,7 +361,7 @@ static void allocate(struct master *m)
             struct framework *best = NULL;
             double best_role = 0, best_fw = 0;
             for (struct framework *f = m->frameworks; f; f = f->next) {
-                if (!f->stream || f->suppressed || declined(f, a, now)) continue;
+                if (!f->stream || f->suppressed || declined(f, a, now) || !ops_role_can_use(&avail, f->role)) continue;
                 double rs = role_share(m, f->role, total), fs = share(f->use, total);
                 if (!best || rs < best_role || (rs == best_role && fs < best_fw)) {
                     best = f;
@@ -370,6 +370,7 @@ static void allocate(struct master *m)
                 }
             }
             if (best) {
+                ops_keep_offerable(&avail, best->role);   /* reserved resources go to their role only */
                 make_offer(m, best, a, &avail);
                 add_use(best->use, &avail);
             }
@@ -377,7 +378,6 @@ static void allocate(struct master *m)
         resources_free(&avail);
     }
     resources_free(&cluster);
-    buf_free(&err);
 }
 
 void sched_rescind_all(struct master *m)
@@ -431,6 +431,7 @@ static void remove_framework(struct master *m, struct framework *f)
         if (has) wire_send(m->wire, &a->pid, "mesos.internal.ShutdownFrameworkMessage", msg.data, msg.len);
     }
     buf_free(&msg);
+    agents_framework_removed(m, f->id);
     if (f->stream) {
         f->stream->on_close = NULL;
         server_stream_end(f->stream);
@@ -450,6 +451,7 @@ static void remove_framework(struct master *m, struct framework *f)
     /* Remembered as completed (GET_FRAMEWORKS), the oldest forgotten past
      * --max_completed_frameworks. */
     f->unregistered_time = now_secs();
+    events_framework_removed(m, f);
     f->next = m->completed_frameworks;
     m->completed_frameworks = f;
     struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
@@ -585,6 +587,7 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
             f->stream = NULL;
         }
     }
+    int added = !f;
     if (!f) {
         f = xcalloc(1, sizeof *f);
         f->m = m;
@@ -625,6 +628,10 @@ static void subscribe(struct api_ctx *c, const uint8_t *p, size_t n)
     send_event(f, &ev);
     buf_free(&ev);
     if (f->stream) loop_timer_start(m->loop, &f->heartbeat, HEARTBEAT_MS);
+    /* FRAMEWORK_ADDED for a new one; FRAMEWORK_UPDATED for a known one, and
+     * after the ADDED of one that brings an id we did not know. */
+    if (added) events_framework_added(m, f);
+    if (!added || info_fw[0]) events_framework_updated(m, f);
     sched_trigger(m);
 }
 
@@ -720,8 +727,8 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
         if (x.tag != 2 || x.wt != PBW_LEN) continue;
         struct pbw_field type, op, t;
         int ty = pbw_find(x.p, x.n, 1, &type) == 1 ? (int)type.v : 0;
-        if (ty != 1 && ty != 6) {
-            LOG_WARN("Framework %s: offer operation %d is not supported yet; ignored", f->id, ty);
+        if (ty != 1 && ty != 6) {                         /* RESERVE, CREATE, ... (operations.c) */
+            ops_accept(m, f, agent, invalid, x.p, x.n, &pool);
             continue;
         }
         if (ty == 1 && pbw_find(x.p, x.n, 2, &op) == 1) {         /* LAUNCH {task_infos 1} */
@@ -735,6 +742,11 @@ static void accept_offers(struct api_ctx *c, struct framework *f, const uint8_t 
                     /* REASON_INVALID_OFFERS (6): TASK_DROPPED, or TASK_LOST for
                      * frameworks that are not partition-aware. */
                     master_update(f, tid, NULL, f->partition_aware ? 9 : 5, 6, invalid ? invalid : "No agent");
+                    continue;
+                }
+                struct pbw_field oid;
+                if (pbw_find(x.p, x.n, 12, &oid) == 1) {       /* no operation feedback for LAUNCH */
+                    master_update(f, tid, agent->id, 7, 14, "The `id` field cannot be set on LAUNCH operations");
                     continue;
                 }
                 launch_task(m, f, agent, t.p, t.n, &pool);
@@ -869,6 +881,7 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present");
         return;
     }
+    if (sched_calls_validate(c, p, n) < 0) return;
     struct framework *f = sched_find(m, fw);
     size_t sl;
     const char *sid = request_header(c->r, "Mesos-Stream-Id", &sl);
@@ -960,19 +973,25 @@ static void handle(struct api_ctx *c, const uint8_t *p, size_t n)
         api_empty(c, 202);
         reconcile(m, f, p, n);
         return;
-    case C_UPDATE_FRAMEWORK:
+    case C_UPDATE_FRAMEWORK: {
         if (pbw_find(p, n, 19, &x) != 1 || pbw_find(x.p, x.n, 1, &y) != 1) {
             api_error(c, 400, "Failed to validate scheduler::Call: Expecting 'update_framework' to be present");
             return;
         }
+        struct buf before = {0};
+        buf_append(&before, f->info.data, f->info.len);
         set_info(f, y.p, y.n);
+        int changed = before.len != f->info.len || (before.len && memcmp(before.data, f->info.data, before.len) != 0);
+        buf_free(&before);
         api_empty(c, 200);
+        if (changed) events_framework_updated(m, f);     /* upstream: only when the info changed */
         return;
+    }
     default:
-        /* SHUTDOWN, MESSAGE, REQUEST, inverse offers, operation calls:
-         * accepted; the parts they drive (executor messages, maintenance,
-         * operations) come with later issues. */
-        api_empty(c, 202);
+        /* MESSAGE, SHUTDOWN, REQUEST and the operation calls (sched_calls.c);
+         * inverse offers are accepted and have no effect yet. */
+        if (sched_calls_handles(c->type)) sched_calls_handle(c, f, p, n);
+        else api_empty(c, 202);
         return;
     }
 }

@@ -26,9 +26,9 @@
 #define OUT_HIGH     (1u << 20)   /* stop parsing requests above this much unsent output */
 #define GZIP_MIN     1024         /* Mesos compresses bodies of at least 1 KiB */
 
-enum { ST_HEAD, ST_BODY, ST_HANDLER, ST_STREAM, ST_CLOSING };
+enum { ST_HEAD, ST_BODY, ST_HANDLER, ST_STREAM, ST_CLOSING, ST_BODYSTREAM };
 
-struct route { char *prefix; size_t len; route_fn fn; void *arg; };
+struct route { char *prefix; size_t len; route_fn fn; void *arg; wants_stream_fn wants; };
 
 struct conn {
     struct server *srv;
@@ -47,6 +47,10 @@ struct conn {
     struct http_chunked chunked;
     struct buf body;
     size_t body_scan;          /* chunked: bytes of `in` after the head already decoded */
+    uint64_t body_got;         /* ST_BODYSTREAM: body bytes handed out (Content-Length) */
+    int body_paused;           /* ST_BODYSTREAM: the handler asked for a pause */
+    int body_end_sent;         /* ST_BODYSTREAM: on_body saw the end */
+    int in_feed;               /* feed_body is on the stack */
     int gzip_ok;               /* response may be gzip'd */
     int busy;                  /* nesting depth of our own frames using c */
     int dead;                  /* closed; freed when busy drops to 0 */
@@ -219,7 +223,10 @@ static void conn_timer_cb(struct loop *l, struct loop_timer *t);
 static void arm_timer(struct conn *c)
 {
     struct server *s = c->srv;
-    if (c->state == ST_STREAM || c->state == ST_HANDLER) { loop_timer_stop(s->loop, &c->timer); return; }
+    if (c->state == ST_STREAM || c->state == ST_HANDLER || c->state == ST_BODYSTREAM) {
+        loop_timer_stop(s->loop, &c->timer);
+        return;
+    }
     if (c->state == ST_CLOSING) { loop_timer_start(s->loop, &c->timer, 5000); return; }   /* flush a final answer */
     if (c->state == ST_HEAD && c->in.len == 0) {
         c->req_deadline = 0;
@@ -241,7 +248,7 @@ static void update_interest(struct conn *c)
     if (c->out.len > c->out_off) ev |= LOOP_WRITE;
     /* Keep reading while streaming or waiting on a handler too, so a peer
      * that goes away is noticed; input is bounded by the head limit. */
-    int room = c->state == ST_HANDLER ? c->in.len < c->in.cap : c->in.len < c->in.max;
+    int room = c->state == ST_HANDLER || c->state == ST_BODYSTREAM ? c->in.len < c->in.cap : c->in.len < c->in.max;
     if (!c->eof && c->state != ST_CLOSING && room) ev |= LOOP_READ;
     loop_set(c->srv->loop, &c->lfd, ev);
 }
@@ -347,6 +354,12 @@ static void respond(struct conn *c, int status, const char *extra, const char *c
     }
     buf_free(&z);
     r->_done = 1;
+    /* An answer before the end of a streamed body: the rest of the body
+     * is never read as requests; close once the answer is out. */
+    if (c->state == ST_BODYSTREAM && !c->body_end_sent) {
+        c->close_after = 1;
+        c->state = ST_CLOSING;
+    }
     finish_request(c);
     conn_flush(c);
 }
@@ -513,6 +526,27 @@ static int gunzip_body(struct buf *in, size_t max, struct buf *out)
     return rc == Z_STREAM_END && z.avail_in == 0 ? 0 : -1;
 }
 
+/* The route of the current request; sets r->path (libprocess delegation:
+ * "/<process-id>/x" and "/x" are the same path). */
+static const struct route *route_of(struct conn *c)
+{
+    struct server *s = c->srv;
+    const char *p = c->head.path;
+    size_t n = c->head.path_len;
+    if (n >= s->pid_prefix_len && memcmp(p, s->pid_prefix, s->pid_prefix_len) == 0 &&
+        (n == s->pid_prefix_len || p[s->pid_prefix_len] == '/')) {
+        p += s->pid_prefix_len;
+        n -= s->pid_prefix_len;
+        if (n == 0) { p = "/"; n = 1; }
+    }
+    c->req.path = p;
+    c->req.path_len = n;
+    return find_route(s, p, n);
+}
+
+static void feed_body(struct conn *c);
+static void dispatch_stream(struct conn *c, const struct route *rt);
+
 static void dispatch(struct conn *c)
 {
     struct server *s = c->srv;
@@ -550,20 +584,114 @@ static void dispatch(struct conn *c)
     r->body_len = c->body.len;
     c->gzip_ok = request_accepts(r, "Accept-Encoding", "gzip");
 
-    /* libprocess delegation: "/<process-id>/x" and "/x" are the same path. */
-    const char *p = c->head.path;
-    size_t n = c->head.path_len;
-    if (n >= s->pid_prefix_len && memcmp(p, s->pid_prefix, s->pid_prefix_len) == 0 &&
-        (n == s->pid_prefix_len || p[s->pid_prefix_len] == '/')) {
-        p += s->pid_prefix_len;
-        n -= s->pid_prefix_len;
-        if (n == 0) { p = "/"; n = 1; }
-    }
-    r->path = p;
-    r->path_len = n;
-    const struct route *rt = find_route(s, p, n);
+    const struct route *rt = route_of(c);
     if (!rt) { server_error(r, 404, NULL); return; }
     rt->fn(r, rt->arg);
+}
+
+/* ==== Streaming request bodies ========================================== */
+
+/* Hand the body bytes that have arrived to r->on_body, as long as the
+ * handler has not paused and has not answered. */
+static void feed_body(struct conn *c)
+{
+    struct request *r = &c->req;
+    if (c->in_feed) return;            /* resumed from inside on_body: the loop below goes on */
+    c->in_feed = 1;
+    enter(c);
+    while (!c->dead && c->state == ST_BODYSTREAM && !c->body_paused && !c->body_end_sent) {
+        char *tmp = NULL;
+        size_t tn = 0;
+        int end = 0;
+        size_t avail = c->in.len - c->body_scan;
+        char *p = c->in.data + c->body_scan;
+        if (c->framing.chunked) {
+            if (avail == 0) break;
+            size_t n = avail;
+            ssize_t rc = http_decode_chunked(&c->chunked, p, &n);
+            if (rc == HTTP_BAD) {
+                /* The handler hears of it as a peer gone away. */
+                close_fn fn = r->on_close;
+                r->on_close = NULL;
+                r->_done = 1;
+                if (fn) fn(r, r->on_close_arg);
+                if (!c->dead) reject(c, 400, NULL);
+                break;
+            }
+            if (n) { tmp = xmalloc(n); memcpy(tmp, p, n); tn = n; }
+            if (rc == HTTP_INCOMPLETE) c->in.len = c->body_scan;
+            else {
+                memmove(p, p + n, (size_t)rc);
+                c->in.len = c->body_scan + (size_t)rc;
+                end = 1;
+            }
+        } else {
+            uint64_t need = c->framing.has_length ? c->framing.content_length - c->body_got : 0;
+            size_t take = avail < need ? avail : (size_t)need;
+            if (take) {
+                tmp = xmalloc(take);
+                memcpy(tmp, p, take);
+                tn = take;
+                memmove(p, p + take, avail - take);
+                c->in.len -= take;
+                c->body_got += take;
+            }
+            end = c->body_got == (c->framing.has_length ? c->framing.content_length : 0);
+            if (!take && !end) break;
+        }
+        if (tn && r->on_body) r->on_body(r, r->on_body_arg, tmp, tn);
+        free(tmp);
+        if (end && !c->dead && c->state == ST_BODYSTREAM && !r->_done) {
+            c->body_end_sent = 1;
+            if (r->on_body) r->on_body(r, r->on_body_arg, NULL, 0);
+        }
+    }
+    c->in_feed = 0;
+    if (!c->dead && c->state == ST_BODYSTREAM) update_interest(c);
+    leave(c);
+}
+
+/* The handler takes the request now; the body follows through on_body. */
+static void dispatch_stream(struct conn *c, const struct route *rt)
+{
+    struct server *s = c->srv;
+    struct request *r = &c->req;
+    size_t enc_len;
+    const char *enc = request_header(r, "Content-Encoding", &enc_len);
+    if (enc && !http_eq_nocase(enc, enc_len, "identity")) {
+        c->state = ST_HANDLER;
+        server_error(r, 415, "Unsupported 'Content-Encoding'");
+        if (!c->dead) { c->close_after = 1; c->state = ST_CLOSING; conn_flush(c); }
+        return;
+    }
+    s->stats.requests++;
+    /* From here c->in never moves: the input buffer gets its full size now
+     * and later reads only fill its spare room, so r->head stays valid. */
+    buf_reserve(&c->in, c->in.max - c->in.len);
+    if (http_parse_request(c->in.data, c->head_len, 0, &c->head) != (int)c->head_len) {
+        reject(c, 400, NULL);
+        return;
+    }
+    c->state = ST_BODYSTREAM;
+    c->body_got = 0;
+    c->body_paused = 0;
+    c->body_end_sent = 0;
+    c->body_scan = c->head_len;
+    arm_timer(c);
+    r->body = "";
+    r->body_len = 0;
+    c->gzip_ok = request_accepts(r, "Accept-Encoding", "gzip");
+    rt->fn(r, rt->arg);
+    if (!c->dead && c->state == ST_BODYSTREAM) feed_body(c);
+}
+
+void server_body_pause(struct request *r, int paused)
+{
+    struct conn *c = r->_conn;
+    if (!c || c->dead || r->_done || c->state != ST_BODYSTREAM) return;
+    c->body_paused = paused;
+    if (!paused) feed_body(c);
+    else update_interest(c);
 }
 
 static void start_request(struct conn *c)
@@ -615,6 +743,12 @@ static void conn_advance(struct conn *c)
             c->body.max = s->cfg.max_body_bytes;
             c->body_scan = c->head_len;
             c->state = ST_BODY;
+            const struct route *srt = route_of(c);
+            if (srt && srt->wants && srt->wants(&c->req, srt->arg)) {
+                dispatch_stream(c, srt);
+                if (c->dead || c->state == ST_CLOSING) goto out;
+                continue;
+            }
             int has_body = c->framing.chunked || (c->framing.has_length && c->framing.content_length > 0);
             if (c->framing.expect_continue && has_body && c->in.len == c->head_len && !c->http10)
                 buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -691,7 +825,7 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
     if (events & (LOOP_READ | LOOP_ERROR)) {
         int got = 0;
         for (int i = 0; i < 4; i++) {   /* bounded reads per event: fairness */
-            if (c->state == ST_HANDLER) {
+            if (c->state == ST_HANDLER || c->state == ST_BODYSTREAM) {
                 /* The request head lives in c->in: read only into spare room. */
                 if (c->in.cap == c->in.len) break;
             } else if (c->state == ST_STREAM) {
@@ -711,6 +845,7 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
                 c->eof = 1;
                 /* A peer that leaves mid-request or mid-stream is gone for good. */
                 if (n < 0 || c->state == ST_STREAM || c->state == ST_HANDLER || c->state == ST_BODY
+                    || c->state == ST_BODYSTREAM
                     || c->state == ST_CLOSING || (c->state == ST_HEAD && c->in.len > 0)) {
                     conn_close(c);
                     goto out;
@@ -721,6 +856,10 @@ static void conn_io(struct loop *l, struct loop_fd *f, int events)
             s->stats.bytes_in += (uint64_t)n;
             got = 1;
             if ((size_t)n < c->in.cap - c->in.len + (size_t)n) break;
+        }
+        if (c->state == ST_BODYSTREAM) {
+            feed_body(c);
+            goto out;
         }
         if (c->state == ST_STREAM || c->state == ST_HANDLER) {
             /* Bytes after a stream request are not requests we will serve. */
@@ -852,12 +991,18 @@ int server_port(const struct server *s) { return s->port; }
 const struct server_stats *server_stats(const struct server *s) { return &s->stats; }
 struct loop *server_loop(const struct server *s) { return s->loop; }
 
-void server_route(struct server *s, const char *prefix, route_fn fn, void *arg)
+void server_route_stream(struct server *s, const char *prefix, route_fn fn, void *arg, wants_stream_fn wants)
 {
     s->routes = xrealloc(s->routes, (s->nroutes + 1) * sizeof *s->routes);
     s->routes[s->nroutes].prefix = xstrdup(prefix);
     s->routes[s->nroutes].len = strlen(prefix);
     s->routes[s->nroutes].fn = fn;
     s->routes[s->nroutes].arg = arg;
+    s->routes[s->nroutes].wants = wants;
     s->nroutes++;
+}
+
+void server_route(struct server *s, const char *prefix, route_fn fn, void *arg)
+{
+    server_route_stream(s, prefix, fn, arg, NULL);
 }

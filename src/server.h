@@ -18,6 +18,9 @@ struct request;
 
 typedef void (*route_fn)(struct request *r, void *arg);
 typedef void (*close_fn)(struct request *r, void *arg);
+/* Streaming request bodies (see server_route_stream). */
+typedef int (*wants_stream_fn)(struct request *r, void *arg);
+typedef void (*body_fn)(struct request *r, void *arg, const char *p, size_t n);
 
 struct server_config {
     const char *ip;                 /* listen address; NULL = any */
@@ -50,6 +53,20 @@ struct loop *server_loop(const struct server *s);
  * ends in '/' or '.'). The longest match wins. */
 void server_route(struct server *s, const char *prefix, route_fn fn, void *arg);
 
+/* The same, for a route that may take its request body as a stream: once
+ * a request's head has arrived, wants(r, arg) is asked (only r->head and
+ * r->path are set). If it returns 1, fn runs at once with an empty body,
+ * and the body's bytes (chunked coding removed; gzip is refused with 415)
+ * then go to r->on_body as they arrive, with n == 0 once at the end. The
+ * handler answers when it likes: an answer before the end of the body
+ * closes the connection after it. There is no request timeout and no total
+ * body limit for such a body; the input buffer bounds what is held. */
+void server_route_stream(struct server *s, const char *prefix, route_fn fn, void *arg,
+                         wants_stream_fn wants);
+/* Stop (1) or resume (0) handing body bytes to r->on_body: back-pressure.
+ * While paused the socket is read until the input buffer is full. */
+void server_body_pause(struct request *r, int paused);
+
 /* ---- inside a handler (and until the response is complete) ---- */
 struct request {
     const struct http_req *head;    /* valid until the response is queued; for a
@@ -59,6 +76,7 @@ struct request {
     int keep_alive;
     void *user;                     /* for the handler's own use */
     close_fn on_close; void *on_close_arg;   /* called if the peer goes away first */
+    body_fn on_body; void *on_body_arg;      /* streaming request body (server_route_stream) */
     /* private */
     struct conn *_conn;
     int _done, _stream;

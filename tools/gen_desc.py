@@ -22,6 +22,11 @@ ALWAYS_EMIT = {
     "mesos.v1.master.Response.GetFrameworks": ["frameworks", "completed_frameworks"],
     "mesos.v1.master.Response.GetAgents": ["agents", "recovered_agents"],
     "mesos.v1.master.Response.GetMetrics": ["metrics"],
+    "mesos.v1.agent.Response.GetTasks": ["pending_tasks", "queued_tasks", "launched_tasks",
+                                         "terminated_tasks", "completed_tasks"],
+    "mesos.v1.agent.Response.GetExecutors": ["executors", "completed_executors"],
+    "mesos.v1.agent.Response.GetFrameworks": ["frameworks", "completed_frameworks"],
+    "mesos.v1.agent.Response.GetMetrics": ["metrics"],
 }
 
 

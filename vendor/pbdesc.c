@@ -3708,7 +3708,7 @@ static const struct pbd_field f392[] = {
 };
 static const uint16_t t392[] = { 0 };
 static const struct pbd_field f393[] = {
-    { "metrics", 1, 11, 3, 0, 357, 0 },
+    { "metrics", 1, 11, 3, PBD_ALWAYS, 357, 0 },
 };
 static const uint16_t t393[] = { 0 };
 static const struct pbd_field f394[] = {
@@ -3744,8 +3744,8 @@ static const struct pbd_field f399[] = {
 };
 static const uint16_t t399[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f400[] = {
-    { "frameworks", 1, 11, 3, 0, 401, 0 },
-    { "completed_frameworks", 2, 11, 3, 0, 401, 0 },
+    { "frameworks", 1, 11, 3, PBD_ALWAYS, 401, 0 },
+    { "completed_frameworks", 2, 11, 3, PBD_ALWAYS, 401, 0 },
 };
 static const uint16_t t400[] = { 0, 1 };
 static const struct pbd_field f401[] = {
@@ -3753,8 +3753,8 @@ static const struct pbd_field f401[] = {
 };
 static const uint16_t t401[] = { 0 };
 static const struct pbd_field f402[] = {
-    { "executors", 1, 11, 3, 0, 403, 0 },
-    { "completed_executors", 2, 11, 3, 0, 403, 0 },
+    { "executors", 1, 11, 3, PBD_ALWAYS, 403, 0 },
+    { "completed_executors", 2, 11, 3, PBD_ALWAYS, 403, 0 },
 };
 static const uint16_t t402[] = { 0, 1 };
 static const struct pbd_field f403[] = {
@@ -3766,11 +3766,11 @@ static const struct pbd_field f404[] = {
 };
 static const uint16_t t404[] = { 0 };
 static const struct pbd_field f405[] = {
-    { "pending_tasks", 1, 11, 3, 0, 283, 0 },
-    { "queued_tasks", 2, 11, 3, 0, 283, 0 },
-    { "launched_tasks", 3, 11, 3, 0, 283, 0 },
-    { "terminated_tasks", 4, 11, 3, 0, 283, 0 },
-    { "completed_tasks", 5, 11, 3, 0, 283, 0 },
+    { "pending_tasks", 1, 11, 3, PBD_ALWAYS, 283, 0 },
+    { "queued_tasks", 2, 11, 3, PBD_ALWAYS, 283, 0 },
+    { "launched_tasks", 3, 11, 3, PBD_ALWAYS, 283, 0 },
+    { "terminated_tasks", 4, 11, 3, PBD_ALWAYS, 283, 0 },
+    { "completed_tasks", 5, 11, 3, PBD_ALWAYS, 283, 0 },
 };
 static const uint16_t t405[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f406[] = {
