@@ -59,6 +59,8 @@ const char *bench_binary(void);
  * "started on <ip>:<port>" and return the port. */
 pid_t bench_spawn(const char *bin, char *const argv[], const char *logfile, int *port);
 void bench_stop(pid_t pid);                  /* SIGTERM, wait, SIGKILL after 5 s */
+/* rm -rf a directory of ours under /tmp, unless BENCH_KEEP is set. */
+void bench_rmtree(const char *dir);
 
 /* ---- /proc ---- */
 long proc_rss_kb(pid_t pid);                 /* VmRSS, -1 if unknown */

@@ -121,8 +121,7 @@ int main(int argc, char **argv)
     if (r.status == 501) {
         printf("fanout pending: SUBSCRIBE is not implemented by this master\n");
         bench_stop(mpid);
-        unlink(log);
-        rmdir(dir);
+        bench_rmtree(dir);
         return 3;
     }
     if (r.status != 200) bench_die("SUBSCRIBE answered %d", r.status);
@@ -214,6 +213,6 @@ int main(int argc, char **argv)
     buf_free(&r.body);
     sim_stop(&sm);
     bench_stop(mpid);
-    if (!getenv("BENCH_KEEP")) { unlink(log); rmdir(dir); }
+    bench_rmtree(dir);
     return 0;
 }

@@ -316,10 +316,7 @@ int main(int argc, char **argv)
     sim_stop(&s);
     if (own) {
         bench_stop(own);
-        if (!getenv("BENCH_KEEP")) {        /* the master's log stays with BENCH_KEEP=1 */
-            unlink(logfile);
-            rmdir(dir);
-        }
+        bench_rmtree(dir);                  /* the master's log stays with BENCH_KEEP=1 */
     }
     return 0;
 }
