@@ -155,8 +155,12 @@ fuzz:
 size: mesos_api
 	@tools/size.sh ./mesos_api
 
+# `make bench` (not part of `make test`): builds the tools in bench/, installs
+# wrk and nginx-light when missing, prints one table and writes it to
+# BENCHMARKS.md. BENCH_ARGS=--quick leaves out the 20000/40000-agent runs.
 bench: mesos_api
 	$(MAKE) -C bench
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 # The allocator alone, with stand-ins for the rest of the master.
 ALLOC_BENCH_OBJ := $(addprefix build/src/,allocator.o resources.o buf.o util.o loop.o log.o flags.o pbw.o json.o pbjson.o pbn.o) build/vendor/pbdesc.o
@@ -175,6 +179,7 @@ bench-registry: build/bench/registry_bench
 
 clean:
 	rm -rf build build-asan mesos_api
+	$(MAKE) -C bench clean
 
 .PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench bench-allocator bench-registry clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)

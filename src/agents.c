@@ -37,9 +37,70 @@ static double total_ping_timeout_secs(struct master *m)
     return (double)flag_i(m, "agent_ping_timeout") / 1e9 * (double)flag_i(m, "max_agent_ping_timeouts");
 }
 
+/* ==== Indexes ============================================================ */
+
+/* Agents by UPID and by id: every message from an agent (pongs included, one
+ * per agent per ping interval) looks its sender up, so a list scan would make
+ * a large cluster quadratic. Fixed-size tables of chains. */
+#define INDEX_BUCKETS 65536u
+
+static unsigned hash_str(unsigned h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static unsigned pid_hash(const struct upid *u)
+{
+    unsigned h = hash_str(2166136261u, u->id, strlen(u->id));
+    h = hash_str(h, u->host, strlen(u->host));
+    return (h ^ (unsigned)u->port) * 16777619u % INDEX_BUCKETS;
+}
+
+static unsigned id_hash(const char *id, size_t n) { return hash_str(2166136261u, id, n) % INDEX_BUCKETS; }
+
+static void index_add(struct master *m, struct agent *a)
+{
+    if (!m->pid_index) {
+        m->pid_index = xcalloc(INDEX_BUCKETS, sizeof *m->pid_index);
+        m->id_index = xcalloc(INDEX_BUCKETS, sizeof *m->id_index);
+    }
+    unsigned h = pid_hash(&a->pid);
+    a->pid_next = m->pid_index[h];
+    m->pid_index[h] = a;
+    h = id_hash(a->id, strlen(a->id));
+    a->id_next = m->id_index[h];
+    m->id_index[h] = a;
+}
+
+static void index_del_pid(struct master *m, struct agent *a)
+{
+    for (struct agent **pp = &m->pid_index[pid_hash(&a->pid)]; *pp; pp = &(*pp)->pid_next)
+        if (*pp == a) { *pp = a->pid_next; return; }
+}
+
+static void index_del(struct master *m, struct agent *a)
+{
+    if (!m->pid_index) return;
+    index_del_pid(m, a);
+    for (struct agent **pp = &m->id_index[id_hash(a->id, strlen(a->id))]; *pp; pp = &(*pp)->id_next)
+        if (*pp == a) { *pp = a->id_next; return; }
+}
+
+/* The agent's UPID changed (re-registration from a new address). */
+static void set_pid(struct master *m, struct agent *a, const struct upid *pid)
+{
+    index_del_pid(m, a);
+    a->pid = *pid;
+    unsigned h = pid_hash(&a->pid);
+    a->pid_next = m->pid_index[h];
+    m->pid_index[h] = a;
+}
+
 static struct agent *by_pid(struct master *m, const struct upid *pid)
 {
-    for (struct agent *a = m->agents; a; a = a->next)
+    if (!m->pid_index) return NULL;
+    for (struct agent *a = m->pid_index[pid_hash(pid)]; a; a = a->pid_next)
         if (a->pid.port == pid->port && strcmp(a->pid.host, pid->host) == 0 && strcmp(a->pid.id, pid->id) == 0)
             return a;
     return NULL;
@@ -47,7 +108,8 @@ static struct agent *by_pid(struct master *m, const struct upid *pid)
 
 static struct agent *by_id(struct master *m, const char *id, size_t n)
 {
-    for (struct agent *a = m->agents; a; a = a->next)
+    if (!m->id_index) return NULL;
+    for (struct agent *a = m->id_index[id_hash(id, n)]; a; a = a->id_next)
         if (strlen(a->id) == n && memcmp(a->id, id, n) == 0) return a;
     return NULL;
 }
@@ -421,13 +483,21 @@ static void on_exited_executor(struct master *m, struct agent *a, const uint8_t 
     sched_executor_exited(m, fw, a->id, ex, status);
 }
 
+/* The length is known before the bytes: write it first, so nothing moves
+ * (pbw_begin/pbw_end would shift every task over 127 bytes). */
 static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
 {
-    size_t k = pbw_begin(pb, tag);
+    uint8_t state[11] = { 6 << 3 | PBW_VARINT };          /* Task.state, a varint */
+    size_t sn = 1;
+    for (uint64_t v = (uint64_t)(int64_t)t->state; ; v >>= 7) {
+        state[sn++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+        if (v <= 0x7f) break;
+    }
+    pbw_put_key(pb, tag, PBW_LEN);
+    pbw_put_varint(pb, t->base.len + sn + t->statuses.len);
     buf_append(pb, t->base.data, t->base.len);
-    pbw_put_uint(pb, 6, (uint64_t)t->state);
+    buf_append(pb, state, sn);
     buf_append(pb, t->statuses.data, t->statuses.len);
-    pbw_end(pb, k);
 }
 
 void agents_encode_get_tasks(struct master *m, struct buf *pb)
@@ -453,6 +523,7 @@ static void remove_agent(struct master *m, struct agent *a, int how, double time
     while (*pp && *pp != a) pp = &(*pp)->next;
     if (!*pp) return;
     *pp = a->next;
+    index_del(m, a);
     m->nagents--;
     m->agent_removals++;
     sched_agent_removed(m, a);
@@ -556,6 +627,7 @@ static struct agent *admit(struct master *m, const struct upid *from, const char
     a->next = m->agents;
     m->agents = a;
     m->nagents++;
+    index_add(m, a);
     return a;
 }
 
@@ -586,7 +658,7 @@ static void complete_register(struct master *m, const struct upid *from, const u
         if (r) master_recovered_remove(m, r);
         master_unreachable_remove(m, id, idn);
     }
-    a->pid = *from;
+    set_pid(m, a, from);
     a->pings_missed = 0;
     set_info(a, info.p, info.n);
     set_capabilities(a, p, n, re ? 9 : 4);
@@ -780,6 +852,9 @@ void agents_on_message(void *arg, const struct upid *from, const char *name, con
 void agents_free(struct master *m)
 {
     while (m->agents) remove_agent(m, m->agents, AGENT_UNREGISTERED, 0, NULL);
+    free(m->pid_index);
+    free(m->id_index);
+    m->pid_index = m->id_index = NULL;
     struct mtask **lists[] = { &m->completed_tasks, &m->unreachable_tasks };
     for (int i = 0; i < 2; i++)
         while (*lists[i]) {

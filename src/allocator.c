@@ -969,6 +969,11 @@ static void allocate(struct master *m)
         }
         maint_inverse_timeout(m, limit, now_ms);
     }
+    /* No framework is connected: nothing to offer, so skip the walk over
+     * every agent and task that would otherwise follow every registration. */
+    int connected = 0;
+    for (struct framework *f = m->frameworks; f && !connected; f = f->next) connected = f->stream != NULL;
+    if (!connected) return;
     struct cycle cy = { .m = m, .now = loop_clock_ms() };
     for (struct agent *a = m->agents; a; a = a->next) refresh(m, a);
     rt_build(m, &cy.t, 0);

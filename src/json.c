@@ -448,9 +448,20 @@ int json_obj_get(const char *s, const struct json_tok *tok, int obj, const char 
  * hex; '/', DEL and non-ASCII bytes go out raw (no UTF-8 check, as Mesos). */
 int json_write_string(struct buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
-    size_t mark = b->len, run = 0;
+    size_t mark = b->len, run = 0, i = 0;
+    /* Most strings need no escape: reserve once and copy them whole. */
+    if (n > SIZE_MAX - 2 || buf_reserve(b, n + 2) < 0) return -1;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') i++;
+    if (i == n) {
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        return 0;
+    }
     if (buf_putc(b, '"') < 0) goto fail;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[6] = { '\\', 0, '0', '0', 0, 0 };
         size_t elen = 2;

@@ -63,6 +63,12 @@ int json_obj_get(const char *s, const struct json_tok *tok, int obj, const char 
 /* ---- Writer ---- (each returns 0, or -1 when the buffer hit its max; on -1
  * nothing of the value is left in the buffer) */
 int json_write_string(struct buf *b, const char *s, size_t n);  /* quotes + escapes as Mesos */
+/* One byte, inline while there is room: the writers call this once per
+ * token, which for a large GET_STATE is millions of times. */
+static inline int json_putc(struct buf *b, char c) {
+    if (b->len + 1 < b->cap && (b->max == 0 || b->len < b->max)) { b->data[b->len++] = c; return 0; }
+    return buf_putc(b, c);
+}
 int json_write_int64(struct buf *b, int64_t v);
 int json_write_uint64(struct buf *b, uint64_t v);
 /* Mesos/rapidjson double format: shortest round-trip, integral values keep

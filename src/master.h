@@ -53,6 +53,7 @@ struct agent {
     struct loop_timer ping;
     struct mtask *tasks;
     struct mexec *executors;
+    struct agent *pid_next, *id_next;   /* chains of the master's agent indexes (agents.c) */
     struct agent_ops *ops;       /* total resources and operations (operations.c) */
 };
 
@@ -175,6 +176,7 @@ struct master {
     struct wire *wire;
     struct agent *agents;
     size_t nagents;
+    struct agent **pid_index, **id_index;   /* hash tables by UPID and by id (agents.c) */
     uint64_t next_agent;         /* suffix of the next agent id, "-S<n>" */
     struct unreachable *unreachable;
     size_t nunreachable;

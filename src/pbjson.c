@@ -70,8 +70,46 @@ static int wire_type_of(int type)
 
 struct entry { uint16_t fi; struct pbw_field f; };
 
-/* Entries of all open messages share one stack-like array. */
-struct scratch { struct entry *e; size_t len, cap; };
+/* Entries of all open messages share one stack-like array; `tmp` and
+ * `count` are room for ordering one message's entries at a time. */
+struct scratch { struct entry *e, *tmp; size_t len, cap, tmp_cap; size_t *count, count_cap; };
+
+/* Order e[base..len) by declaration index, stably (a counting sort: a
+ * huge repeated field must not cost entries x fields). Entries usually
+ * come in declaration order already, and then nothing moves. */
+static void order_entries(struct scratch *s, size_t base, size_t nfields)
+{
+    size_t n = s->len - base, i;
+    for (i = base + 1; i < s->len && s->e[i - 1].fi <= s->e[i].fi; i++) {}
+    if (i >= s->len) return;
+    if (n > s->tmp_cap) {
+        s->tmp_cap = n;
+        s->tmp = xrealloc(s->tmp, n * sizeof *s->tmp);
+    }
+    if (nfields + 1 > s->count_cap) {
+        s->count_cap = nfields + 1;
+        s->count = xrealloc(s->count, s->count_cap * sizeof *s->count);
+    }
+    memset(s->count, 0, (nfields + 1) * sizeof *s->count);
+    for (i = base; i < s->len; i++) s->count[s->e[i].fi + 1]++;
+    for (size_t f = 1; f <= nfields; f++) s->count[f] += s->count[f - 1];
+    for (i = base; i < s->len; i++) s->tmp[s->count[s->e[i].fi]++] = s->e[i];
+    memcpy(s->e + base, s->tmp, n * sizeof *s->tmp);
+}
+
+/* "name": -- field names are proto identifiers and need no escaping. */
+static int put_key(struct buf *out, const char *name)
+{
+    size_t n = strlen(name);
+    if (buf_reserve(out, n + 3) < 0) return -1;
+    char *d = out->data + out->len;
+    d[0] = '"';
+    memcpy(d + 1, name, n);
+    d[n + 1] = '"';
+    d[n + 2] = ':';
+    out->len += n + 3;
+    return 0;
+}
 
 static int push(struct scratch *s, uint16_t fi, const struct pbw_field *f)
 {
@@ -133,7 +171,7 @@ static int packed_to_json(const struct pbd_field *fd, const struct pbw_field *f,
             p += w;
         }
         if (fd->type == PBD_ENUM && !enum_known(fd, v)) continue;
-        if (!*first && buf_putc(out, ',') < 0) return -1;
+        if (!*first && json_putc(out, ',') < 0) return -1;
         *first = 0;
         if (scalar_to_json(fd, v, out) < 0) return -1;
     }
@@ -167,7 +205,7 @@ static int map_entry_to_json(const struct pbd_field *fd, const struct pbw_field 
     if (rc < 0) return -1;
     const struct pbd_field *kd = field_by_tag(em, 1), *vd = field_by_tag(em, 2);
     if (!kd || !vd) return -1;
-    if (!*first && buf_putc(out, ',') < 0) return -1;
+    if (!*first && json_putc(out, ',') < 0) return -1;
     *first = 0;
     if (kd->type == PBD_STRING) {
         if (json_write_string(out, have_k ? (const char *)kf.p : "", have_k ? kf.n : 0) < 0) return -1;
@@ -178,7 +216,7 @@ static int map_entry_to_json(const struct pbd_field *fd, const struct pbw_field 
         buf_free(&k);
         if (r2 < 0) return -1;
     }
-    if (buf_putc(out, ':') < 0) return -1;
+    if (json_putc(out, ':') < 0) return -1;
     if (have_v) return value_to_json(vd, &vf, out, s, depth);
     /* An absent value is the type's zero value, as protobuf reads it. */
     switch (vd->type) {
@@ -230,47 +268,47 @@ static int msg_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, stru
     }
     if (rc < 0) { s->len = base; return -1; }
 
-    /* Pass 2: write in declaration order. */
+    /* Pass 2: write in declaration order, walking the ordered entries. */
+    order_entries(s, base, m->nfields);
     int first_key = 1;
-    rc = buf_putc(out, '{');
+    size_t next = base, end = s->len;
+    rc = json_putc(out, '{');
     for (uint16_t fi = 0; rc == 0 && fi < m->nfields; fi++) {
         const struct pbd_field *fd = &m->fields[fi];
-        size_t last = SIZE_MAX, count = 0;
-        for (size_t i = base; i < s->len; i++)
-            if (s->e[i].fi == fi) {
-                /* Unknown enum numbers are dropped, as proto2 does. */
-                if (fd->type == PBD_ENUM && s->e[i].f.wt == PBW_VARINT && !enum_known(fd, s->e[i].f.v))
-                    continue;
-                last = i; count++;
-            }
+        size_t from = next, last = SIZE_MAX, count = 0;
+        for (; next < end && s->e[next].fi == fi; next++) {
+            /* Unknown enum numbers are dropped, as proto2 does. */
+            if (fd->type == PBD_ENUM && s->e[next].f.wt == PBW_VARINT && !enum_known(fd, s->e[next].f.v))
+                continue;
+            last = next; count++;
+        }
         if (count == 0) {
             int emit_default = fd->label == PBD_OPTIONAL && fd->dflt && !(fd->flags & PBD_DEPRECATED);
             int emit_empty = fd->label == PBD_REPEATED && (fd->flags & PBD_ALWAYS);
             if (!emit_default && !emit_empty) continue;
         }
-        if (!first_key && buf_putc(out, ',') < 0) { rc = -1; break; }
+        if (!first_key && json_putc(out, ',') < 0) { rc = -1; break; }
         first_key = 0;
-        if (json_write_string(out, fd->name, strlen(fd->name)) < 0 || buf_putc(out, ':') < 0) { rc = -1; break; }
+        if (put_key(out, fd->name) < 0) { rc = -1; break; }
         if (count == 0 && fd->label != PBD_REPEATED) { rc = default_to_json(fd, out); continue; }
         if (fd->label != PBD_REPEATED) { rc = value_to_json(fd, &s->e[last].f, out, s, depth); continue; }
 
         int is_map = fd->flags & PBD_MAP, first = 1;
-        rc = buf_putc(out, is_map ? '{' : '[');
-        for (size_t i = base; rc == 0 && i < s->len; i++) {
-            if (s->e[i].fi != fi) continue;
+        rc = json_putc(out, is_map ? '{' : '[');
+        for (size_t i = from; rc == 0 && i < next; i++) {
             struct pbw_field ef = s->e[i].f;   /* s->e may move while recursing */
             if (is_map) rc = map_entry_to_json(fd, &ef, out, s, depth, &first);
             else if (ef.wt == PBW_LEN && wire_type_of(fd->type) != PBW_LEN) rc = packed_to_json(fd, &ef, out, &first);
             else if (fd->type == PBD_ENUM && !enum_known(fd, ef.v)) continue;
             else {
-                if (!first && buf_putc(out, ',') < 0) { rc = -1; break; }
+                if (!first && json_putc(out, ',') < 0) { rc = -1; break; }
                 first = 0;
                 rc = value_to_json(fd, &ef, out, s, depth);
             }
         }
-        if (rc == 0) rc = buf_putc(out, is_map ? '}' : ']');
+        if (rc == 0) rc = json_putc(out, is_map ? '}' : ']');
     }
-    if (rc == 0) rc = buf_putc(out, '}');
+    if (rc == 0) rc = json_putc(out, '}');
     s->len = base;
     return rc;
 }
@@ -280,6 +318,8 @@ int pbjson_to_json(int msg, const void *p, size_t n, struct buf *out)
     struct scratch s = {0};
     int rc = msg_to_json(msg, p, n, out, &s, 0);
     free(s.e);
+    free(s.tmp);
+    free(s.count);
     return rc;
 }
 

@@ -342,7 +342,7 @@ static void respond(struct conn *c, int status, const char *extra, const char *c
     if (!r->keep_alive) c->close_after = 1;
     if (status >= 500) c->srv->stats.errors_5xx++;
     else if (status >= 400) c->srv->stats.errors_4xx++;
-    struct buf z = { .max = n + 4096 };
+    struct buf z = { .max = n + n / 1000 + 4096 };   /* room for deflateBound(n) */
     const char *enc = NULL;
     if (c->gzip_ok && n >= GZIP_MIN && gzip_body(body, n, &z) == 0) {
         body = z.data; n = z.len;

@@ -3,6 +3,7 @@
  * bytes were produced with `protoc --encode` from the reference protos;
  * expected JSON follows OPERATOR_API.md section 4. */
 #include <stdlib.h>
+#include <string.h>
 #include "test.h"
 #include "buf.h"
 #include "pbjson.h"
@@ -215,6 +216,37 @@ static int test_to_json(void)
     return 0;
 }
 
+/* Fields arriving out of declaration order, repeated fields interleaved on
+ * the wire, a repeated scalar field set twice (the last wins), and a string
+ * that needs escapes (the writer's slow path). */
+static int test_to_json_order(void)
+{
+    CHECK_STR(to_json(RESP, "080c6a161a030a016212030a01611a030a016412050a0363225c0801"),
+              "{\"type\":\"GET_HEALTH\",\"get_tasks\":{\"tasks\":[{\"name\":\"a\"},{\"name\":\"c\\\"\\\\\"}],"
+              "\"unreachable_tasks\":[],\"completed_tasks\":[{\"name\":\"b\"},{\"name\":\"d\"}]}}");
+    /* a large repeated field in reverse order of another: order kept per field */
+    struct buf pb = {0}, js = {0};
+    pbw_put_uint(&pb, 1, 12);
+    size_t k = pbw_begin(&pb, 13);
+    for (int i = 0; i < 3000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        size_t t = pbw_begin(&pb, i % 2 ? 2 : 3);
+        pbw_put_str(&pb, 1, name);
+        pbw_end(&pb, t);
+    }
+    pbw_end(&pb, k);
+    CHECK(pbjson_to_json(RESP, pb.data, pb.len, &js) == 0);
+    buf_putc(&js, 0);
+    const char *tasks = strstr(js.data, "\"tasks\":[{\"name\":\"1\"},{\"name\":\"3\"},");
+    const char *done = strstr(js.data, "\"completed_tasks\":[{\"name\":\"0\"},{\"name\":\"2\"},");
+    CHECK(tasks != NULL && done != NULL && tasks < done);
+    CHECK(strstr(js.data, "{\"name\":\"2997\"},{\"name\":\"2999\"}],\"unreachable_tasks\":[]") != NULL);
+    buf_free(&pb);
+    buf_free(&js);
+    return 0;
+}
+
 static int test_defaults(void)
 {
     /* FrameworkInfo: user, name required; failover_timeout and checkpoint
@@ -326,6 +358,7 @@ int main(void)
     RUN(test_from_json_errors);
     RUN(test_from_json_types);
     RUN(test_to_json);
+    RUN(test_to_json_order);
     RUN(test_defaults);
     RUN(test_map_and_packed);
     RUN(test_roundtrip);
