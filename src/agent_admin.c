@@ -16,6 +16,7 @@
 #include "master.h"
 #include "registry.h"
 #include "pbw.h"
+#include "persist.h"
 #include "util.h"
 
 enum { DRAIN_NONE = 0, DRAINING = 1, DRAINED = 2 };
@@ -147,6 +148,11 @@ void agent_admin_check_drained(struct master *m, struct agent *a)
         return;
     }
     LOG("Agent %s is DRAINED", a->id);
+    struct buf di = {0};
+    pbw_put_uint(&di, 1, DRAINED);
+    pbw_put_bytes(&di, 2, d->config.data, d->config.len);
+    master_registry_apply(m, REGISTRY_SET_DRAIN, a->id, di.data, di.len, gone_written, m);
+    buf_free(&di);
     agent_set_drain(m, a->id, DRAINED, NULL, 0);
 }
 
@@ -166,6 +172,29 @@ void agent_admin_free(struct master *m)
     while (m->drains) forget_drain(m, m->drains->id);
 }
 
+/* ==== Recovery ========================================================= */
+
+/* Drain and deactivation state of the agents in the registry. */
+void agent_admin_recover(struct master *m)
+{
+    size_t n = 0;
+    for (const struct registry_entry *e = registry_first(m->registry, REGISTRY_AGENTS); e; e = registry_next(e)) {
+        if (e->state == REGISTRY_GONE || (!e->deactivated && !e->drain.len)) continue;
+        struct agent_drain *d = find_drain(m, e->key, 1);
+        d->deactivated = e->deactivated;
+        struct pbw_field st, cf;
+        if (e->drain.len && pbw_find(e->drain.data, e->drain.len, 1, &st) == 1) {
+            d->state = (int)st.v;
+            d->deactivated = 1;
+            if (pbw_find(e->drain.data, e->drain.len, 2, &cf) == 1 && cf.wt == PBW_LEN)
+                buf_append(&d->config, cf.p, cf.n);
+            d->start_time = now_secs();
+        }
+        n++;
+    }
+    if (n) LOG("Recovered the drain or deactivation state of %zu agents from the registry", n);
+}
+
 /* ==== Calls ============================================================= */
 
 /* The agent id of a call's sub-message ({agent_id = 1 {value}}). */
@@ -178,7 +207,8 @@ static int sub_agent(struct api_ctx *c, char *id, size_t n)
 /* Registered, recovered or unreachable (we have no recovered agents). */
 static int known(struct master *m, const char *id)
 {
-    return agents_find(m, id, strlen(id)) || find_id(m->unreachable, id, strlen(id));
+    return agents_find(m, id, strlen(id)) || find_id(m->unreachable, id, strlen(id)) ||
+           master_recovered_find(m, id, strlen(id));
 }
 
 static int capable_of_draining(struct agent *a)
@@ -188,6 +218,26 @@ static int capable_of_draining(struct agent *a)
     pbw_reader_init(&r, a->capabilities.data, a->capabilities.len);
     while (pbw_next(&r, &f) == 1)
         if (f.tag == 10 && f.wt == PBW_LEN && pbw_find(f.p, f.n, 1, &t) == 1 && t.v == 7) return 1;   /* AGENT_DRAINING */
+    return 0;
+}
+
+struct drain_change { char id[96]; size_t len; uint8_t cfg[]; };
+
+static int drain_stored(struct master *m, void *data, struct api_ctx *c)
+{
+    (void)c;
+    struct drain_change *dc = data;
+    agent_set_drain(m, dc->id, DRAINING, dc->cfg, dc->len);
+    find_drain(m, dc->id, 1)->start_time = now_secs();
+    struct agent *a = agents_find(m, dc->id, strlen(dc->id));
+    if (a) {
+        LOG("Transitioning agent %s to the DRAINING state", dc->id);
+        struct buf msg = {0};
+        pbw_put_bytes(&msg, 1, dc->cfg, dc->len);
+        wire_send(m->wire, &a->pid, "mesos.internal.DrainSlaveMessage", msg.data, msg.len);
+        buf_free(&msg);
+        agent_admin_check_drained(m, a);
+    }
     return 0;
 }
 
@@ -225,18 +275,39 @@ void op_drain_agent(struct api_ctx *c)
     }
     int gone = pbw_find(c->sub, c->sub_len, 3, &mg) == 1 && mg.v;
     pbw_put_uint(&cfg, 2, (uint64_t)gone);
-    agent_set_drain(m, id, DRAINING, (const uint8_t *)cfg.data, cfg.len);
-    find_drain(m, id, 1)->start_time = now_secs();
-    api_empty(c, 200);
-    if (a) {
-        LOG("Transitioning agent %s to the DRAINING state", id);
-        struct buf msg = {0};
-        pbw_put_bytes(&msg, 1, cfg.data, cfg.len);
-        wire_send(m->wire, &a->pid, "mesos.internal.DrainSlaveMessage", msg.data, msg.len);
-        buf_free(&msg);
-        agent_admin_check_drained(m, a);
-    }
+    /* DrainInfo {state 1, config 2}, the agent deactivated, and draining a
+     * minimum capability of the master: one record, then applied. */
+    struct buf di = {0};
+    pbw_put_uint(&di, 1, DRAINING);
+    pbw_put_bytes(&di, 2, cfg.data, cfg.len);
+    struct drain_change *dc = xcalloc(1, sizeof *dc + cfg.len + 1);
+    snprintf(dc->id, sizeof dc->id, "%s", id);
+    dc->len = cfg.len;
+    memcpy(dc->cfg, cfg.data, cfg.len);
+    struct registry_op ops[3] = { { REGISTRY_SET_DRAIN, id, di.data, di.len },
+                                  { REGISTRY_DEACTIVATE_AGENT, id, NULL, 0 },
+                                  { REGISTRY_ADD_MIN_CAPABILITY, "AGENT_DRAINING", NULL, 0 } };
+    persist_call(c, ops, 3, drain_stored, dc);
+    buf_free(&di);
     buf_free(&cfg);
+}
+
+static int deactivate_stored(struct master *m, void *data, struct api_ctx *c)
+{
+    (void)c;
+    agent_set_deactivated(m, data, 1);
+    return 0;
+}
+
+static int reactivate_stored(struct master *m, void *data, struct api_ctx *c)
+{
+    const char *id = data;
+    agent_set_deactivated(m, id, 0);
+    if (!agents_find(m, id, strlen(id))) {
+        if (c) api_error(c, 409, "Agent removed while processing the call");
+        return 1;
+    }
+    return 0;
 }
 
 void op_deactivate_agent(struct api_ctx *c)
@@ -248,8 +319,8 @@ void op_deactivate_agent(struct api_ctx *c)
         api_error(c, 400, "Unknown agent");
         return;
     }
-    agent_set_deactivated(m, id, 1);
-    api_empty(c, 200);
+    persist_call(c, &(struct registry_op){ REGISTRY_DEACTIVATE_AGENT, id, NULL, 0 }, 1, deactivate_stored,
+                 xstrdup(id));
 }
 
 void op_reactivate_agent(struct api_ctx *c)
@@ -266,12 +337,8 @@ void op_reactivate_agent(struct api_ctx *c)
         api_error(c, 400, "Agent is still in the DRAINING state");
         return;
     }
-    agent_set_deactivated(m, id, 0);
-    if (!agents_find(m, id, strlen(id))) {
-        api_error(c, 409, "Agent removed while processing the call");
-        return;
-    }
-    api_empty(c, 200);
+    struct registry_op ops[2] = { { REGISTRY_REACTIVATE_AGENT, id, NULL, 0 }, { REGISTRY_SET_DRAIN, id, "", 0 } };
+    persist_call(c, ops, 2, reactivate_stored, xstrdup(id));
 }
 
 void op_mark_agent_gone(struct api_ctx *c)

@@ -21,6 +21,8 @@
 #include "master.h"
 #include "mesos/v1/master/master.pb.h"
 #include "pbw.h"
+#include "persist.h"
+#include "registry.h"
 #include "util.h"
 
 enum { MODE_UP = 1, MODE_DRAINING = 2, MODE_DOWN = 3 };
@@ -443,12 +445,12 @@ void maint_machine_down(struct master *m, const uint8_t *id, size_t n)
 }
 
 /* The schedule without machine x; windows left empty are dropped. */
-static void drop_from_schedule(struct master *m, const struct mid *x)
+static void drop_from(struct buf *sched, const struct mid *x)
 {
     struct buf out = {0};
     struct pbw_reader wr, ir;
     struct pbw_field w, f;
-    pbw_reader_init(&wr, m->schedule.data, m->schedule.len);
+    pbw_reader_init(&wr, sched->data, sched->len);
     while (pbw_next(&wr, &w) == 1) {
         if (w.tag != 1 || w.wt != PBW_LEN) { buf_append(&out, w.start, (size_t)(wr.p - w.start)); continue; }
         struct buf win = {0};
@@ -466,9 +468,11 @@ static void drop_from_schedule(struct master *m, const struct mid *x)
         if (left) pbw_put_bytes(&out, 1, win.data, win.len);
         buf_free(&win);
     }
-    buf_free(&m->schedule);
-    m->schedule = out;
+    buf_free(sched);
+    *sched = out;
 }
+
+static void drop_from_schedule(struct master *m, const struct mid *x) { drop_from(&m->schedule, x); }
 
 void maint_machine_up(struct master *m, const uint8_t *id, size_t n)
 {
@@ -527,6 +531,65 @@ void op_get_maintenance_status(struct api_ctx *c)
     pbw_end(&pb, st);
     pbw_end(&pb, k);
     api_respond(c, &pb);
+}
+
+/* ==== Persistence ====================================================== */
+
+/* The bytes a durable change applies: a Schedule, or the machines of a
+ * START/STOP_MAINTENANCE call. */
+struct maint_change { size_t len; uint8_t v[]; };
+
+static struct maint_change *change_of(const uint8_t *p, size_t n)
+{
+    struct maint_change *c = xcalloc(1, sizeof *c + n + 1);
+    c->len = n;
+    if (n) memcpy(c->v, p, n);
+    return c;
+}
+
+static int schedule_stored(struct master *m, void *data, struct api_ctx *c)
+{
+    (void)c;
+    struct maint_change *ch = data;
+    maint_set_schedule(m, ch->v, ch->len);
+    return 0;
+}
+
+static int machines_stored(struct master *m, void *data, struct api_ctx *c, int down)
+{
+    (void)c;
+    struct maint_change *ch = data;
+    struct pbw_reader r;
+    struct pbw_field x;
+    pbw_reader_init(&r, ch->v, ch->len);
+    while (pbw_next(&r, &x) == 1)
+        if (x.tag == 1 && x.wt == PBW_LEN) {
+            if (down) maint_machine_down(m, x.p, x.n);
+            else maint_machine_up(m, x.p, x.n);
+        }
+    return 0;
+}
+
+static int down_stored(struct master *m, void *data, struct api_ctx *c) { return machines_stored(m, data, c, 1); }
+static int up_stored(struct master *m, void *data, struct api_ctx *c) { return machines_stored(m, data, c, 0); }
+
+/* The registry keeps the schedule and the MachineInfo {id 1, mode 2} of
+ * each DOWN machine; the others are DRAINING while scheduled. */
+void maint_recover(struct master *m)
+{
+    const struct buf *s = registry_schedule(m->registry);
+    if (!s) return;
+    maint_set_schedule(m, (const uint8_t *)s->data, s->len);
+    size_t down = 0;
+    for (const struct registry_entry *e = registry_first(m->registry, REGISTRY_MACHINES); e; e = registry_next(e)) {
+        struct pbw_field id, mode;
+        if (pbw_find(e->val.data, e->val.len, 1, &id) == 1 && id.wt == PBW_LEN &&
+            pbw_find(e->val.data, e->val.len, 2, &mode) == 1 && mode.v == MODE_DOWN) {
+            maint_machine_down(m, id.p, id.n);
+            down++;
+        }
+    }
+    LOG("Recovered the maintenance schedule (%zu machines DOWN) from the registry", down);
 }
 
 void op_update_maintenance_schedule(struct api_ctx *c)
@@ -590,8 +653,10 @@ void op_update_maintenance_schedule(struct api_ctx *c)
         api_error(c, 400, "%s", err);
         return;
     }
-    maint_set_schedule(m, sp, sn);
-    api_empty(c, 200);
+    /* Stored, then applied and answered once durable. */
+    struct maint_change *mc = change_of(sp, sn);
+    struct registry_op op = { REGISTRY_UPDATE_SCHEDULE, NULL, sp, sn };
+    persist_call(c, &op, 1, schedule_stored, mc);
 }
 
 /* upstream validation::machines for START/STOP: 0 or -1 with err. */
@@ -658,13 +723,40 @@ static void start_stop(struct api_ctx *c, int down)
             return;
         }
     }
+    /* One record: every machine DOWN (its MachineInfo), or every machine UP
+     * (forgotten) with the schedule that no longer has it. */
+    size_t n = 0;
     pbw_reader_init(&r, c->sub, c->sub_len);
-    while (pbw_next(&r, &x) == 1)
-        if (x.tag == 1 && x.wt == PBW_LEN) {
-            if (down) maint_machine_down(m, x.p, x.n);
-            else maint_machine_up(m, x.p, x.n);
+    while (pbw_next(&r, &x) == 1) n += x.tag == 1 && x.wt == PBW_LEN;
+    struct registry_op *ops = xcalloc(n + 1, sizeof *ops);
+    char (*keys)[1024] = xcalloc(n + 1, sizeof *keys);
+    struct buf *infos = xcalloc(n + 1, sizeof *infos);
+    struct buf sched = {0};
+    buf_append(&sched, m->schedule.data, m->schedule.len);
+    size_t k = 0;
+    pbw_reader_init(&r, c->sub, c->sub_len);
+    while (pbw_next(&r, &x) == 1) {
+        if (x.tag != 1 || x.wt != PBW_LEN) continue;
+        if (down) {
+            pbw_put_bytes(&infos[k], 1, x.p, x.n);
+            pbw_put_uint(&infos[k], 2, MODE_DOWN);
+            ops[k] = (struct registry_op){ REGISTRY_SET_MACHINE, NULL, infos[k].data, infos[k].len };
+        } else {
+            struct mid id;
+            mid_read(x.p, x.n, &id);
+            drop_from(&sched, &id);
+            registry_machine_key(x.p, x.n, keys[k], sizeof keys[k]);
+            ops[k] = (struct registry_op){ REGISTRY_REMOVE_MACHINE, keys[k], NULL, 0 };
         }
-    api_empty(c, 200);
+        k++;
+    }
+    if (!down) ops[k++] = (struct registry_op){ REGISTRY_UPDATE_SCHEDULE, NULL, sched.data ? sched.data : "", sched.len };
+    persist_call(c, ops, k, down ? down_stored : up_stored, change_of(c->sub, c->sub_len));
+    for (size_t i = 0; i <= n; i++) buf_free(&infos[i]);
+    free(infos);
+    free(keys);
+    free(ops);
+    buf_free(&sched);
 }
 
 void op_start_maintenance(struct api_ctx *c) { start_stop(c, 1); }

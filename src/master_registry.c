@@ -17,6 +17,7 @@
 #include "log.h"
 #include "master.h"
 #include "pbw.h"
+#include "persist.h"
 #include "registry.h"
 #include "util.h"
 
@@ -260,6 +261,9 @@ void master_registry_recover(struct master *m)
         master_registry_apply(m, REGISTRY_UPDATE_WEIGHTS, NULL, v.data, v.len, NULL, NULL);
         buf_free(&v);
     }
+    quota_recover(m);
+    maint_recover(m);
+    agent_admin_recover(m);
     size_t nagents = 0;
     for (const struct registry_entry *e = registry_first(r, REGISTRY_AGENTS); e; e = registry_next(e)) {
         if (e->state == REGISTRY_ADMITTED) {

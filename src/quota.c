@@ -14,6 +14,8 @@
 #include "master.h"
 #include "mesos/v1/master/master.pb.h"
 #include "pbw.h"
+#include "persist.h"
+#include "registry.h"
 #include "resources.h"
 #include "util.h"
 
@@ -319,6 +321,84 @@ static int contains(const struct qlist *big, const struct qlist *small)
     return 1;
 }
 
+/* ==== Persistence ====================================================== */
+
+/* QuotaConfig {role 1, map guarantees 2, map limits 3} of a role's quota,
+ * as field tag of out (the registry's UPDATE_QUOTA value). */
+static void put_config(struct buf *out, uint32_t tag, const char *role, const struct quota_entry *g, size_t ng,
+                       const struct quota_entry *l, size_t nl)
+{
+    size_t k = pbw_begin(out, tag);
+    pbw_put_str(out, 1, role);
+    put_scalar_map(out, 2, g, ng);
+    put_scalar_map(out, 3, l, nl);
+    pbw_end(out, k);
+}
+
+/* One QuotaConfig into the state (recovery, and once a change is durable). */
+static void apply_config(struct master *m, const uint8_t *p, size_t n)
+{
+    struct raw rg[QUOTA_MAX_NAMES], rl[QUOTA_MAX_NAMES];
+    struct quota_entry g[QUOTA_MAX_NAMES], l[QUOTA_MAX_NAMES];
+    struct pbw_field f;
+    char role[256] = "";
+    if (pbw_find(p, n, 1, &f) == 1 && f.wt == PBW_LEN) snprintf(role, sizeof role, "%.*s", (int)f.n, (const char *)f.p);
+    if (!role[0]) return;
+    size_t ng = read_map(p, n, 2, rg, QUOTA_MAX_NAMES), nl = read_map(p, n, 3, rl, QUOTA_MAX_NAMES);
+    for (size_t i = 0; i < ng; i++) {
+        memcpy(g[i].name, rg[i].name, sizeof g[i].name);
+        g[i].value = resources_fixed(rg[i].v);
+    }
+    for (size_t i = 0; i < nl; i++) {
+        memcpy(l[i].name, rl[i].name, sizeof l[i].name);
+        l[i].value = resources_fixed(rl[i].v);
+    }
+    quota_set(m, role, g, ng, l, nl);
+}
+
+/* What a durable quota change applies: the UPDATE_QUOTA value (configs as
+ * field 1; a config with a role only removes its quota). */
+struct quota_change { int rescind; size_t len; uint8_t v[]; };
+
+static struct quota_change *change_of(const struct buf *v, int rescind)
+{
+    struct quota_change *q = xcalloc(1, sizeof *q + v->len + 1);
+    q->rescind = rescind;
+    q->len = v->len;
+    if (v->len) memcpy(q->v, v->data, v->len);
+    return q;
+}
+
+static int quota_stored(struct master *m, void *data, struct api_ctx *c)
+{
+    (void)c;
+    struct quota_change *q = data;
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, q->v, q->len);
+    int any = 0;
+    while (pbw_next(&r, &f) == 1)
+        if (f.tag == 1 && f.wt == PBW_LEN) {
+            apply_config(m, f.p, f.n);
+            any = 1;
+        }
+    /* Outstanding offers are taken back, so the new guarantees and limits
+     * apply to what is offered next (upstream rescinds best effort). */
+    if (q->rescind && any) sched_rescind_all(m);
+    else sched_trigger(m);
+    return 0;
+}
+
+void quota_recover(struct master *m)
+{
+    size_t n = 0;
+    for (const struct registry_entry *e = registry_first(m->registry, REGISTRY_QUOTAS); e; e = registry_next(e)) {
+        apply_config(m, (const uint8_t *)e->val.data, e->val.len);
+        n++;
+    }
+    if (n) LOG("Recovered the quota of %zu roles from the registry", n);
+}
+
 /* ==== UPDATE_QUOTA ====================================================== */
 
 #define MAX_CONFIGS 256
@@ -400,11 +480,16 @@ void op_update_quota(struct api_ctx *c)
             goto bad;
         }
     }
-    for (size_t i = 0; i < n; i++) quota_set(m, roles[i], g[i].v, g[i].n, l[i].v, l[i].n);
-    /* Outstanding offers are taken back, so the new guarantees and limits
-     * apply to what is offered next (upstream rescinds best effort). */
-    if (n) sched_rescind_all(m);
-    api_empty(c, 200);
+    /* Stored first; applied and answered once durable. Quota v2 is then
+     * a minimum capability of the master, as upstream. */
+    {
+        struct buf v = {0};
+        for (size_t i = 0; i < n; i++) put_config(&v, 1, roles[i], g[i].v, g[i].n, l[i].v, l[i].n);
+        struct registry_op ops[2] = { { REGISTRY_UPDATE_QUOTA, NULL, v.data, v.len },
+                                      { REGISTRY_ADD_MIN_CAPABILITY, "QUOTA_V2", NULL, 0 } };
+        persist_call(c, ops, n ? 2 : 1, quota_stored, change_of(&v, 1));
+        buf_free(&v);
+    }
     goto done;
 bad:
     api_error(c, 400, "%.*s", (int)err.len, err.data);
@@ -507,9 +592,13 @@ void op_set_quota(struct api_ctx *c)
         }
     }
     /* The legacy request's guarantee is also its limit. */
-    quota_set(m, role, g.v, g.n, g.v, g.n);
-    sched_rescind_all(m);
-    api_empty(c, 200);
+    {
+        struct buf v = {0};
+        put_config(&v, 1, role, g.v, g.n, g.v, g.n);
+        struct registry_op op = { REGISTRY_UPDATE_QUOTA, NULL, v.data, v.len };
+        persist_call(c, &op, 1, quota_stored, change_of(&v, 1));
+        buf_free(&v);
+    }
     goto done;
 bad:
     api_error(c, 400, "%.*s", (int)err.len, err.data);
@@ -529,9 +618,11 @@ void op_remove_quota(struct api_ctx *c)
         api_error(c, 400, "Failed to remove quota: Role '%s' has no quota set", role);
         return;
     }
-    quota_set(m, role, NULL, 0, NULL, 0);
-    sched_trigger(m);
-    api_empty(c, 200);
+    struct buf v = {0};
+    put_config(&v, 1, role, NULL, 0, NULL, 0);
+    struct registry_op op = { REGISTRY_REMOVE_QUOTA, role, NULL, 0 };
+    persist_call(c, &op, 1, quota_stored, change_of(&v, 0));
+    buf_free(&v);
 }
 
 /* ==== GET_ROLES ========================================================= */
