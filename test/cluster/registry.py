@@ -264,10 +264,12 @@ class FakeAgents:
                     return None
                 self.cv.wait(left)
 
-    def register(self, mport, n, timeout=3):
+    def register(self, mport, n, timeout=3, draining=False):
         m = messages_pb2.RegisterSlaveMessage()
         m.slave.CopyFrom(self.info(n))
         m.version = "1.12.0"
+        if draining:
+            m.agent_capabilities.add().type = mesos_pb2.SlaveInfo.Capability.AGENT_DRAINING
         self.send(mport, n, m)
         body = self.take(n, "SlaveRegisteredMessage", timeout)
         if body is None:
@@ -276,10 +278,12 @@ class FakeAgents:
         r.ParseFromString(body)
         return r.slave_id.value
 
-    def reregister(self, mport, n, aid, timeout=3):
+    def reregister(self, mport, n, aid, timeout=3, draining=False):
         m = messages_pb2.ReregisterSlaveMessage()
         m.slave.CopyFrom(self.info(n, aid))
         m.version = "1.12.0"
+        if draining:
+            m.agent_capabilities.add().type = mesos_pb2.SlaveInfo.Capability.AGENT_DRAINING
         self.send(mport, n, m)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -371,7 +375,7 @@ def kill9_storm_loses_nothing_acknowledged(tmp, procs):
     agents_acked = {}   # agent id -> fake number
     agents_tried = set()  # fake numbers that sent a registration
     unregistered = set()  # ids we asked to unregister (no ack exists in the protocol)
-    counts = {"weights": 0, "agents": 0, "kills": 0}
+    counts = {"weights": 0, "agents": 0, "kills": 0, "quota": 0, "schedule": 0}
     next_fake = [0]
 
     def weights_client(t, port, stop):
@@ -393,6 +397,48 @@ def kill9_storm_loses_nothing_acknowledged(tmp, procs):
                     counts["weights"] += 1
             elif status != 503:
                 raise AssertionError("UPDATE_WEIGHTS answered %s" % status)
+
+    q_acked, q_tried = {}, {}          # quota pair -> last acked / all sent cpus limits
+    sched = {"acked": 0, "tried": set()}  # maintenance schedule generation
+
+    def quota_client(port, stop):
+        seq = 0
+        while not stop.is_set():
+            pair = "q%d" % random.randrange(6)
+            with lock:
+                seq = max(seq, max(q_tried.get(pair, {0}))) + 1
+                q_tried.setdefault(pair, set()).add(seq)
+            cfg = [{"role": pair + r, "limits": {"cpus": {"value": seq}}} for r in ("a", "b")]
+            body = {"type": "UPDATE_QUOTA", "update_quota": {"force": True, "quota_configs": cfg}}
+            try:
+                status, _ = call(port, body, timeout=5)
+            except (OSError, IndexError, ValueError):
+                return
+            if status == 200:
+                with lock:
+                    q_acked[pair] = max(q_acked.get(pair, 0), seq)
+                    counts["quota"] += 1
+            elif status != 503:
+                raise AssertionError("UPDATE_QUOTA answered %s" % status)
+
+    def schedule_client(port, stop):
+        while not stop.is_set():
+            with lock:
+                seq = max(sched["tried"] | {0}) + 1
+                sched["tried"].add(seq)
+            body = {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": {"windows": [
+                {"machine_ids": [{"hostname": "s%da" % seq}, {"hostname": "s%db" % seq}],
+                 "unavailability": {"start": {"nanoseconds": seq}}}]}}}
+            try:
+                status, _ = call(port, body, timeout=5)
+            except (OSError, IndexError, ValueError):
+                return
+            if status == 200:
+                with lock:
+                    sched["acked"] = max(sched["acked"], seq)
+                    counts["schedule"] += 1
+            elif status != 503:
+                raise AssertionError("UPDATE_MAINTENANCE_SCHEDULE answered %s" % status)
 
     def agents_client(port, stop):
         while not stop.is_set():
@@ -429,6 +475,24 @@ def kill9_storm_loses_nothing_acknowledged(tmp, procs):
                     assert a is not None and a >= acked[pair], "pair %s lost %s (has %s)" % (pair, acked[pair], a)
                 assert a is None or int(a) in seqs, "pair %s has %s, never sent" % (pair, a)
             assert len(ws) == 2 * sum(1 for p in tried if p + "_a" in ws)
+        qs = {c["role"]: c["limits"]["cpus"]["value"]
+              for c in get(port, "GET_QUOTA")["status"].get("configs", [])}
+        with lock:
+            for pair, seqs in q_tried.items():
+                a, b = qs.get(pair + "a"), qs.get(pair + "b")
+                assert a == b, "quota pair %s half-applied: %s != %s" % (pair, a, b)
+                if pair in q_acked:
+                    assert a is not None and a >= q_acked[pair], "quota %s lost %s (has %s)" % (pair, q_acked[pair], a)
+                assert a is None or int(a) in seqs, "quota %s has %s, never sent" % (pair, a)
+        ws_ = get(port, "GET_MAINTENANCE_SCHEDULE")["schedule"].get("windows", [])
+        with lock:
+            if sched["acked"]:
+                assert len(ws_) == 1, ws_
+            if ws_:
+                seq = int(ws_[0]["unavailability"]["start"]["nanoseconds"])
+                hs = [x["hostname"] for x in ws_[0]["machine_ids"]]
+                assert hs == ["s%da" % seq, "s%db" % seq], (seq, hs)
+                assert seq >= sched["acked"] and seq in sched["tried"], (seq, sched["acked"])
         ga = get(port, "GET_AGENTS")
         rec = ga.get("recovered_agents", [])
         ids = [a["id"]["value"] for a in rec] + [a["agent_info"]["id"]["value"] for a in ga.get("agents", [])]
@@ -453,6 +517,8 @@ def kill9_storm_loses_nothing_acknowledged(tmp, procs):
             stop = threading.Event()
             ts = [threading.Thread(target=weights_client, args=(t, mp, stop)) for t in range(4)]
             ts.append(threading.Thread(target=agents_client, args=(mp, stop)))
+            ts.append(threading.Thread(target=quota_client, args=(mp, stop)))
+            ts.append(threading.Thread(target=schedule_client, args=(mp, stop)))
             for t in ts:
                 t.start()
             time.sleep(random.uniform(0.2, 1.5))
@@ -468,11 +534,12 @@ def kill9_storm_loses_nothing_acknowledged(tmp, procs):
         check(mp)
     finally:
         fa.close()
-    print("  %d kills, %d weight updates and %d agent admissions acknowledged" %
-          (counts["kills"], counts["weights"], counts["agents"]))
+    print("  %d kills; acknowledged: %d weight updates, %d agent admissions, %d quota updates, %d schedules" %
+          (counts["kills"], counts["weights"], counts["agents"], counts["quota"], counts["schedule"]))
     assert counts["kills"] >= 12
     assert os.path.exists(wd + "/registry/snapshot"), "the log was never compacted"
     assert counts["weights"] >= 300 and counts["agents"] >= 20, counts
+    assert counts["quota"] >= 50 and counts["schedule"] >= 50, counts
 
 
 # ==== Recovery ==============================================================
@@ -652,6 +719,119 @@ def running_task_survives_master_kill9(tmp, procs):
     ex = os.path.join(tmp, "a")
     assert wait_for(lambda: not [p for p in os.listdir("/proc") if p.isdigit() and
                                  _cwd_under(p, ex)], timeout=20), "the executor did not exit"
+
+
+# ==== Operator state across a SIGKILL restart ===============================
+
+def ok(port, body):
+    status, resp = call(port, body)
+    assert status == 200, (body["type"], status, resp)
+    return resp
+
+
+def restart(procs, port, wd, *flags):
+    procs[-1].stop(signal.SIGKILL)
+    procs.pop()
+    return start_master(procs, port, wd, *flags)
+
+
+@test
+def quota_survives_restart(tmp, procs):
+    mp = free_port()
+    wd = tmp + "/m"
+    start_master(procs, mp, wd)
+    ok(mp, {"type": "UPDATE_QUOTA", "update_quota": {"force": True, "quota_configs": [
+        {"role": "qa", "guarantees": {"cpus": {"value": 1.5}}, "limits": {"cpus": {"value": 2}, "mem": {"value": 100}}},
+        {"role": "qc", "limits": {"disk": {"value": 7}}}]}})
+    ok(mp, {"type": "SET_QUOTA", "set_quota": {"quota_request": {"role": "qb", "force": True, "guarantee": [
+        {"name": "cpus", "type": "SCALAR", "scalar": {"value": 3}}]}}})
+    ok(mp, {"type": "REMOVE_QUOTA", "remove_quota": {"role": "qc"}})
+    before, roles = get(mp, "GET_QUOTA"), get(mp, "GET_ROLES")
+    configs = {c["role"]: c for c in before["status"]["configs"]}
+    assert sorted(configs) == ["qa", "qb"], before
+    assert configs["qa"]["limits"] == {"cpus": {"value": 2.0}, "mem": {"value": 100.0}}, configs
+    assert configs["qb"]["guarantees"] == configs["qb"]["limits"] == {"cpus": {"value": 3.0}}, configs
+    restart(procs, mp, wd)
+    assert get(mp, "GET_QUOTA") == before, (get(mp, "GET_QUOTA"), before)
+    assert get(mp, "GET_ROLES") == roles
+    # Removal and an empty config are durable too.
+    ok(mp, {"type": "UPDATE_QUOTA", "update_quota": {"force": True, "quota_configs": [{"role": "qa"}]}})
+    ok(mp, {"type": "REMOVE_QUOTA", "remove_quota": {"role": "qb"}})
+    restart(procs, mp, wd)
+    assert get(mp, "GET_QUOTA") == {"status": {}}, get(mp, "GET_QUOTA")
+
+
+@test
+def schedule_and_down_machine_survive_restart(tmp, procs):
+    mp = free_port()
+    wd = tmp + "/m"
+    start_master(procs, mp, wd)
+    h1, h2, h3 = {"hostname": "h1", "ip": "10.0.0.1"}, {"hostname": "h2"}, {"ip": "10.0.0.3"}
+    ok(mp, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": {"windows": [
+        {"machine_ids": [h1, h2], "unavailability": {"start": {"nanoseconds": 1000}, "duration": {"nanoseconds": 5}}},
+        {"machine_ids": [h3], "unavailability": {"start": {"nanoseconds": 2000}}}]}}})
+    ok(mp, {"type": "START_MAINTENANCE", "start_maintenance": {"machines": [h1, h3]}})
+    sched, status = get(mp, "GET_MAINTENANCE_SCHEDULE"), get(mp, "GET_MAINTENANCE_STATUS")
+    assert sorted(x.get("hostname", x.get("ip")) for x in status["status"]["down_machines"]) == ["10.0.0.3", "h1"]
+    restart(procs, mp, wd)
+    assert get(mp, "GET_MAINTENANCE_SCHEDULE") == sched, (get(mp, "GET_MAINTENANCE_SCHEDULE"), sched)
+    assert get(mp, "GET_MAINTENANCE_STATUS") == status, (get(mp, "GET_MAINTENANCE_STATUS"), status)
+    # A DOWN machine still cannot leave the schedule; STOP brings it UP
+    # and out of the schedule, durably.
+    status_code, text = call(mp, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {
+        "schedule": {"windows": [{"machine_ids": [h2], "unavailability": {"start": {"nanoseconds": 1}}}]}}})
+    assert status_code == 400 and "cannot be removed from the schedule" in text, (status_code, text)
+    ok(mp, {"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [h3]}})
+    restart(procs, mp, wd)
+    windows = get(mp, "GET_MAINTENANCE_SCHEDULE")["schedule"]["windows"]
+    assert [w["machine_ids"] for w in windows] == [[h1, h2]], windows
+    st = get(mp, "GET_MAINTENANCE_STATUS")["status"]
+    assert st["down_machines"] == [h1], st
+    assert [d["id"] for d in st["draining_machines"]] == [h2], st
+
+
+@test
+def deactivated_and_draining_agents_survive_restart(tmp, procs):
+    mp = free_port()
+    wd = tmp + "/m"
+    fa = FakeAgents()
+    try:
+        start_master(procs, mp, wd)
+        a1 = fa.register(mp, 1, timeout=5, draining=True)
+        a2 = fa.register(mp, 2, timeout=5, draining=True)
+        a3 = fa.register(mp, 3, timeout=5, draining=True)
+        assert a1 and a2 and a3
+        ok(mp, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": a1}}})
+        ok(mp, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": a3}}})
+        ok(mp, {"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": a2},
+                                                       "max_grace_period": {"seconds": 10}}})
+        assert fa.take(2, "DrainSlaveMessage", 5) is not None
+
+        def agents():
+            return {a["agent_info"]["id"]["value"]: a for a in get(mp, "GET_AGENTS").get("agents", [])}
+        # No tasks: DRAINED at once. A later acknowledged write makes sure
+        # that change is on disk as well (the log is written in order).
+        assert wait_for(lambda: agents()[a2].get("drain_info", {}).get("state") == "DRAINED"), agents()[a2]
+        ok(mp, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": a3}}})
+        before = {k: (v.get("deactivated", False), v.get("drain_info")) for k, v in agents().items()}
+        assert before[a1] == (True, None) and before[a3] == (False, None), before
+        assert before[a2] == (True, {"state": "DRAINED", "config": {
+            "max_grace_period": {"nanoseconds": 10000000000}, "mark_gone": False}}), before[a2]
+        restart(procs, mp, wd)
+        assert sorted(a["id"]["value"] for a in get(mp, "GET_AGENTS")["recovered_agents"]) == sorted([a1, a2, a3])
+        for n, aid in ((1, a1), (2, a2), (3, a3)):
+            assert fa.reregister(mp, n, aid, draining=True)[0] == "SlaveReregisteredMessage"
+        after = {k: (v.get("deactivated", False), v.get("drain_info")) for k, v in agents().items()}
+        assert after == before, (after, before)
+        # Reactivation is durable as well.
+        ok(mp, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": a2}}})
+        restart(procs, mp, wd)
+        for n, aid in ((1, a1), (2, a2), (3, a3)):
+            assert fa.reregister(mp, n, aid, draining=True)[0] == "SlaveReregisteredMessage"
+        after = {k: (v.get("deactivated", False), v.get("drain_info")) for k, v in agents().items()}
+        assert after == {a1: (True, None), a2: (False, None), a3: (False, None)}, after
+    finally:
+        fa.close()
 
 
 print("%d passed, %d failed" % (passed, failed))
