@@ -725,15 +725,17 @@ static void start_stop(struct api_ctx *c, int down)
     }
     /* One record: every machine DOWN (its MachineInfo), or every machine UP
      * (forgotten) with the schedule that no longer has it. */
-    size_t n = 0;
+    size_t n = 0, nagents = 0;
     pbw_reader_init(&r, c->sub, c->sub_len);
     while (pbw_next(&r, &x) == 1) n += x.tag == 1 && x.wt == PBW_LEN;
-    struct registry_op *ops = xcalloc(n + 1, sizeof *ops);
+    if (down)
+        for (struct agent *a = m->agents; a; a = a->next) nagents++;
+    struct registry_op *ops = xcalloc(n + nagents + 1, sizeof *ops);
     char (*keys)[1024] = xcalloc(n + 1, sizeof *keys);
     struct buf *infos = xcalloc(n + 1, sizeof *infos);
     struct buf sched = {0};
     buf_append(&sched, m->schedule.data, m->schedule.len);
-    size_t k = 0;
+    size_t k = 0, nremove = 0;
     pbw_reader_init(&r, c->sub, c->sub_len);
     while (pbw_next(&r, &x) == 1) {
         if (x.tag != 1 || x.wt != PBW_LEN) continue;
@@ -741,6 +743,13 @@ static void start_stop(struct api_ctx *c, int down)
             pbw_put_bytes(&infos[k], 1, x.p, x.n);
             pbw_put_uint(&infos[k], 2, MODE_DOWN);
             ops[k] = (struct registry_op){ REGISTRY_SET_MACHINE, NULL, infos[k].data, infos[k].len };
+            /* Its agents leave the registry in the same record; their
+             * removal then finds nothing left to write. */
+            struct mid id;
+            mid_read(x.p, x.n, &id);
+            struct machine *mc = find_machine(m, &id);
+            for (struct agent *a = m->agents; a && mc; a = a->next)
+                if (!a->removing && on_machine(a, mc)) ops[n + nremove++] = (struct registry_op){ REGISTRY_REMOVE_AGENT, a->id, NULL, 0 };
         } else {
             struct mid id;
             mid_read(x.p, x.n, &id);
@@ -751,6 +760,7 @@ static void start_stop(struct api_ctx *c, int down)
         k++;
     }
     if (!down) ops[k++] = (struct registry_op){ REGISTRY_UPDATE_SCHEDULE, NULL, sched.data ? sched.data : "", sched.len };
+    for (size_t i = 0; i < nremove; i++) ops[k++] = ops[n + i];
     persist_call(c, ops, k, down ? down_stored : up_stored, change_of(c->sub, c->sub_len));
     for (size_t i = 0; i <= n; i++) buf_free(&infos[i]);
     free(infos);

@@ -765,29 +765,45 @@ def quota_survives_restart(tmp, procs):
 def schedule_and_down_machine_survive_restart(tmp, procs):
     mp = free_port()
     wd = tmp + "/m"
-    start_master(procs, mp, wd)
-    h1, h2, h3 = {"hostname": "h1", "ip": "10.0.0.1"}, {"hostname": "h2"}, {"ip": "10.0.0.3"}
-    ok(mp, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": {"windows": [
-        {"machine_ids": [h1, h2], "unavailability": {"start": {"nanoseconds": 1000}, "duration": {"nanoseconds": 5}}},
-        {"machine_ids": [h3], "unavailability": {"start": {"nanoseconds": 2000}}}]}}})
-    ok(mp, {"type": "START_MAINTENANCE", "start_maintenance": {"machines": [h1, h3]}})
-    sched, status = get(mp, "GET_MAINTENANCE_SCHEDULE"), get(mp, "GET_MAINTENANCE_STATUS")
-    assert sorted(x.get("hostname", x.get("ip")) for x in status["status"]["down_machines"]) == ["10.0.0.3", "h1"]
-    restart(procs, mp, wd)
-    assert get(mp, "GET_MAINTENANCE_SCHEDULE") == sched, (get(mp, "GET_MAINTENANCE_SCHEDULE"), sched)
-    assert get(mp, "GET_MAINTENANCE_STATUS") == status, (get(mp, "GET_MAINTENANCE_STATUS"), status)
-    # A DOWN machine still cannot leave the schedule; STOP brings it UP
-    # and out of the schedule, durably.
-    status_code, text = call(mp, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {
-        "schedule": {"windows": [{"machine_ids": [h2], "unavailability": {"start": {"nanoseconds": 1}}}]}}})
-    assert status_code == 400 and "cannot be removed from the schedule" in text, (status_code, text)
-    ok(mp, {"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [h3]}})
-    restart(procs, mp, wd)
-    windows = get(mp, "GET_MAINTENANCE_SCHEDULE")["schedule"]["windows"]
-    assert [w["machine_ids"] for w in windows] == [[h1, h2]], windows
-    st = get(mp, "GET_MAINTENANCE_STATUS")["status"]
-    assert st["down_machines"] == [h1], st
-    assert [d["id"] for d in st["draining_machines"]] == [h2], st
+    fa = FakeAgents()
+    try:
+        start_master(procs, mp, wd)
+        aid = fa.register(mp, 1, timeout=5)
+        assert aid
+        h1, h2, h3 = {"hostname": "h1", "ip": "10.0.0.1"}, {"hostname": "h2"}, {"ip": "10.0.0.3"}
+        fk = {"hostname": "fake1", "ip": "127.0.0.1"}      # the fake agent's machine
+        ok(mp, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": {"windows": [
+            {"machine_ids": [h1, h2, fk],
+             "unavailability": {"start": {"nanoseconds": 1000}, "duration": {"nanoseconds": 5}}},
+            {"machine_ids": [h3], "unavailability": {"start": {"nanoseconds": 2000}}}]}}})
+        ok(mp, {"type": "START_MAINTENANCE", "start_maintenance": {"machines": [h1, h3, fk]}})
+        assert fa.take(1, "ShutdownMessage", 5) is not None
+        assert wait_for(lambda: get(mp, "GET_AGENTS").get("agents", []) == []), get(mp, "GET_AGENTS")
+        sched, status = get(mp, "GET_MAINTENANCE_SCHEDULE"), get(mp, "GET_MAINTENANCE_STATUS")
+        assert sorted(x.get("hostname", x.get("ip")) for x in status["status"]["down_machines"]) == \
+            ["10.0.0.3", "fake1", "h1"], status
+        restart(procs, mp, wd)
+        assert get(mp, "GET_MAINTENANCE_SCHEDULE") == sched, (get(mp, "GET_MAINTENANCE_SCHEDULE"), sched)
+        assert get(mp, "GET_MAINTENANCE_STATUS") == status, (get(mp, "GET_MAINTENANCE_STATUS"), status)
+        # Its agent left the registry with the machine: not recovered, and
+        # refused while the machine is DOWN.
+        assert get(mp, "GET_AGENTS").get("recovered_agents", []) == [], get(mp, "GET_AGENTS")
+        assert fa.register(mp, 1, timeout=2) is None
+        # A DOWN machine still cannot leave the schedule; STOP brings it UP
+        # and out of the schedule, durably.
+        code, text = call(mp, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {
+            "schedule": {"windows": [{"machine_ids": [h2], "unavailability": {"start": {"nanoseconds": 1}}}]}}})
+        assert code == 400 and "cannot be removed from the schedule" in text, (code, text)
+        ok(mp, {"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [h3, fk]}})
+        restart(procs, mp, wd)
+        windows = get(mp, "GET_MAINTENANCE_SCHEDULE")["schedule"]["windows"]
+        assert [w["machine_ids"] for w in windows] == [[h1, h2]], windows
+        st = get(mp, "GET_MAINTENANCE_STATUS")["status"]
+        assert st["down_machines"] == [h1], st
+        assert [d["id"] for d in st["draining_machines"]] == [h2], st
+        assert fa.register(mp, 1, timeout=5), "the agent's machine is UP again"
+    finally:
+        fa.close()
 
 
 @test
