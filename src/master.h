@@ -234,7 +234,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
 void master_stop(struct master *m);
 
 /* Metrics as (name, value) pairs sorted by name. Caller frees *out. */
-struct metric { char name[96]; double value; };
+struct metric;
 size_t master_metrics(struct master *m, struct metric **out);
 
 /* agents.c: messages from agents arrive here; agents_free at shutdown. */
