@@ -183,6 +183,8 @@ struct master {
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
     struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists */
     size_t ncompleted, nunreachable_tasks;
+    struct fwcount *fwcounts;                            /* tasks per framework on those lists */
+    size_t nfwcounts;
     uint64_t task_counters[16];                          /* terminal transitions by TaskState */
 
     /* frameworks and offers (scheduler.c) */
