@@ -158,7 +158,7 @@ size: mesos_api
 # `make bench` (not part of `make test`): builds the tools in bench/, installs
 # wrk and nginx-light when missing, prints one table and writes it to
 # BENCHMARKS.md. BENCH_ARGS=--quick leaves out the 20000/40000-agent runs.
-bench: mesos_api
+bench: mesos_api build/bench/allocator_bench build/bench/registry_bench
 	$(MAKE) -C bench
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 

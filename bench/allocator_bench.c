@@ -52,6 +52,16 @@ void agents_task_resources(const struct mtask *t, void *out)
     buf_free(&err);
 }
 
+/* The agent's total: its SlaveInfo resources (no reservations made here). */
+void agents_total(const struct agent *a, void *out)
+{
+    struct buf err = { .max = 4096 };
+    resources_decode_field(a->info.data, a->info.len, 3, out, &err);
+    buf_free(&err);
+}
+
+unsigned agents_total_gen(const struct agent *a) { (void)a; return 0; }
+
 struct machine *maint_agent_machine(struct master *m, struct agent *a) { (void)m; (void)a; return NULL; }
 int maint_inverse_outstanding(struct master *m, struct framework *f, struct agent *a) { (void)m; (void)f; (void)a; return 0; }
 void maint_send_inverse_offer(struct master *m, struct framework *f, struct agent *a) { (void)m; (void)f; (void)a; }

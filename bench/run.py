@@ -328,6 +328,26 @@ if want(5):
             add(5, "allocator cycle, %d agents, 100 frameworks" % agents,
                 "pending (no allocator/mesos/allocation_run_ms metric yet)")
 
+    # The allocator alone (bench/allocator_bench.c): cycles over simulated
+    # agents with 100 connected frameworks, no HTTP or wire in the way.
+    rc, kv, out = run_tool([os.path.join(ROOT, "build", "bench", "allocator_bench")], 900)
+    for line in out.splitlines():
+        if line.startswith("allocator:"):
+            what, _, figures = line[len("allocator:"):].partition(":")
+            add(5, "allocator cycle alone, %s (cold / steady / 10%% of offers back)" % what.strip(), figures.strip())
+
+# ---- 7. Registry ----------------------------------------------------------------
+if want(7):
+    rc, kv, out = run_tool([os.path.join(ROOT, "build", "bench", "registry_bench")], 900)
+    for line in out.splitlines():
+        line = line.strip()
+        if "clients:" in line:
+            clients, _, figures = line.partition("clients:")
+            add(7, "registry writes with group commit, %s clients" % clients.strip(), " ".join(figures.split()))
+        elif line.startswith("recovery of"):
+            what, _, figures = line.partition(":")
+            add(7, what, figures.strip())
+
 # ---- 6. Footprint -------------------------------------------------------------
 if want(6):
     tmp = tempfile.mkdtemp(prefix="mesos_api-size-")
@@ -369,9 +389,9 @@ load_end = loadavg()
 elapsed = time.time() - started
 PARTS = {1: "1. State query (MasterStateQuery_BENCHMARK_Test)", 2: "2. Parallel GET_STATE (Mesos 1.7)",
          3: "3. Small calls vs nginx", 4: "4. Event fan-out", 5: "5. Task launches, allocator",
-         6: "6. Footprint"}
+         6: "6. Footprint", 7: "7. Registry"}
 table = ["| Part | Measure | Value | Target | |", "|---|---|---|---|---|"]
-for part, measure, value, target, verdict in rows:
+for part, measure, value, target, verdict in sorted(rows, key=lambda r: r[0]):
     table.append("| %d | %s | %s | %s | %s |" % (part, measure, value, target, verdict))
 cmd = "make bench" + ("" if len(args) == 0 else "  (bench/run.py %s)" % " ".join(args))
 loaded = float(load_start) > 0.5 or float(load_end) > 2.5

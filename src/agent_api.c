@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 #include "agent.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "pbw.h"
@@ -262,24 +262,6 @@ void agent_op_get_version(struct api_ctx *c) { respond_with(c, R_GET_VERSION, 4,
 
 /* ---- metrics: upstream's src/slave/metrics.cpp names ---- */
 
-struct mlist { struct metric *v; size_t n, cap; };
-
-static void put(struct mlist *l, const char *name, double value)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", name);
-    l->v[l->n].value = value;
-    l->n++;
-}
-
-static int cmp_metric(const void *x, const void *y)
-{
-    return strcmp(((const struct metric *)x)->name, ((const struct metric *)y)->name);
-}
-
 struct seen { char (*ids)[256]; size_t n, cap; };
 
 static int seen_add(struct seen *s, const char *id)
@@ -309,16 +291,16 @@ static int count_exec(void *arg, const struct exec_view *v)
 static size_t agent_metrics(struct agent_proc *a, struct metric **out)
 {
     struct mlist l = {0};
-    put(&l, "slave/uptime_secs", now_secs() - a->start_time);
-    put(&l, "slave/registered", a->state == AGENT_REGISTERED);
-    put(&l, "slave/recovery_errors", (double)a->recovery_errors);
+    metrics_put(&l, "slave/uptime_secs", now_secs() - a->start_time);
+    metrics_put(&l, "slave/registered", a->state == AGENT_REGISTERED);
+    metrics_put(&l, "slave/recovery_errors", (double)a->recovery_errors);
     uint64_t counts[16] = {0};
     struct resources used = {0}, total = {0};
     agent_exec_task_stats(a, counts, &used);
     struct exec_count ec;
     memset(&ec, 0, sizeof ec);
     agent_exec_foreach(a, count_exec, &ec);
-    put(&l, "slave/frameworks_active", (double)ec.frameworks.n);
+    metrics_put(&l, "slave/frameworks_active", (double)ec.frameworks.n);
     free(ec.frameworks.ids);
     static const struct { const char *name; int state; } gauges[] = {
         { "slave/tasks_staging", 6 }, { "slave/tasks_starting", 0 }, { "slave/tasks_running", 1 },
@@ -327,19 +309,19 @@ static size_t agent_metrics(struct agent_proc *a, struct metric **out)
         { "slave/tasks_finished", 2 }, { "slave/tasks_failed", 3 }, { "slave/tasks_killed", 4 },
         { "slave/tasks_lost", 5 }, { "slave/tasks_gone", 11 },
     };
-    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++) put(&l, gauges[i].name, (double)counts[gauges[i].state]);
+    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++) metrics_put(&l, gauges[i].name, (double)counts[gauges[i].state]);
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
-        put(&l, counters[i].name, (double)a->task_counters[counters[i].state]);
-    put(&l, "slave/executors_registering", (double)ec.states[EXEC_REGISTERING]);
-    put(&l, "slave/executors_running", (double)ec.states[EXEC_RUNNING]);
-    put(&l, "slave/executors_terminating", (double)ec.states[EXEC_TERMINATING]);
-    put(&l, "slave/executors_terminated", (double)a->executors_terminated);
-    put(&l, "slave/executors_preempted", 0);      /* no QoS controller, nothing is preempted */
-    put(&l, "slave/valid_status_updates", (double)a->valid_status_updates);
-    put(&l, "slave/invalid_status_updates", 0);
-    put(&l, "slave/valid_framework_messages", (double)a->valid_framework_messages);
-    put(&l, "slave/invalid_framework_messages", (double)a->invalid_framework_messages);
-    put(&l, "slave/container_launch_errors", (double)a->container_launch_errors);
+        metrics_put(&l, counters[i].name, (double)a->task_counters[counters[i].state]);
+    metrics_put(&l, "slave/executors_registering", (double)ec.states[EXEC_REGISTERING]);
+    metrics_put(&l, "slave/executors_running", (double)ec.states[EXEC_RUNNING]);
+    metrics_put(&l, "slave/executors_terminating", (double)ec.states[EXEC_TERMINATING]);
+    metrics_put(&l, "slave/executors_terminated", (double)a->executors_terminated);
+    metrics_put(&l, "slave/executors_preempted", 0);      /* no QoS controller, nothing is preempted */
+    metrics_put(&l, "slave/valid_status_updates", (double)a->valid_status_updates);
+    metrics_put(&l, "slave/invalid_status_updates", 0);
+    metrics_put(&l, "slave/valid_framework_messages", (double)a->valid_framework_messages);
+    metrics_put(&l, "slave/invalid_framework_messages", (double)a->invalid_framework_messages);
+    metrics_put(&l, "slave/container_launch_errors", (double)a->container_launch_errors);
     struct buf err = { .max = 1024 };
     resources_decode_field(a->info.data, a->info.len, 3, &total, &err);
     buf_free(&err);
@@ -349,35 +331,22 @@ static size_t agent_metrics(struct agent_proc *a, struct metric **out)
         double tot = (double)resources_scalar(&total, kinds[i]) / 1000;
         double use = (double)resources_scalar(&used, kinds[i]) / 1000;
         snprintf(name, sizeof name, "slave/%s_total", kinds[i]);
-        put(&l, name, tot);
+        metrics_put(&l, name, tot);
         snprintf(name, sizeof name, "slave/%s_used", kinds[i]);
-        put(&l, name, use);
+        metrics_put(&l, name, use);
         snprintf(name, sizeof name, "slave/%s_percent", kinds[i]);
-        put(&l, name, tot > 0 ? use / tot : 0);
+        metrics_put(&l, name, tot > 0 ? use / tot : 0);
         snprintf(name, sizeof name, "slave/%s_revocable_total", kinds[i]);
-        put(&l, name, 0);
+        metrics_put(&l, name, 0);
         snprintf(name, sizeof name, "slave/%s_revocable_used", kinds[i]);
-        put(&l, name, 0);
+        metrics_put(&l, name, 0);
         snprintf(name, sizeof name, "slave/%s_revocable_percent", kinds[i]);
-        put(&l, name, 0);
+        metrics_put(&l, name, 0);
     }
     resources_free(&total);
     resources_free(&used);
-    put(&l, "system/cpus_total", (double)sysconf(_SC_NPROCESSORS_ONLN));
-    double load[3];
-    if (getloadavg(load, 3) == 3) {
-        put(&l, "system/load_1min", load[0]);
-        put(&l, "system/load_5min", load[1]);
-        put(&l, "system/load_15min", load[2]);
-    }
-    struct sysinfo si;
-    if (sysinfo(&si) == 0) {
-        put(&l, "system/mem_total_bytes", (double)si.totalram * si.mem_unit);
-        put(&l, "system/mem_free_bytes", (double)si.freeram * si.mem_unit);
-    }
-    qsort(l.v, l.n, sizeof *l.v, cmp_metric);
-    *out = l.v;
-    return l.n;
+    metrics_put_system(&l);
+    return metrics_finish(&l, out);
 }
 
 void agent_op_get_metrics(struct api_ctx *c)
@@ -393,15 +362,7 @@ void agent_op_get_metrics(struct api_ctx *c)
     struct metric *v;
     size_t n = agent_metrics(c->state, &v);
     struct buf pb = {0};
-    pbw_put_uint(&pb, 1, R_GET_METRICS);
-    size_t gm = pbw_begin(&pb, 5);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = pbw_begin(&pb, 1);
-        pbw_put_str(&pb, 1, v[i].name);
-        pbw_put_double(&pb, 2, v[i].value);
-        pbw_end(&pb, k);
-    }
-    pbw_end(&pb, gm);
+    metrics_encode_response(&pb, R_GET_METRICS, v, n);
     free(v);
     api_respond(c, &pb);
 }

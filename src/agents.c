@@ -158,7 +158,6 @@ static void put_connection(struct master *m, struct buf *b, uint32_t tag)
 
 /* ==== Tasks ============================================================= */
 
-#define MAX_COMPLETED_TASKS 1000    /* --max_completed_tasks_per_framework's default, for all */
 #define MAX_STATUSES 32
 
 static int terminal_state(int s)
@@ -174,16 +173,81 @@ static void mtask_free(struct mtask *t)
 }
 
 /* Keep at most `max` tasks on a list, dropping the oldest (at the tail). */
-static void push_bounded(struct mtask **list, size_t *n, struct mtask *t, size_t max)
+/* ==== Bounded task history ============================================== */
+
+/* Completed and unreachable tasks are kept newest first, at most
+ * --max_completed_tasks_per_framework / --max_unreachable_tasks_per_framework
+ * of each framework, as upstream bounds them (the oldest of the framework
+ * goes); and, since frameworks come and go, at most that many times
+ * (--max_completed_frameworks + the frameworks there are) in all. */
+enum { HIST_COMPLETED = 0, HIST_UNREACHABLE = 1 };
+struct fwcount { char id[256]; size_t n[2]; };
+
+static size_t hist_limit(struct master *m, int which)
 {
+    struct flag *f = flags_find(m->flags, m->nflags, which == HIST_COMPLETED ? "max_completed_tasks_per_framework"
+                                                                              : "max_unreachable_tasks_per_framework");
+    return f && f->present && f->i >= 0 ? (size_t)f->i : 1000;
+}
+
+static size_t *hist_count(struct master *m, const char *fw, int which)
+{
+    size_t spare = m->nfwcounts;
+    for (size_t i = 0; i < m->nfwcounts; i++) {
+        if (strcmp(m->fwcounts[i].id, fw) == 0) return &m->fwcounts[i].n[which];
+        if (spare == m->nfwcounts && !m->fwcounts[i].n[0] && !m->fwcounts[i].n[1]) spare = i;
+    }
+    if (spare == m->nfwcounts) {
+        m->fwcounts = xrealloc(m->fwcounts, (m->nfwcounts + 1) * sizeof *m->fwcounts);
+        m->nfwcounts++;
+    }
+    struct fwcount *c = &m->fwcounts[spare];
+    memset(c, 0, sizeof *c);
+    snprintf(c->id, sizeof c->id, "%s", fw);
+    return &c->n[which];
+}
+
+static struct mtask **hist_list(struct master *m, int which, size_t **n)
+{
+    *n = which == HIST_COMPLETED ? &m->ncompleted : &m->nunreachable_tasks;
+    return which == HIST_COMPLETED ? &m->completed_tasks : &m->unreachable_tasks;
+}
+
+/* Unlink *pp from a history list (the caller frees or moves it). */
+static struct mtask *hist_take(struct master *m, int which, struct mtask **pp)
+{
+    size_t *n;
+    hist_list(m, which, &n);
+    struct mtask *t = *pp;
+    *pp = t->next;
+    (*n)--;
+    size_t *c = hist_count(m, t->framework_id, which);
+    if (*c) (*c)--;
+    return t;
+}
+
+static void hist_push(struct master *m, int which, struct mtask *t)
+{
+    size_t *n, max = hist_limit(m, which);
+    struct mtask **list = hist_list(m, which, &n);
     t->next = *list;
     *list = t;
-    if (++*n <= max) return;
-    struct mtask **pp = list;
-    while ((*pp)->next) pp = &(*pp)->next;
-    mtask_free(*pp);
-    *pp = NULL;
-    (*n)--;
+    (*n)++;
+    size_t *c = hist_count(m, t->framework_id, which);
+    if (++*c > max) {                    /* the framework's oldest goes */
+        struct mtask **oldest = NULL;
+        for (struct mtask **pp = list; *pp; pp = &(*pp)->next)
+            if (strcmp((*pp)->framework_id, t->framework_id) == 0) oldest = pp;
+        mtask_free(hist_take(m, which, oldest));
+    }
+    int fws = 50;
+    struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
+    if (fl && fl->present && fl->i >= 0) fws = (int)fl->i;
+    if (*n > max * ((size_t)fws + m->nframeworks + 1)) {   /* the oldest of all goes */
+        struct mtask **pp = list;
+        while ((*pp)->next) pp = &(*pp)->next;
+        mtask_free(hist_take(m, which, pp));
+    }
 }
 
 /* Does the task already hold a status with this uuid? */
@@ -255,7 +319,7 @@ static void tasks_unreachable(struct master *m, struct agent *a, const char *mes
     while (a->tasks) {
         struct mtask *t = a->tasks;
         a->tasks = t->next;
-        if (terminal_state(t->state)) { push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS); continue; }
+        if (terminal_state(t->state)) { hist_push(m, HIST_COMPLETED, t); continue; }
         if (message) {                                   /* removed by the operator */
             struct framework *f = sched_find(m, t->framework_id);
             int state = f && !f->partition_aware ? 5 : 12;          /* TASK_LOST : TASK_GONE_BY_OPERATOR */
@@ -263,12 +327,12 @@ static void tasks_unreachable(struct master *m, struct agent *a, const char *mes
             count_terminal(m, state);
             sched_task_removed(m, t->framework_id, t->task_id, a->id, state, reason, message);
             master_status(m, t, a->id, state, reason, message, 0);
-            push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+            hist_push(m, HIST_COMPLETED, t);
             continue;
         }
         int state = sched_task_lost(m, t->framework_id, t->task_id, a->id);
         master_status(m, t, a->id, state, 11, "Agent is unreachable", now);   /* REASON_AGENT_REMOVED */
-        push_bounded(&m->unreachable_tasks, &m->nunreachable_tasks, t, MAX_COMPLETED_TASKS);
+        hist_push(m, HIST_UNREACHABLE, t);
     }
 }
 
@@ -293,10 +357,7 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
         /* A task that comes back from an unreachable agent leaves that list. */
         for (struct mtask **pp = &m->unreachable_tasks; *pp; pp = &(*pp)->next)
             if (strcmp((*pp)->task_id, t->task_id) == 0 && strcmp((*pp)->framework_id, t->framework_id) == 0) {
-                struct mtask *old = *pp;
-                *pp = old->next;
-                mtask_free(old);
-                m->nunreachable_tasks--;
+                mtask_free(hist_take(m, HIST_UNREACHABLE, pp));
                 break;
             }
         if (terminal_state(t->state)) {
@@ -304,7 +365,7 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
             else {
                 count_terminal(m, t->state);
                 if (!on_list(old, t)) events_task_added(m, t);
-                push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+                hist_push(m, HIST_COMPLETED, t);
             }
             continue;
         }
@@ -378,7 +439,7 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         struct mtask **pp = &a->tasks;
         while (*pp != t) pp = &(*pp)->next;
         *pp = t->next;
-        push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+        hist_push(m, HIST_COMPLETED, t);
         sched_forward_update(m, fw, st.p, st.n);
         agent_admin_check_drained(m, a);                  /* may remove the agent (mark_gone) */
         return;
@@ -862,6 +923,9 @@ void agents_free(struct master *m)
             *lists[i] = t->next;
             mtask_free(t);
         }
+    free(m->fwcounts);
+    m->fwcounts = NULL;
+    m->nfwcounts = 0;
     while (m->unreachable) {
         struct unreachable *u = m->unreachable;
         m->unreachable = u->next;
@@ -922,16 +986,15 @@ void agents_framework_removed(struct master *m, const char *fw)
             *pp = t->next;
             master_status(m, t, a->id, 4, 3, msg, 0);   /* TASK_KILLED, REASON_FRAMEWORK_REMOVED */
             count_terminal(m, 4);
-            push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+            hist_push(m, HIST_COMPLETED, t);
         }
     for (struct mtask **pp = &m->unreachable_tasks; *pp;) {
         struct mtask *t = *pp;
         if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
-        *pp = t->next;
-        m->nunreachable_tasks--;
+        hist_take(m, HIST_UNREACHABLE, pp);
         char aid[96] = "";
         pbw_get_id(t->base.data, t->base.len, 5, aid, sizeof aid);
         master_status(m, t, aid, 4, 3, msg, 0);
-        push_bounded(&m->completed_tasks, &m->ncompleted, t, MAX_COMPLETED_TASKS);
+        hist_push(m, HIST_COMPLETED, t);
     }
 }

@@ -183,6 +183,8 @@ struct master {
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
     struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists */
     size_t ncompleted, nunreachable_tasks;
+    struct fwcount *fwcounts;                            /* tasks per framework on those lists */
+    size_t nfwcounts;
     uint64_t task_counters[16];                          /* terminal transitions by TaskState */
 
     /* frameworks and offers (scheduler.c) */
@@ -234,7 +236,7 @@ struct master *master_start(struct loop *l, struct flag *flags, size_t nflags,
 void master_stop(struct master *m);
 
 /* Metrics as (name, value) pairs sorted by name. Caller frees *out. */
-struct metric { char name[96]; double value; };
+struct metric;
 size_t master_metrics(struct master *m, struct metric **out);
 
 /* agents.c: messages from agents arrive here; agents_free at shutdown. */

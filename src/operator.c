@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include "json.h"
@@ -19,6 +18,7 @@
 #include "log.h"
 #include "maintenance.h"
 #include "master.h"
+#include "metrics.h"
 #include "mesos/v1/master/master.pb.h"
 #include "net.h"
 #include "pbdesc.h"
@@ -113,31 +113,13 @@ void op_get_version(struct api_ctx *c)
 
 /* ==== Metrics =========================================================== */
 
-static int cmp_metric(const void *a, const void *b)
-{
-    return strcmp(((const struct metric *)a)->name, ((const struct metric *)b)->name);
-}
-
-struct mlist { struct metric *v; size_t n, cap; };
-
-static void put(struct mlist *l, const char *name, double value)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 128;
-        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", name);
-    l->v[l->n].value = value;
-    l->n++;
-}
-
-static void put_cb(void *arg, const char *name, double value) { put(arg, name, value); }
+static void put_cb(void *arg, const char *name, double value) { metrics_put(arg, name, value); }
 
 size_t master_metrics(struct master *m, struct metric **out)
 {
     struct mlist l = {0};
-    put(&l, "master/uptime_secs", now_secs() - m->start_time);
-    put(&l, "master/elected", 1);
+    metrics_put(&l, "master/uptime_secs", now_secs() - m->start_time);
+    metrics_put(&l, "master/elected", 1);
 
     /* The cluster's state. Agents and frameworks join in later issues; the
      * gauges report what this master really holds. */
@@ -151,31 +133,31 @@ size_t master_metrics(struct master *m, struct metric **out)
         "master/event_queue_messages", "master/event_queue_dispatches",
         "allocator/event_queue_dispatches", "allocator/mesos/event_queue_dispatches",
     };
-    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++) put(&l, zero[i], 0);
+    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++) metrics_put(&l, zero[i], 0);
     size_t active = 0;
     for (struct agent *a = m->agents; a; a = a->next) active += !a->deactivated;
-    put(&l, "master/slaves_connected", (double)m->nagents);
-    put(&l, "master/slaves_active", (double)active);
-    put(&l, "master/slaves_inactive", (double)(m->nagents - active));
-    put(&l, "master/slaves_unreachable", (double)m->nunreachable);
-    put(&l, "master/slave_registrations", (double)m->agent_registrations);
-    put(&l, "master/slave_reregistrations", (double)m->agent_reregistrations);
-    put(&l, "master/slave_removals", (double)m->agent_removals);
-    put(&l, "master/recovery_slave_removals", (double)m->recovery_removals);
+    metrics_put(&l, "master/slaves_connected", (double)m->nagents);
+    metrics_put(&l, "master/slaves_active", (double)active);
+    metrics_put(&l, "master/slaves_inactive", (double)(m->nagents - active));
+    metrics_put(&l, "master/slaves_unreachable", (double)m->nunreachable);
+    metrics_put(&l, "master/slave_registrations", (double)m->agent_registrations);
+    metrics_put(&l, "master/slave_reregistrations", (double)m->agent_reregistrations);
+    metrics_put(&l, "master/slave_removals", (double)m->agent_removals);
+    metrics_put(&l, "master/recovery_slave_removals", (double)m->recovery_removals);
     if (m->registry) {
         const struct registry_stats *rs = registry_stats(m->registry);
-        put(&l, "registrar/queued_operations", (double)rs->pending);
-        put(&l, "registrar/registry_size_bytes", (double)(rs->snapshot_bytes + rs->log_bytes));
-        put(&l, "registrar/state_fetch_ms", rs->load_ms);
-        put(&l, "registrar/state_store_ms", rs->last_store_ms);
+        metrics_put(&l, "registrar/queued_operations", (double)rs->pending);
+        metrics_put(&l, "registrar/registry_size_bytes", (double)(rs->snapshot_bytes + rs->log_bytes));
+        metrics_put(&l, "registrar/state_fetch_ms", rs->load_ms);
+        metrics_put(&l, "registrar/state_store_ms", rs->last_store_ms);
     }
-    put(&l, "master/operator_event_stream_subscribers", (double)events_subscribers(m));
+    metrics_put(&l, "master/operator_event_stream_subscribers", (double)events_subscribers(m));
     size_t connected = 0;
     for (struct framework *f = m->frameworks; f; f = f->next) connected += f->stream != NULL;
-    put(&l, "master/frameworks_connected", (double)connected);
-    put(&l, "master/frameworks_disconnected", (double)(m->nframeworks - connected));
-    put(&l, "master/frameworks_active", (double)connected);
-    put(&l, "master/outstanding_offers", (double)m->noffers);
+    metrics_put(&l, "master/frameworks_connected", (double)connected);
+    metrics_put(&l, "master/frameworks_disconnected", (double)(m->nframeworks - connected));
+    metrics_put(&l, "master/frameworks_active", (double)connected);
+    metrics_put(&l, "master/outstanding_offers", (double)m->noffers);
     /* Task gauges from the master's view; counters of terminal transitions. */
     static const struct { const char *name; int state; } gauges[] = {
         { "master/tasks_staging", 6 }, { "master/tasks_starting", 0 }, { "master/tasks_running", 1 },
@@ -186,9 +168,9 @@ size_t master_metrics(struct master *m, struct metric **out)
         { "master/tasks_gone", 11 }, { "master/tasks_gone_by_operator", 12 },
     };
     for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
-        put(&l, gauges[i].name, (double)agents_count_tasks(m, gauges[i].state));
+        metrics_put(&l, gauges[i].name, (double)agents_count_tasks(m, gauges[i].state));
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
-        put(&l, counters[i].name, (double)m->task_counters[counters[i].state]);
+        metrics_put(&l, counters[i].name, (double)m->task_counters[counters[i].state]);
 
     /* Resources: the agents' totals, and what their active tasks use. */
     struct resources total = {0}, used = {0};
@@ -203,35 +185,21 @@ size_t master_metrics(struct master *m, struct metric **out)
         char name[64];
         double tot = (double)resources_scalar(&total, kinds[i]) / 1000, use = (double)resources_scalar(&used, kinds[i]) / 1000;
         snprintf(name, sizeof name, "master/%s_total", kinds[i]);
-        put(&l, name, tot);
+        metrics_put(&l, name, tot);
         snprintf(name, sizeof name, "master/%s_used", kinds[i]);
-        put(&l, name, use);
+        metrics_put(&l, name, use);
         snprintf(name, sizeof name, "master/%s_percent", kinds[i]);
-        put(&l, name, tot > 0 ? use / tot : 0);
+        metrics_put(&l, name, tot > 0 ? use / tot : 0);
     }
     resources_free(&total);
     resources_free(&used);
     buf_free(&err);
     alloc_metrics(m, put_cb, &l);
     /* An HTTP request being answered is the one asking for metrics. */
-    put(&l, "master/event_queue_http_requests", 0);
+    metrics_put(&l, "master/event_queue_http_requests", 0);
 
-    /* libprocess' system metrics. */
-    put(&l, "system/cpus_total", (double)sysconf(_SC_NPROCESSORS_ONLN));
-    double load[3];
-    if (getloadavg(load, 3) == 3) {
-        put(&l, "system/load_1min", load[0]);
-        put(&l, "system/load_5min", load[1]);
-        put(&l, "system/load_15min", load[2]);
-    }
-    struct sysinfo si;
-    if (sysinfo(&si) == 0) {
-        put(&l, "system/mem_total_bytes", (double)si.totalram * si.mem_unit);
-        put(&l, "system/mem_free_bytes", (double)si.freeram * si.mem_unit);
-    }
-    qsort(l.v, l.n, sizeof *l.v, cmp_metric);
-    *out = l.v;
-    return l.n;
+    metrics_put_system(&l);                 /* libprocess' system metrics */
+    return metrics_finish(&l, out);
 }
 
 void op_get_metrics(struct api_ctx *c)
@@ -251,15 +219,7 @@ void op_get_metrics(struct api_ctx *c)
     struct metric *v;
     size_t n = master_metrics(m, &v);
     struct buf pb = {0};
-    pbw_put_uint(&pb, 1, mesos_v1_master_Response_Type_GET_METRICS);
-    size_t gm = pbw_begin(&pb, 5);
-    for (size_t i = 0; i < n; i++) {
-        size_t e = pbw_begin(&pb, 1);
-        pbw_put_str(&pb, 1, v[i].name);
-        pbw_put_double(&pb, 2, v[i].value);
-        pbw_end(&pb, e);
-    }
-    pbw_end(&pb, gm);
+    metrics_encode_response(&pb, mesos_v1_master_Response_Type_GET_METRICS, v, n);
     free(v);
     api_respond(c, &pb);
 }

@@ -530,5 +530,25 @@ def weighted_drf_converges_to_the_weights(port, agent):
     return launched
 
 
+@separate(["--max_completed_tasks_per_framework=2", "--allocation_interval=50ms"], "cpus:2;mem:512")
+def completed_tasks_are_bounded_per_framework(port, agent):
+    """--max_completed_tasks_per_framework keeps each framework's newest
+    completed tasks: four finish, the last two remain (the other
+    framework's are not touched)."""
+    a = Scheduler(port, INFO)
+    for i in range(4):
+        offer = a.next("OFFERS", timeout=10)["offers"]["offers"][0]
+        launch(a, offer, "a%d" % i, "true")
+        assert [a.update("a%d" % i)["state"] for _ in range(3)][-1] == "TASK_FINISHED"
+    b = Scheduler(port, dict(INFO, name="other"))
+    offer = b.next("OFFERS", timeout=10)["offers"]["offers"][0]
+    launch(b, offer, "b0", "true")
+    assert [b.update("b0")["state"] for _ in range(3)][-1] == "TASK_FINISHED"
+    done = operator(port, {"type": "GET_TASKS"})["get_tasks"]["completed_tasks"]
+    assert [t["task_id"]["value"] for t in done] == ["b0", "a3", "a2"], done
+    a.close()
+    b.close()
+
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
