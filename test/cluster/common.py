@@ -9,8 +9,10 @@ tally. Every read and every wait has a timeout.
 The scripts run as `python3 test/cluster/<name>.py <binary>`; Python puts
 the script's directory first on sys.path, so `import common` works from
 the repo root and from anywhere else."""
+import http.server
 import json
 import os
+import queue
 import re
 import signal
 import socket
@@ -50,7 +52,7 @@ def free_port():
     return port
 
 
-def free_run(n):
+def free_run(n, error=RuntimeError):
     """A base port with n consecutive free ports after it (local mode
     puts its agents on the ports that follow the master's)."""
     for _ in range(200):
@@ -67,7 +69,7 @@ def free_run(n):
         finally:
             for t in socks:
                 t.close()
-    raise RuntimeError("no run of %d free ports" % n)
+    raise error("no run of %d free ports" % n)
 
 
 # ==== processes ============================================================
@@ -187,6 +189,81 @@ def send_message(to_port, to_id, msg, from_pid, timeout=5):
                "Content-Length: %d\r\n\r\n" % (to_id, name, from_pid, len(body))).encode() + body)
     assert b" 202 " in s.recv(4096).split(b"\r\n")[0]
     s.close()
+
+
+# ==== a fake master speaking the libprocess wire ===========================
+
+class FakeMaster:
+    """Receives libprocess messages (POST /master/mesos.internal.X, answered
+    202) into a queue; sends messages to agents. expect() waits up to
+    expect_timeout seconds unless told otherwise; close() also closes the
+    listening socket when server_close is set."""
+
+    def __init__(self, expect_timeout=15, server_close=False):
+        self.port = free_port()
+        self.inbox = queue.Queue()
+        self.expect_timeout = expect_timeout
+        self.server_close = server_close
+        fm = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                else:
+                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                name = self.path.rsplit("/", 1)[-1].replace("mesos.internal.", "", 1)
+                fm.inbox.put((name, self.headers.get("Libprocess-From"), body))
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.pid = "master@127.0.0.1:%d" % self.port
+
+    def send(self, to, msg, frm=None):
+        ident, addr = to.split("@")
+        host, port = addr.rsplit(":", 1)
+        body = msg.SerializeToString()
+        name = "mesos.internal." + type(msg).__name__
+        frm = frm or self.pid
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(("POST /%s/%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: libprocess/%s\r\nLibprocess-From: %s\r\n"
+                   "Connection: close\r\nContent-Length: %d\r\n\r\n" % (ident, name, addr, frm, frm, len(body))
+                   ).encode() + body)
+        resp = s.recv(4096)
+        s.close()
+        assert b" 202 " in resp.split(b"\r\n")[0], resp
+
+    def expect(self, name, timeout=None):
+        timeout = self.expect_timeout if timeout is None else timeout
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                n, frm, body = self.inbox.get(timeout=max(0.01, end - time.time()))
+            except queue.Empty:
+                break
+            if n == name:
+                return frm, body
+        raise AssertionError("no %s within %ss" % (name, timeout))
+
+    def close(self):
+        self.httpd.shutdown()
+        if self.server_close:
+            self.httpd.server_close()
 
 
 # ==== the tally ============================================================
