@@ -149,6 +149,12 @@ def http_post(port, head, data, timeout):
     response up to the close; returns (status line and headers, body)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(head + b"Content-Length: %d\r\n\r\n" % len(data) + data)
+    return read_response(s)
+
+
+def read_response(s):
+    """Read a response up to the close of socket s (its timeout bounds each
+    read), close it; returns (status line and headers, body)."""
     resp = b""
     while True:
         chunk = s.recv(65536)

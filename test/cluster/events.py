@@ -231,14 +231,7 @@ def sched_post(port, body, headers=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(("POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s"
                "Connection: close\r\nContent-Length: %d\r\n\r\n" % (h, len(data))).encode() + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     return int(head.split(b" ")[1]), payload.decode(errors="replace")
 
 

@@ -28,14 +28,7 @@ def http(port, path, data, ctype, accept, headers=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nAccept: %s\r\n%s"
                "Connection: close\r\nContent-Length: %d\r\n\r\n" % (path, ctype, accept, h, len(data))).encode() + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     if b"transfer-encoding: chunked" in head.lower():
         out, rest = b"", payload
         while rest:

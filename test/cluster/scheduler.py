@@ -28,14 +28,7 @@ def post(port, body, headers=None, timeout=5):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(("POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s"
                "Connection: close\r\nContent-Length: %d\r\n\r\n" % (h, len(data))).encode() + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     return int(head.split(b" ")[1]), payload.decode(errors="replace")
 
 
