@@ -16,10 +16,8 @@ Usage: test/cluster/agent_api.py ./mesos_api
 """
 import base64
 import glob
-import http.server
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -28,29 +26,16 @@ import tempfile
 import threading
 import time
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common
+from common import BIN, free_port, report
 
-gen = tempfile.mkdtemp(prefix="mesos_api-pb-")
-subprocess.check_call(["protoc", "-I" + os.path.join(ROOT, "proto"), "--python_out=" + gen,
-                       "mesos/mesos.proto", "mesos/resource_provider/resource_provider.proto",
-                       "messages/messages.proto", "mesos/v1/mesos.proto", "mesos/v1/agent/agent.proto"])
-sys.path.insert(0, gen)
+common.gen_protos(common.INTERNAL_PROTOS + ("mesos/v1/mesos.proto", "mesos/v1/agent/agent.proto"))
 from mesos import mesos_pb2  # noqa: E402
 from messages import messages_pb2  # noqa: E402
 from mesos.v1.agent import agent_pb2  # noqa: E402
 
-passed = failed = 0
 STATE = mesos_pb2.TaskState
 PROCS = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_for(pred, timeout=20, what="condition"):
@@ -65,66 +50,9 @@ def wait_for(pred, timeout=20, what="condition"):
 
 # ==== The fake master (libprocess wire) =====================================
 
-class FakeMaster:
+class FakeMaster(common.FakeMaster):
     def __init__(self):
-        self.port = free_port()
-        self.inbox = queue.Queue()
-        fm = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                name = self.path.rsplit("/", 1)[-1].replace("mesos.internal.", "", 1)
-                fm.inbox.put((name, self.headers.get("Libprocess-From"), body))
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.pid = "master@127.0.0.1:%d" % self.port
-
-    def send(self, to, msg):
-        ident, addr = to.split("@")
-        host, port = addr.rsplit(":", 1)
-        body = msg.SerializeToString()
-        s = socket.create_connection((host, int(port)), timeout=5)
-        s.sendall(("POST /%s/mesos.internal.%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: libprocess/%s\r\n"
-                   "Libprocess-From: %s\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
-                   % (ident, type(msg).__name__, addr, self.pid, self.pid, len(body))).encode() + body)
-        resp = s.recv(4096)
-        s.close()
-        assert b" 202 " in resp.split(b"\r\n")[0], resp
-
-    def expect(self, name, timeout=20):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                n, frm, body = self.inbox.get(timeout=max(0.01, end - time.time()))
-            except queue.Empty:
-                break
-            if n == name:
-                return frm, body
-        raise AssertionError("no %s within %ss" % (name, timeout))
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(expect_timeout=20, server_close=True)
 
 
 class Agent:
@@ -209,14 +137,7 @@ class Agent:
         h = "".join("%s: %s\r\n" % kv for kv in headers.items())
         s.sendall(("POST /api/v1 HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\nContent-Length: %d\r\n\r\n"
                    % (h, len(body))).encode() + body)
-        resp = b""
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            resp += c
-        s.close()
-        head, _, payload = resp.partition(b"\r\n\r\n")
+        head, payload = common.read_response(s)
         lines = head.decode().split("\r\n")
         hdrs = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
         return int(lines[0].split(" ")[1]), hdrs, payload
@@ -401,7 +322,6 @@ def executor_container(agent, task_id):
 
 def test(*flags):
     def wrap(fn):
-        global passed, failed
         fm = FakeMaster()
         wd = tempfile.mkdtemp(prefix="mesos_api-agentapi-")
         agent = None
@@ -409,11 +329,9 @@ def test(*flags):
             logdir = tempfile.mkdtemp(prefix="mesos_api-agentlog-")
             agent = Agent(fm, wd, [f.replace("LOGDIR", logdir) for f in flags])
             fn(agent)
-            passed += 1
-            print("ok - %s" % fn.__name__)
+            common.passed(fn.__name__)
         except Exception as e:  # noqa: BLE001
-            failed += 1
-            print("FAIL - %s: %r" % (fn.__name__, e))
+            common.failed(fn.__name__, e)
             if agent:
                 sys.stdout.write("".join("  " + l.decode(errors="replace") for l in agent.log[-25:]))
         finally:
@@ -421,7 +339,7 @@ def test(*flags):
                 rc = agent.stop()
                 if rc != 0:
                     print("FAIL - %s: agent exited %s after SIGTERM" % (fn.__name__, rc))
-                    failed += 1
+                    common.RESULTS["failed"] += 1
             kill_sandbox_processes(wd)
             fm.close()
         return fn
@@ -429,14 +347,7 @@ def test(*flags):
 
 
 def kill_sandbox_processes(wd):
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            if os.readlink("/proc/%s/cwd" % pid).startswith(wd):
-                os.kill(int(pid), signal.SIGKILL)
-        except OSError:
-            pass
+    common.kill_processes_in(wd)
 
 
 # ==== Tests: introspection ==================================================
@@ -1210,5 +1121,4 @@ def without_switch_user_tasks_run_as_the_agent(agent):
     assert open(agent.sandbox("u1") + "/stdout").read().strip().endswith(str(os.getuid()))
 
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+report()

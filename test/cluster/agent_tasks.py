@@ -12,7 +12,6 @@ implementation. Ends with "N passed, N failed".
 Usage: test/cluster/agent_tasks.py ./mesos_api
 """
 import glob
-import http.server
 import os
 import queue
 import re
@@ -27,93 +26,15 @@ import time
 import uuid
 import zlib
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common
+from common import BIN, FakeMaster, free_port, report
 
-gen = tempfile.mkdtemp(prefix="mesos_api-pb-")
-subprocess.check_call(["protoc", "-I" + os.path.join(ROOT, "proto"), "--python_out=" + gen,
-                       "mesos/mesos.proto", "mesos/resource_provider/resource_provider.proto",
-                       "messages/messages.proto"])
-sys.path.insert(0, gen)
+common.gen_protos()
 from mesos import mesos_pb2  # noqa: E402
 from messages import messages_pb2  # noqa: E402
 
-passed = failed = 0
 STATE = mesos_pb2.TaskState
 PROCS = []          # agent processes of the running test
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class FakeMaster:
-    """Receives libprocess messages into a queue; sends messages to agents."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.inbox = queue.Queue()
-        fm = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                name = self.path.rsplit("/", 1)[-1].replace("mesos.internal.", "", 1)
-                fm.inbox.put((name, self.headers.get("Libprocess-From"), body))
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.pid = "master@127.0.0.1:%d" % self.port
-
-    def send(self, to, msg, frm=None):
-        ident, addr = to.split("@")
-        host, port = addr.rsplit(":", 1)
-        body = msg.SerializeToString()
-        name = "mesos.internal." + type(msg).__name__
-        frm = frm or self.pid
-        s = socket.create_connection((host, int(port)), timeout=5)
-        s.sendall(("POST /%s/%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: libprocess/%s\r\nLibprocess-From: %s\r\n"
-                   "Connection: close\r\nContent-Length: %d\r\n\r\n" % (ident, name, addr, frm, frm, len(body))
-                   ).encode() + body)
-        resp = s.recv(4096)
-        s.close()
-        assert b" 202 " in resp.split(b"\r\n")[0], resp
-
-    def expect(self, name, timeout=15):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                n, frm, body = self.inbox.get(timeout=max(0.01, end - time.time()))
-            except queue.Empty:
-                break
-            if n == name:
-                return frm, body
-        raise AssertionError("no %s within %ss" % (name, timeout))
-
-    def close(self):
-        self.httpd.shutdown()
 
 
 def start_agent(fm, agent_port, wd, *flags, master_port=None):
@@ -188,18 +109,10 @@ def next_update(fm, agent, task_id, ack=True, timeout=20):
 def kill_sandbox_processes(wd):
     """SIGKILL every process whose working directory is inside wd: the
     executors and tasks of this test, and nothing else on the machine."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            if os.readlink("/proc/%s/cwd" % pid).startswith(wd):
-                os.kill(int(pid), signal.SIGKILL)
-        except OSError:
-            pass
+    common.kill_processes_in(wd)
 
 
 def test(fn):
-    global passed, failed
     fm = FakeMaster()
     wd = tempfile.mkdtemp(prefix="mesos_api-agent-")
     proc = None
@@ -208,11 +121,9 @@ def test(fn):
         proc = start_agent(fm, port, wd)
         agent = register(fm, port)
         fn(fm, agent, wd)
-        passed += 1
-        print("ok - %s" % fn.__name__)
+        common.passed(fn.__name__)
     except Exception as e:  # noqa: BLE001
-        failed += 1
-        print("FAIL - %s: %r" % (fn.__name__, e))
+        common.failed(fn.__name__, e)
         if proc:
             sys.stdout.write("".join("  " + l.decode(errors="replace") for l in proc.log[-20:]))
     finally:
@@ -226,7 +137,7 @@ def test(fn):
             if rc != 0:
                 # A clean exit is part of the test (ASan reports make it non-zero).
                 print("FAIL - %s: agent exited %s after SIGTERM" % (fn.__name__, rc))
-                failed += 1
+                common.RESULTS["failed"] += 1
         # executors outlive the agent by design; stop the ones of this test
         del PROCS[:]
         kill_sandbox_processes(wd)
@@ -603,21 +514,7 @@ def pb_uint(tag, v):
 def free_run(n):
     """A base port with n consecutive bindable ports (local mode puts its
     agents on the ports after the master's)."""
-    for _ in range(200):
-        base = free_port()
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                t.bind(("127.0.0.1", base + i))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise AssertionError("no free run of %d ports" % n)
+    return common.free_run(n, error=AssertionError)
 
 
 def write_gone_registry(wd, agent_id):
@@ -689,18 +586,8 @@ def in_a_local_cluster_the_shut_down_agent_stops_and_the_rest_runs_on(fm, agent,
         wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", mport + 2)) != 0, what="its port to close")
 
         def agents():
-            s = socket.create_connection(("127.0.0.1", mport), timeout=5)
-            body = b'{"type":"GET_AGENTS"}'
-            s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            resp = b""
-            while True:
-                c = s.recv(65536)
-                if not c:
-                    break
-                resp += c
-            s.close()
-            return resp.count(b'"agent_info"')
+            head, payload = common.http_post(mport, common.OPERATOR_HEAD, b'{"type":"GET_AGENTS"}', 5)
+            return (head + payload).count(b'"agent_info"')
         wait_for(lambda: agents() == 1, what="the other agent registered")
         assert local.poll() is None, b"".join(local.log[-10:]).decode(errors="replace")
     finally:
@@ -710,5 +597,4 @@ def in_a_local_cluster_the_shut_down_agent_stops_and_the_rest_runs_on(fm, agent,
     assert rc == 0, (rc, b"".join(local.log[-10:]).decode(errors="replace"))
 
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+report()

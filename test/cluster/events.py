@@ -23,73 +23,31 @@ import selectors
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_gen = tempfile.mkdtemp(prefix="mesos_api-ev-pb-")
-subprocess.check_call(["protoc", "-I" + os.path.join(ROOT, "proto"), "--python_out=" + _gen,
-                       "mesos/v1/mesos.proto", "mesos/v1/master/master.proto",
-                       "mesos/v1/maintenance/maintenance.proto", "mesos/v1/quota/quota.proto",
-                       "mesos/v1/scheduler/scheduler.proto", "mesos/v1/allocator/allocator.proto",
-                       "mesos/mesos.proto", "mesos/resource_provider/resource_provider.proto",
-                       "messages/messages.proto"])
-sys.path.insert(0, _gen)
+import common
+from common import free_port, kill_processes_in, report
+
+_gen = common.gen_protos(("mesos/v1/mesos.proto", "mesos/v1/master/master.proto",
+                          "mesos/v1/maintenance/maintenance.proto", "mesos/v1/quota/quota.proto",
+                          "mesos/v1/scheduler/scheduler.proto", "mesos/v1/allocator/allocator.proto")
+                         + common.INTERNAL_PROTOS, prefix="mesos_api-ev-pb-")
 from google.protobuf import json_format  # noqa: E402
 from mesos.v1.master import master_pb2  # noqa: E402
 from messages import messages_pb2  # noqa: E402
 shutil.rmtree(_gen, ignore_errors=True)
 
-passed = failed = 0
 PB = "application/x-protobuf"
 CT_JSON = "application/json"
 
 
 # ==== processes ============================================================
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Proc:
-    """A mesos_api process whose stderr is collected in the background."""
-
-    def __init__(self, *args):
-        self.args = [BIN] + list(args)
-        self.log = []
-        self.p = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.p.stderr:
-            self.log.append(line.decode(errors="replace"))
-
-    def wait_log(self, pattern, timeout=10):
-        end = time.time() + timeout
-        while time.time() < end:
-            for line in list(self.log):
-                if re.search(pattern, line):
-                    return line
-            time.sleep(0.02)
-        return None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
+class Proc(common.Proc):
+    stop_timeout = 15
 
 
 def start_master(procs, *extra):
@@ -109,20 +67,7 @@ def start_agent(procs, mport, wd, resources="cpus:2;mem:1024"):
 
 
 def operator(port, body):
-    data = json.dumps(body).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-              b"Content-Length: %d\r\n\r\n" % len(data) + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
-    assert b" 200 " in head.split(b"\r\n")[0], head
-    return json.loads(payload)
+    return common.operator_ok(port, body, timeout=10)
 
 
 def metric(port, name):
@@ -131,16 +76,7 @@ def metric(port, name):
 
 
 def wait_for(pred, timeout=10, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except (OSError, AssertionError, KeyError, ValueError):
-            pass
-        time.sleep(step)
-    return None
+    return common.wait_for(pred, timeout, step, common.WAIT_ERRORS + (ValueError,))
 
 
 def wait_agents(port, n, timeout=15):
@@ -295,14 +231,7 @@ def sched_post(port, body, headers=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(("POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s"
                "Connection: close\r\nContent-Length: %d\r\n\r\n" % (h, len(data))).encode() + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     return int(head.split(b" ")[1]), payload.decode(errors="replace")
 
 
@@ -364,7 +293,6 @@ INFO = {"user": "root", "name": "events-test", "capabilities": [{"type": "PARTIT
 # ==== the runner ===========================================================
 
 def test(fn):
-    global passed, failed
     tmp = tempfile.mkdtemp(prefix="mesos_api-events-")
     procs = []
     t0 = time.time()
@@ -374,23 +302,16 @@ def test(fn):
             if p.p.poll() is None and p.args[1] == "master":
                 rc = p.stop()
                 assert rc == 0, "master exited %s after SIGTERM" % rc
-        passed += 1
-        print("ok - %s (%.1fs)" % (fn.__name__, time.time() - t0))
+        common.passed("%s (%.1fs)" % (fn.__name__, time.time() - t0))
     except Exception as e:  # noqa: BLE001 -- any failure is a test failure
-        failed += 1
-        print("FAIL - %s: %r" % (fn.__name__, e))
+        common.failed(fn.__name__, e)
         for p in procs:
             print("  --- %s" % " ".join(p.args[1:3]))
             sys.stdout.write("".join("  " + l for l in p.log[-20:]))
     finally:
         for p in procs:
             p.stop(signal.SIGKILL)
-        for pid in os.listdir("/proc"):     # executors of this test
-            try:
-                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        kill_processes_in(tmp)     # executors of this test
         shutil.rmtree(tmp, ignore_errors=True)
     return fn
 
@@ -587,13 +508,7 @@ def fake_agent_listener():
 
 
 def libprocess_post(port, msg, from_pid):
-    body = msg.SerializeToString()
-    name = "mesos.internal." + type(msg).__name__
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(("POST /master/%s HTTP/1.1\r\nHost: x\r\nLibprocess-From: %s\r\nConnection: close\r\n"
-               "Content-Length: %d\r\n\r\n" % (name, from_pid, len(body))).encode() + body)
-    assert b" 202 " in s.recv(4096).split(b"\r\n")[0]
-    s.close()
+    common.send_message(port, "master", msg, from_pid, timeout=10)
 
 
 @test
@@ -808,5 +723,4 @@ def a_thousand_subscribers_all_get_each_event(tmp, procs):
     assert took < 120, took
 
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+report()

@@ -31,26 +31,15 @@ import protos  # noqa: E402  (generates the Python protobuf classes)
 from google.protobuf import json_format  # noqa: E402
 from mesos.v1.scheduler import scheduler_pb2  # noqa: E402
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
+import common  # noqa: E402
+from common import BIN, kill_processes_in, report  # noqa: E402
+
 EXECUTOR = os.path.join(HERE, "echo_executor.py")
-passed = failed = 0
 
 
 def free_port():
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise RuntimeError("no free ports")
+    """A port with the next one free too (the agent takes port + 1)."""
+    return common.free_run(2)
 
 
 def http(port, path, body, headers=None, timeout=10):
@@ -59,14 +48,7 @@ def http(port, path, body, headers=None, timeout=10):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\nContent-Length: %d\r\n\r\n"
                % (path, h, len(body))).encode() + body)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     lines = head.decode().split("\r\n")
     hdrs = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
     if hdrs.get("transfer-encoding") == "chunked":
@@ -317,12 +299,7 @@ class Cluster:
             if p and p.poll() is None:
                 p.kill()
                 p.wait()
-        for pid in os.listdir("/proc"):                 # executors of this test
-            try:
-                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(self.tmp):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        kill_processes_in(self.tmp)                     # executors of this test
         self.mlog.close()
         return rc, arc
 
@@ -339,18 +316,15 @@ class Cluster:
 
 def test(master_flags=(), resources="cpus:4;mem:2048;disk:2000"):
     def wrap(fn):
-        global passed, failed
         c = None
         try:
             c = Cluster(master_flags, resources)
             fn(c)
             rc, arc = c.stop()
             assert rc == 0 and arc in (0, None), "master exited %s, agent %s" % (rc, arc)
-            passed += 1
-            print("ok - %s" % fn.__name__)
+            common.passed(fn.__name__)
         except Exception as e:  # noqa: BLE001
-            failed += 1
-            print("FAIL - %s: %r" % (fn.__name__, e))
+            common.failed(fn.__name__, e)
             if c:
                 sys.stdout.write(c.tail())
                 try:
@@ -795,5 +769,4 @@ def no_log_file_no_master_log(c):
     assert operator(c.port, {"type": "LIST_FILES", "list_files": {"path": "/master/log"}}, expect=404) == ""
 
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+report()

@@ -11,105 +11,19 @@ registers once the master is up. Every wait is bounded.
 
 Usage: test/cluster/run.py ./mesos_api      (ends with "N passed, N failed")
 """
-import json
-import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_gen = tempfile.mkdtemp(prefix="mesos_api-pb-")
-subprocess.check_call(["protoc", "-I" + os.path.join(ROOT, "proto"), "--python_out=" + _gen,
-                       "mesos/mesos.proto", "mesos/resource_provider/resource_provider.proto",
-                       "messages/messages.proto"])
-sys.path.insert(0, _gen)
+from common import BIN, Proc, free_port, free_run, gen_protos, report, wait_for
+from common import operator_call as call
+import common
+
+gen_protos()
 from messages import messages_pb2  # noqa: E402
-passed = failed = 0
-
-
-def free_run(n):
-    """A base port with n consecutive free ports after it (local mode
-    puts its agents on the ports that follow the master's)."""
-    for _ in range(200):
-        base = free_port()
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                t.bind(("127.0.0.1", base + i))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no run of %d free ports" % n)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Proc:
-    """A mesos_api process whose stderr is collected in the background."""
-
-    def __init__(self, *args):
-        self.args = [BIN] + list(args)
-        self.log = []
-        self.p = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.p.stderr:
-            self.log.append(line.decode(errors="replace"))
-
-    def wait_log(self, pattern, timeout=10):
-        end = time.time() + timeout
-        while time.time() < end:
-            for line in list(self.log):
-                if re.search(pattern, line):
-                    return line
-            time.sleep(0.02)
-        return None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
-
-
-def call(port, body, timeout=5):
-    data = json.dumps(body).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
-    resp = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        resp += chunk
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    return status, json.loads(payload) if payload and status == 200 else payload.decode()
 
 
 def agents(port):
@@ -124,21 +38,7 @@ def metric(port, name):
     return {m["name"]: m.get("value") for m in body["get_metrics"]["metrics"]}[name]
 
 
-def wait_for(pred, timeout=10, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except (OSError, AssertionError, KeyError):
-            pass
-        time.sleep(step)
-    return None
-
-
 def test(fn):
-    global passed, failed
     tmp = tempfile.mkdtemp(prefix="mesos_api-cluster-")
     procs = []
     try:
@@ -149,11 +49,9 @@ def test(fn):
             if p.p.poll() is None:
                 rc = p.stop()
                 assert rc == 0, "%s exited %s after SIGTERM" % (" ".join(p.args[1:2]), rc)
-        passed += 1
-        print("ok - %s" % fn.__name__)
+        common.passed(fn.__name__)
     except Exception as e:  # noqa: BLE001 -- any failure is a test failure
-        failed += 1
-        print("FAIL - %s: %r" % (fn.__name__, e))
+        common.failed(fn.__name__, e)
         for p in procs:
             print("  --- %s" % " ".join(p.args[1:3]))
             sys.stdout.write("".join("  " + l for l in p.log[-15:]))
@@ -320,13 +218,7 @@ def weights_from_flags_and_update_weights(tmp, procs):
 
 def send_message(to_port, to_id, msg, from_pid="master@127.0.0.1:1"):
     """One libprocess message, as a master would send it."""
-    body = msg.SerializeToString()
-    name = "mesos.internal." + type(msg).__name__
-    s = socket.create_connection(("127.0.0.1", to_port), timeout=5)
-    s.sendall(("POST /%s/%s HTTP/1.1\r\nHost: x\r\nLibprocess-From: %s\r\nConnection: close\r\n"
-               "Content-Length: %d\r\n\r\n" % (to_id, name, from_pid, len(body))).encode() + body)
-    assert b" 202 " in s.recv(4096).split(b"\r\n")[0]
-    s.close()
+    common.send_message(to_port, to_id, msg, from_pid)
 
 
 def tasks(port):
@@ -409,5 +301,4 @@ def master_restart_sees_tasks_again_and_updates_sent_meanwhile(tmp, procs):
     ack_latest(ap, done)
 
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+report()

@@ -17,29 +17,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import protos  # noqa: E402  (python protobuf classes, generated with protoc)
 from google.protobuf import json_format  # noqa: E402
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-RESULTS = {"passed": 0, "failed": 0}
+import common  # noqa: E402
+from common import BIN, free_run, kill_processes_in  # noqa: E402
 
-
-def free_run(n):
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                t.bind(("127.0.0.1", base + i))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free ports")
+report = common.report     # the scripts' last line
 
 
 def http(port, path, data, ctype, accept, headers=None):
@@ -47,14 +28,7 @@ def http(port, path, data, ctype, accept, headers=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nAccept: %s\r\n%s"
                "Connection: close\r\nContent-Length: %d\r\n\r\n" % (path, ctype, accept, h, len(data))).encode() + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     if b"transfer-encoding: chunked" in head.lower():
         out, rest = b"", payload
         while rest:
@@ -305,12 +279,7 @@ class Cluster:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        for pid in os.listdir("/proc"):
-            try:
-                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(self.tmp):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        kill_processes_in(self.tmp)
 
     def cleanup(self):
         shutil.rmtree(self.tmp, True)
@@ -331,11 +300,9 @@ def cluster_test(master_flags, agents):
             c = Cluster(master_flags, agents)
             extra = fn(c)
             c.stop()
-            RESULTS["passed"] += 1
-            print("ok - %s%s" % (fn.__name__, " %s" % extra if extra else ""))
+            common.passed("%s%s" % (fn.__name__, " %s" % extra if extra else ""))
         except Exception as e:  # noqa: BLE001
-            RESULTS["failed"] += 1
-            print("FAIL - %s: %r" % (fn.__name__, e))
+            common.failed(fn.__name__, e)
             if c:
                 sys.stdout.write(c.tail())
         finally:
@@ -345,8 +312,3 @@ def cluster_test(master_flags, agents):
         sys.stdout.flush()
         return fn
     return wrap
-
-
-def report():
-    print("%d passed, %d failed" % (RESULTS["passed"], RESULTS["failed"]))
-    sys.exit(1 if RESULTS["failed"] else 0)

@@ -19,30 +19,8 @@ import tempfile
 import threading
 import time
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-passed = failed = 0
-
-
-def free_run(n):
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                t.bind(("127.0.0.1", base + i))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free ports")
-
+import common
+from common import BIN, free_run, kill_processes_in, report, wait_for
 
 def post(port, body, headers=None, timeout=5):
     data = json.dumps(body).encode()
@@ -50,29 +28,13 @@ def post(port, body, headers=None, timeout=5):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(("POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s"
                "Connection: close\r\nContent-Length: %d\r\n\r\n" % (h, len(data))).encode() + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
+    head, payload = common.read_response(s)
     return int(head.split(b" ")[1]), payload.decode(errors="replace")
 
 
 def operator(port, body):
-    data = json.dumps(body).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-              b"Content-Length: %d\r\n\r\n" % len(data) + data)
-    resp = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        resp += c
-    return json.loads(resp.partition(b"\r\n\r\n")[2])
+    head, payload = common.http_post(port, common.OPERATOR_HEAD, json.dumps(body).encode(), 5)
+    return json.loads(payload)
 
 
 class Scheduler:
@@ -189,7 +151,6 @@ AGENTS = {"n": 1}     # agents of the local cluster a test runs on
 
 
 def test(fn):
-    global passed, failed
     port = free_run(1 + AGENTS["n"])
     tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
     p = subprocess.Popen([BIN, "local", "--port=%d" % port, "--agents=%d" % AGENTS["n"], "--work_dir=" + tmp],
@@ -197,34 +158,21 @@ def test(fn):
     log = []
     threading.Thread(target=lambda: log.extend(p.stderr), daemon=True).start()
     try:
-        end = time.time() + 10
-        while time.time() < end:
-            try:
-                if len(operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]) == AGENTS["n"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.05)
+        wait_for(lambda: len(operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]) == AGENTS["n"],
+                 10, errors=(OSError, ValueError, KeyError))
         fn(port)
         p.send_signal(signal.SIGTERM)
         rc = p.wait(10)
         assert rc == 0, "local exited %s" % rc
-        passed += 1
-        print("ok - %s" % fn.__name__)
+        common.passed(fn.__name__)
     except Exception as e:  # noqa: BLE001
-        failed += 1
-        print("FAIL - %s: %r" % (fn.__name__, e))
+        common.failed(fn.__name__, e)
         sys.stdout.write("".join("  " + l.decode(errors="replace") for l in log[-25:]))
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-        for pid in os.listdir("/proc"):     # executors of this test
-            try:
-                if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        kill_processes_in(tmp)     # executors of this test
     return fn
 
 
@@ -420,7 +368,6 @@ def separate(master_flags, agent_resources, agent_env=None):
     `local` does not take). The function gets the master's port and the
     agent process; the master must exit 0 on SIGTERM afterwards."""
     def wrap(fn):
-        global passed, failed
         port = free_run(2)
         tmp = tempfile.mkdtemp(prefix="mesos_api-sched-")
         m = subprocess.Popen([BIN, "master", "--ip=127.0.0.1", "--port=%d" % port] + master_flags,
@@ -430,33 +377,20 @@ def separate(master_flags, agent_resources, agent_env=None):
                               "--resources=" + agent_resources], stderr=subprocess.DEVNULL,
                              env=dict(os.environ, **(agent_env or {})))
         try:
-            end = time.time() + 10
-            while time.time() < end:
-                try:
-                    if operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"]:
-                        break
-                except (OSError, ValueError, KeyError):
-                    pass
-                time.sleep(0.05)
+            wait_for(lambda: operator(port, {"type": "GET_AGENTS"})["get_agents"]["agents"],
+                     10, errors=(OSError, ValueError, KeyError))
             extra = fn(port, a)
             m.send_signal(signal.SIGTERM)
             assert m.wait(10) == 0, "master exited %s" % m.returncode
-            passed += 1
-            print("ok - %s%s" % (fn.__name__, " %s" % extra if extra else ""))
+            common.passed("%s%s" % (fn.__name__, " %s" % extra if extra else ""))
         except Exception as e:  # noqa: BLE001
-            failed += 1
-            print("FAIL - %s: %r" % (fn.__name__, e))
+            common.failed(fn.__name__, e)
         finally:
             for p in (m, a):
                 if p.poll() is None:
                     p.kill()
                     p.wait()
-            for pid in os.listdir("/proc"):
-                try:
-                    if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(tmp):
-                        os.kill(int(pid), signal.SIGKILL)
-                except OSError:
-                    pass
+            kill_processes_in(tmp)
         return fn
     return wrap
 
@@ -550,5 +484,4 @@ def completed_tasks_are_bounded_per_framework(port, agent):
     b.close()
 
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+report()
