@@ -18,7 +18,6 @@ Usage: test/cluster/registry.py ./mesos_api
 """
 import base64
 import http.server
-import json
 import os
 import random
 import re
@@ -33,13 +32,10 @@ import threading
 import time
 import zlib
 
-BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "./mesos_api")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_gen = tempfile.mkdtemp(prefix="mesos_api-pb-")
-subprocess.check_call(["protoc", "-I" + os.path.join(ROOT, "proto"), "--python_out=" + _gen,
-                       "mesos/mesos.proto", "mesos/resource_provider/resource_provider.proto",
-                       "messages/messages.proto"])
-sys.path.insert(0, _gen)
+import common  # noqa: E402  (the script's directory is first on sys.path)
+from common import BIN, free_port  # noqa: E402
+
+common.gen_protos()
 from mesos import mesos_pb2  # noqa: E402
 from messages import messages_pb2  # noqa: E402
 
@@ -47,24 +43,11 @@ passed = failed = 0
 STORM_SECONDS = float(os.environ.get("REGISTRY_STORM_SECONDS", "40"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+class Proc(common.Proc):
+    """A mesos_api process; wait_log gives up as soon as the process has
+    exited without the line (start-up refusals are expected here)."""
 
-
-class Proc:
-    def __init__(self, *args):
-        self.args = [BIN] + list(args)
-        self.log = []
-        self.p = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.p.stderr:
-            self.log.append(line.decode(errors="replace"))
+    stop_timeout = 15
 
     def wait_log(self, pattern, timeout=15):
         end = time.time() + timeout
@@ -78,34 +61,9 @@ class Proc:
             time.sleep(0.02)
         return None
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
-
 
 def call(port, body, timeout=10):
-    data = json.dumps(body).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
-        resp = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            resp += chunk
-    finally:
-        s.close()
-    head, _, payload = resp.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    return status, json.loads(payload) if payload and status == 200 else payload.decode()
+    return common.operator_call(port, body, timeout)
 
 
 def get(port, what):
@@ -128,16 +86,7 @@ def _cwd_under(pid, root):
 
 
 def wait_for(pred, timeout=15, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except (OSError, AssertionError, KeyError, IndexError, ValueError):
-            pass
-        time.sleep(step)
-    return None
+    return common.wait_for(pred, timeout, step, common.WAIT_ERRORS + (IndexError, ValueError))
 
 
 def test(fn):
@@ -643,13 +592,7 @@ def damaged_registry_files(tmp, procs):
 # ==== A running task across a master restart ================================
 
 def send_message(to_port, to_id, msg, from_pid="master@127.0.0.1:1"):
-    body = msg.SerializeToString()
-    name = "mesos.internal." + type(msg).__name__
-    s = socket.create_connection(("127.0.0.1", to_port), timeout=5)
-    s.sendall(("POST /%s/%s HTTP/1.1\r\nHost: x\r\nLibprocess-From: %s\r\nConnection: close\r\n"
-               "Content-Length: %d\r\n\r\n" % (to_id, name, from_pid, len(body))).encode() + body)
-    assert b" 202 " in s.recv(4096).split(b"\r\n")[0]
-    s.close()
+    common.send_message(to_port, to_id, msg, from_pid)
 
 
 @test
