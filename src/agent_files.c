@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "agent.h"
+#include "files.h"
 #include "log.h"
 #include "pbw.h"
 
@@ -284,11 +285,7 @@ void agent_op_read_file(struct api_ctx *c)
 {
     char vpath[4096], real[PATH_MAX];
     struct buf msg = { .max = 8192 };
-    struct pbw_field f;
     if (req_path(c, vpath, sizeof vpath) < 0) { not_found(c); return; }
-    uint64_t offset = pbw_find(c->sub, c->sub_len, 2, &f) == 1 ? f.v : 0;
-    int has_length = pbw_find(c->sub, c->sub_len, 3, &f) == 1;
-    uint64_t length = has_length ? f.v : 0;
     LOG("Processing READ_FILE call for path '%s'", vpath);
     int rc = resolve(c->state, vpath, real, sizeof real, &msg);
     if (rc == NOT_FOUND) { buf_free(&msg); not_found(c); return; }
@@ -298,51 +295,5 @@ void agent_op_read_file(struct api_ctx *c)
         return;
     }
     buf_free(&msg);
-    struct stat st;
-    if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
-        api_error(c, 400, "Cannot read a directory.\n");
-        return;
-    }
-    int fd = open(real, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        api_error(c, 500, "Failed to open file at '%s': %s.\n", real, strerror(errno));
-        return;
-    }
-    off_t end = lseek(fd, 0, SEEK_END);
-    if (end < 0) {
-        int e = errno;
-        close(fd);
-        api_error(c, 500, "Failed to open file at '%s': %s.\n", real, strerror(e));
-        return;
-    }
-    uint64_t size = (uint64_t)end;
-    /* Upstream's semantics: nothing past the end; no length means to the
-     * end; length 0 is a size query; at most 16 pages per read. */
-    uint64_t want = offset >= size ? 0 : has_length ? length : size - offset;
-    uint64_t cap = (uint64_t)sysconf(_SC_PAGESIZE) * 16;
-    if (want > cap) want = cap;
-    struct buf data = {0};
-    if (want) {
-        if (buf_reserve(&data, (size_t)want) < 0) want = 0;
-        ssize_t got;
-        do got = pread(fd, data.data, (size_t)want, (off_t)offset);
-        while (got < 0 && errno == EINTR);
-        if (got < 0) {
-            int e = errno;
-            close(fd);
-            buf_free(&data);
-            api_error(c, 500, "Failed to read file at '%s': %s", real, strerror(e));
-            return;
-        }
-        data.len = (size_t)got;
-    }
-    close(fd);
-    struct buf pb = {0};
-    pbw_put_uint(&pb, 1, 7);                     /* READ_FILE */
-    size_t k = pbw_begin(&pb, 8);
-    pbw_put_uint(&pb, 1, size);
-    pbw_put_bytes(&pb, 2, data.data ? data.data : "", data.len);
-    pbw_end(&pb, k);
-    buf_free(&data);
-    api_respond(c, &pb);
+    files_read_answer(c, real);
 }
