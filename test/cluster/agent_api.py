@@ -52,13 +52,14 @@ def wait_for(pred, timeout=20, what="condition"):
 
 
 def sleeping_in(root):
-    """Pids of `sleep` processes working under root (this test's sandboxes:
-    other tests on the machine may run sleeps of their own)."""
+    """Pids of processes working under root (this test's sandboxes: other
+    tests on the machine may run sleeps of their own) whose command line
+    says sleep (the task's `sh -c` until it has exec'd `sleep` itself)."""
     pids = []
     for pid in os.listdir("/proc"):
         try:
             if pid.isdigit() and os.readlink("/proc/%s/cwd" % pid).startswith(root) and \
-                    open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")[0].endswith(b"sleep"):
+                    b"sleep" in open("/proc/%s/cmdline" % pid, "rb").read():
                 pids.append(int(pid))
         except OSError:
             pass
@@ -1008,7 +1009,7 @@ def nested_containers_outlive_an_agent_restart(agent):
     cid = s.container_status.container_id
     assert agent.stop() == 0
     # the agent is gone; the task is not
-    assert sleeping_in(agent.wd), "the task's sleep died with the agent"
+    wait_for(lambda: sleeping_in(agent.wd), 5, "the task's sleep after the agent stopped")
     again = subprocess.Popen([BIN, "agent", "--ip=127.0.0.1", "--port=%d" % agent.port,
                               "--master=127.0.0.1:%d" % agent.fm.port, "--work_dir=" + agent.wd,
                               "--resources=cpus:2;mem:256;disk:1024"], stderr=subprocess.PIPE)
