@@ -197,6 +197,21 @@ def send_message(to_port, to_id, msg, from_pid, timeout=5):
     s.close()
 
 
+def request_body(handler):
+    """The body of the request an http.server handler is serving, plain or
+    chunked (libprocess peers send either)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+    body = b""
+    while True:
+        size = int(handler.rfile.readline().split(b";")[0], 16)
+        if size == 0:
+            handler.rfile.readline()
+            return body
+        body += handler.rfile.read(size)
+        handler.rfile.readline()
+
+
 # ==== a fake master speaking the libprocess wire ===========================
 
 class FakeMaster:
@@ -216,17 +231,7 @@ class FakeMaster:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = request_body(self)
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -142,17 +142,7 @@ class FakeAgents:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = common.request_body(self)
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
