@@ -554,19 +554,37 @@ static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
         state[sn++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
         if (v <= 0x7f) break;
     }
+    /* state (6) and statuses (8) go where they belong among the kept
+     * fields, so the Task comes out in field order (as upstream's) and the
+     * JSON transcoder takes its one-pass path. */
+    const uint8_t *p = (const uint8_t *)t->base.data;
+    size_t n = t->base.len, at6 = n, at8 = n;
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1) {
+        size_t off = (size_t)(f.start - p);
+        if (f.tag > 6 && at6 == n) at6 = off;
+        if (f.tag > 8) { at8 = off; break; }
+    }
+    if (at8 < at6) at8 = at6;
     pbw_put_key(pb, tag, PBW_LEN);
-    pbw_put_varint(pb, t->base.len + sn + t->statuses.len);
-    buf_append(pb, t->base.data, t->base.len);
+    pbw_put_varint(pb, n + sn + t->statuses.len);
+    buf_append(pb, p, at6);
     buf_append(pb, state, sn);
+    buf_append(pb, p + at6, at8 - at6);
     buf_append(pb, t->statuses.data, t->statuses.len);
+    buf_append(pb, p + at8, n - at8);
 }
 
 void agents_encode_get_tasks(struct master *m, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next)
         for (struct mtask *t = a->tasks; t; t = t->next) encode_task(pb, 2, t);
-    for (struct mtask *t = m->unreachable_tasks; t; t = t->next) encode_task(pb, 5, t);
+    /* In field order (completed_tasks 3 before unreachable_tasks 5), so the
+     * JSON transcoder's one-pass path applies. */
     for (struct mtask *t = m->completed_tasks; t; t = t->next) encode_task(pb, 3, t);
+    for (struct mtask *t = m->unreachable_tasks; t; t = t->next) encode_task(pb, 5, t);
 }
 
 size_t agents_count_tasks(struct master *m, int state)
@@ -942,6 +960,7 @@ static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
         size_t k = pbw_begin(pb, 1);
         pbw_put_bytes(pb, 1, a->info.data, a->info.len);         /* agent_info */
         pbw_put_uint(pb, 2, !a->deactivated);                     /* active */
+        pbw_put_uint(pb, 12, (uint64_t)a->deactivated);           /* declared next */
         pbw_put_str(pb, 3, a->version[0] ? a->version : "1.12.0");
         char pid[512];
         upid_format(&a->pid, pid, sizeof pid);
@@ -961,7 +980,6 @@ static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
         resources_free(&used);
         resources_free(&offered);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
-        pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
         agent_admin_encode_drain(m, a, pb);
         pbw_end(pb, k);
     }

@@ -23,7 +23,16 @@ void *xcalloc(size_t n, size_t sz);
 char *xstrdup(const char *s);
 
 /* Ensure room for `extra` more bytes. Returns 0, or -1 past b->max. */
-int buf_reserve(struct buf *b, size_t extra);
+int buf_reserve_slow(struct buf *b, size_t extra);
+/* Inline while the room is already there (encoders call this per token);
+ * cap never exceeds the ceiling by more than the one byte buf_printf's NUL
+ * may take, so room below cap is room below max. */
+static inline int buf_reserve(struct buf *b, size_t extra) {
+    if (b->cap > b->len && extra < b->cap - b->len && (b->max == 0 || extra <= b->max - b->len) &&
+        b->len <= (b->max ? b->max : BUF_DEFAULT_MAX))
+        return 0;
+    return buf_reserve_slow(b, extra);
+}
 /* Append; return 0 or -1 past max (nothing appended then). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
