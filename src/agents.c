@@ -165,6 +165,40 @@ static int terminal_state(int s)
     return s == 2 || s == 3 || s == 4 || s == 5 || s == 7 || s == 9 || s == 11 || s == 12;
 }
 
+/* A task object with its two ids stored after it (one allocation). */
+static struct mtask *mtask_new(const char *fw, const char *tid)
+{
+    size_t tn = strlen(tid) + 1, fn = strlen(fw) + 1;
+    struct mtask *t = xcalloc(1, sizeof *t + tn + fn);
+    memcpy(t->task_id, tid, tn);
+    memcpy(t->task_id + tn, fw, fn);
+    t->framework_id = t->task_id + tn;
+    return t;
+}
+
+/* The base bytes are complete: shrink them to their size and note where
+ * state (6) and statuses (8) go among them, so that encode_task writes the
+ * Task in field order without looking. */
+static void mtask_seal(struct mtask *t)
+{
+    const uint8_t *p = (const uint8_t *)t->base.data;
+    size_t n = t->base.len, at6 = n, at8 = n;
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1) {
+        size_t off = (size_t)(f.start - p);
+        if (f.tag > 6 && at6 == n) at6 = off;
+        if (f.tag > 8) { at8 = off; break; }
+    }
+    t->at6 = (uint32_t)at6;
+    t->at8 = (uint32_t)(at8 < at6 ? at6 : at8);
+    if (n && n < t->base.cap) {
+        t->base.data = xrealloc(t->base.data, n);
+        t->base.cap = n;
+    }
+}
+
 static void mtask_free(struct mtask *t)
 {
     buf_free(&t->base);
@@ -272,7 +306,10 @@ static struct mtask *find_completed(struct master *m, const char *fw, const char
 /* A Task (v0 from ReregisterSlave, same numbers as v1): split off state and statuses. */
 static struct mtask *mtask_from_task(const uint8_t *p, size_t n)
 {
-    struct mtask *t = xcalloc(1, sizeof *t);
+    char fw[256] = "", tid[256] = "";
+    pbw_get_id(p, n, 3, fw, sizeof fw);
+    pbw_get_id(p, n, 2, tid, sizeof tid);
+    struct mtask *t = mtask_new(fw, tid);
     struct pbw_reader r;
     struct pbw_field f;
     pbw_reader_init(&r, p, n);
@@ -283,8 +320,7 @@ static struct mtask *mtask_from_task(const uint8_t *p, size_t n)
             t->nstatuses++;
         } else buf_append(&t->base, f.start, (size_t)(r.p - f.start));
     }
-    pbw_get_id(p, n, 3, t->framework_id, sizeof t->framework_id);
-    pbw_get_id(p, n, 2, t->task_id, sizeof t->task_id);
+    mtask_seal(t);
     return t;
 }
 
@@ -319,6 +355,7 @@ static void tasks_unreachable(struct master *m, struct agent *a, const char *mes
     while (a->tasks) {
         struct mtask *t = a->tasks;
         a->tasks = t->next;
+        a->tasks_gen++;
         if (terminal_state(t->state)) { hist_push(m, HIST_COMPLETED, t); continue; }
         if (message) {                                   /* removed by the operator */
             struct framework *f = sched_find(m, t->framework_id);
@@ -348,6 +385,7 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
 {
     struct mtask *old = a->tasks;                        /* freed below: the events compare against it */
     a->tasks = NULL;
+    a->tasks_gen++;
     struct pbw_reader r;
     struct pbw_field f;
     pbw_reader_init(&r, p, n);
@@ -372,6 +410,7 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
         if (!on_list(old, t)) events_task_added(m, t);
         t->next = a->tasks;
         a->tasks = t;
+        a->tasks_gen++;
     }
     while (old) {
         struct mtask *t = old;
@@ -413,17 +452,17 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
     int learned = 0;
     if (!t) {
         /* A task the master did not launch (or forgot in a failover): learn it. */
-        t = xcalloc(1, sizeof *t);
-        snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
-        snprintf(t->task_id, sizeof t->task_id, "%s", tid);
+        t = mtask_new(fw, tid);
         pbw_put_str(&t->base, 1, tid);                   /* name: unknown, the id */
         size_t k = pbw_begin(&t->base, 2); pbw_put_str(&t->base, 1, tid); pbw_end(&t->base, k);
         k = pbw_begin(&t->base, 3); pbw_put_str(&t->base, 1, fw); pbw_end(&t->base, k);
         struct pbw_field ex;
         if (pbw_find(u.p, u.n, 2, &ex) == 1 && ex.wt == PBW_LEN) pbw_put_bytes(&t->base, 4, ex.p, ex.n);
         k = pbw_begin(&t->base, 5); pbw_put_str(&t->base, 1, a->id); pbw_end(&t->base, k);
+        mtask_seal(t);
         t->next = a->tasks;
         a->tasks = t;
+        a->tasks_gen++;
         learned = 1;
     }
     int was_terminal = terminal_state(t->state);
@@ -439,6 +478,7 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         struct mtask **pp = &a->tasks;
         while (*pp != t) pp = &(*pp)->next;
         *pp = t->next;
+        a->tasks_gen++;
         hist_push(m, HIST_COMPLETED, t);
         sched_forward_update(m, fw, st.p, st.n);
         agent_admin_check_drained(m, a);                  /* may remove the agent (mark_gone) */
@@ -455,10 +495,10 @@ struct agent *agents_find(struct master *m, const char *id, size_t n) { return b
  * resources 4, executor 5). */
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw, const uint8_t *p, size_t n)
 {
-    struct mtask *t = xcalloc(1, sizeof *t);
+    char tid[256] = "";
+    pbw_get_id(p, n, 2, tid, sizeof tid);
+    struct mtask *t = mtask_new(fw, tid);
     struct pbw_field f, ex, exid;
-    snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
-    pbw_get_id(p, n, 2, t->task_id, sizeof t->task_id);
     if (pbw_find(p, n, 1, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 1, f.p, f.n);
     if (pbw_find(p, n, 2, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 2, f.p, f.n);
     size_t k = pbw_begin(&t->base, 3);
@@ -472,9 +512,11 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     pbw_reader_init(&r, p, n);
     while (pbw_next(&r, &f) == 1)
         if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 7, f.p, f.n);
+    mtask_seal(t);
     t->state = 6;                                        /* TASK_STAGING */
     t->next = a->tasks;
     a->tasks = t;
+    a->tasks_gen++;
     events_task_added(m, t);
     return t;
 }
@@ -555,19 +597,10 @@ static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
         if (v <= 0x7f) break;
     }
     /* state (6) and statuses (8) go where they belong among the kept
-     * fields, so the Task comes out in field order (as upstream's) and the
-     * JSON transcoder takes its one-pass path. */
+     * fields (mtask_seal), so the Task comes out in field order (as
+     * upstream's) and the JSON transcoder takes its one-pass path. */
     const uint8_t *p = (const uint8_t *)t->base.data;
-    size_t n = t->base.len, at6 = n, at8 = n;
-    struct pbw_reader r;
-    struct pbw_field f;
-    pbw_reader_init(&r, p, n);
-    while (pbw_next(&r, &f) == 1) {
-        size_t off = (size_t)(f.start - p);
-        if (f.tag > 6 && at6 == n) at6 = off;
-        if (f.tag > 8) { at8 = off; break; }
-    }
-    if (at8 < at6) at8 = at6;
+    size_t n = t->base.len, at6 = t->at6, at8 = t->at8;
     pbw_put_key(pb, tag, PBW_LEN);
     pbw_put_varint(pb, n + sn + t->statuses.len);
     buf_append(pb, p, at6);
@@ -614,6 +647,7 @@ static void remove_agent(struct master *m, struct agent *a, int how, double time
     loop_timer_stop(m->loop, &a->ping);
     buf_free(&a->info);
     buf_free(&a->capabilities);
+    buf_free(&a->used_pb);
     free(a);
 }
 
@@ -953,6 +987,24 @@ void agents_free(struct master *m)
 
 /* ==== GET_AGENTS ======================================================== */
 
+/* allocated_resources (8): what the agent's tasks use. Task resources never
+ * change, so the encoding is kept until the list of tasks changes (every
+ * change bumps tasks_gen), and a GET_STATE of a steady cluster neither
+ * decodes every task's resources again nor walks the tasks for them. */
+static void put_allocated(struct agent *a, struct buf *pb)
+{
+    if (a->tasks_gen == 0) a->tasks_gen = 1;             /* used_gen 0 means "not computed" */
+    if (a->used_gen != a->tasks_gen) {
+        struct resources used = {0};
+        agents_used(a, &used);
+        buf_reset(&a->used_pb);
+        resources_encode(&used, 8, RESOURCES_ENDPOINT, &a->used_pb);
+        resources_free(&used);
+        a->used_gen = a->tasks_gen;
+    }
+    buf_append(pb, a->used_pb.data, a->used_pb.len);
+}
+
 static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next) {
@@ -969,15 +1021,13 @@ static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
         if (a->reregistered_time > 0) pbw_put_time(pb, 6, a->reregistered_time);
         /* total: with its reservations and volumes; allocated: what its
          * tasks use; offered: what its offers hold. */
-        struct resources total = {0}, used = {0}, offered = {0};
+        struct resources total = {0}, offered = {0};
         agents_total(a, &total);
         resources_encode(&total, 7, RESOURCES_ENDPOINT, pb);
         resources_free(&total);
-        agents_used(a, &used);
+        put_allocated(a, pb);
         sched_offered(m, a, &offered);
-        resources_encode(&used, 8, RESOURCES_ENDPOINT, pb);
         resources_encode(&offered, 9, RESOURCES_ENDPOINT, pb);
-        resources_free(&used);
         resources_free(&offered);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
         agent_admin_encode_drain(m, a, pb);
@@ -1002,6 +1052,7 @@ void agents_framework_removed(struct master *m, const char *fw)
             struct mtask *t = *pp;
             if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
             *pp = t->next;
+            a->tasks_gen++;
             master_status(m, t, a->id, 4, 3, msg, 0);   /* TASK_KILLED, REASON_FRAMEWORK_REMOVED */
             count_terminal(m, 4);
             hist_push(m, HIST_COMPLETED, t);

@@ -11,6 +11,7 @@
  * come as strings, enums only by name, required fields checked at the end. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ struct entry { uint16_t fi; struct pbw_field f; };
 
 /* Entries of all open messages share one stack-like array; `tmp` and
  * `count` are room for ordering one message's entries at a time. */
-struct scratch { struct entry *e, *tmp; size_t len, cap, tmp_cap; size_t *count, count_cap; };
+struct scratch { struct entry *e, *tmp; size_t len, cap, tmp_cap; size_t *count, count_cap; int worker; };
 
 /* Order e[base..len) by declaration index, stably (a counting sort: a
  * huge repeated field must not cost entries x fields). Entries usually
@@ -345,6 +346,90 @@ static int absent_fields(const struct pbd_msg *m, int cur, int to, struct buf *o
 
 #define FAST_SLOW 1   /* this message needs the general path */
 
+/* ---- A large list on two cores ----
+ * A list of messages of several MB (GET_STATE's tasks, GET_AGENTS' agents)
+ * is written half by the calling thread and half by a helper thread into
+ * its own buffer, appended after; each element's JSON depends only on its
+ * bytes and the constant descriptor tables, so the halves are independent.
+ * The caller waits for the helper: the loop is blocked as long as when one
+ * thread wrote it all, only for about half as long. */
+#define PAR_MIN ((size_t)4 << 20)   /* bytes of list worth a second thread */
+
+struct half {
+    const struct pbd_field *fd;
+    const uint8_t *p, *end;        /* the elements (keys included) */
+    uint32_t tag;
+    int depth, rc;
+    struct buf out;
+};
+
+/* Write the elements in [p, end) (fields `tag`, all of them), comma first
+ * unless *first. */
+static int list_elements(const struct pbd_field *fd, uint32_t tag, const uint8_t *p, const uint8_t *end,
+                         struct buf *out, struct scratch *s, int depth, int *first)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, (size_t)(end - p));
+    int rc;
+    while ((rc = pbw_next_fast(&r, &f)) == 1) {
+        if (f.tag != tag || f.wt != PBW_LEN) return -1;
+        if (!*first && json_putc(out, ',') < 0) return -1;
+        *first = 0;
+        if (fast_to_json(fd->ref, f.p, f.n, out, s, depth + 1) < 0) return -1;
+    }
+    return rc;
+}
+
+static void *half_main(void *arg)
+{
+    struct half *h = arg;
+    struct scratch s = { .worker = 1 };
+    int first = 1;
+    h->rc = list_elements(h->fd, h->tag, h->p, h->end, &h->out, &s, h->depth, &first);
+    free(s.e);
+    free(s.tmp);
+    free(s.count);
+    return NULL;
+}
+
+/* The list starting with field f goes on while the same tag follows. When
+ * it is large, write it on two threads and return where it ends (the
+ * caller goes on from there); return NULL to have it written as usual. */
+static const uint8_t *par_list(const struct pbd_field *fd, const struct pbw_field *f, const uint8_t *end,
+                               struct buf *out, struct scratch *s, int depth, int *first)
+{
+    if (s->worker || (size_t)(end - f->start) < PAR_MIN || fd->type != PBD_MESSAGE || (fd->flags & PBD_MAP))
+        return NULL;
+    /* Find the list's end and a boundary between elements near its middle. */
+    struct pbw_reader r;
+    struct pbw_field x;
+    const uint8_t *run_end = f->start, *mid = NULL;
+    pbw_reader_init(&r, f->start, (size_t)(end - f->start));
+    while (pbw_next(&r, &x) == 1 && x.tag == f->tag && x.wt == PBW_LEN) run_end = r.p;
+    if ((size_t)(run_end - f->start) < PAR_MIN) return NULL;
+    const uint8_t *half_way = f->start + (run_end - f->start) / 2;
+    pbw_reader_init(&r, f->start, (size_t)(run_end - f->start));
+    while (pbw_next(&r, &x) == 1) if (r.p >= half_way) { mid = r.p; break; }
+    if (!mid || mid >= run_end) return NULL;
+
+    struct half h = { .fd = fd, .p = mid, .end = run_end, .tag = f->tag, .depth = depth };
+    buf_reserve(&h.out, (size_t)(run_end - mid) * 9 / 4);
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, half_main, &h) == 0;
+    int rc = list_elements(fd, f->tag, f->start, mid, out, s, depth, first);
+    if (threaded) pthread_join(th, NULL);
+    else half_main(&h);
+    if (rc == 0 && h.rc == 0 && h.out.len) {
+        if (!*first) rc = json_putc(out, ',');
+        if (rc == 0) rc = buf_append(out, h.out.data, h.out.len);
+        *first = 0;
+    }
+    if (h.rc < 0) rc = -1;
+    buf_free(&h.out);
+    return rc < 0 ? (const uint8_t *)-1 : run_end;
+}
+
 static int fast_fields(const struct pbd_msg *m, const uint8_t *p, size_t n, struct buf *out,
                        struct scratch *s, int depth)
 {
@@ -355,7 +440,7 @@ static int fast_fields(const struct pbd_msg *m, const uint8_t *p, size_t n, stru
 
     if (json_putc(out, '{') < 0) return -1;
     pbw_reader_init(&r, p, n);
-    while ((rc = pbw_next(&r, &f)) == 1) {
+    while ((rc = pbw_next_fast(&r, &f)) == 1) {
         const struct pbd_field *fd;
         /* The next declared field is the likely one. */
         if (hint < m->nfields && m->fields[hint].tag == f.tag) fd = &m->fields[hint];
@@ -383,6 +468,11 @@ static int fast_fields(const struct pbd_msg *m, const uint8_t *p, size_t n, stru
             if (json_putc(out, fd->flags & PBD_MAP ? '{' : '[') < 0) return -1;
             open = 1;
             first = 1;
+            if (f.wt == PBW_LEN && !packed && depth < 4) {
+                const uint8_t *next = par_list(fd, &f, p + n, out, s, depth, &first);
+                if (next == (const uint8_t *)-1) return -1;
+                if (next) { r.p = next; continue; }
+            }
         }
         /* An element of the open list. */
         if (fd->flags & PBD_MAP) rc = map_entry_to_json(fd, &f, out, s, depth, &first);

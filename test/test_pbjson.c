@@ -374,6 +374,48 @@ static int test_one_pass_agrees(void)
     return 0;
 }
 
+/* A list of several MB is written by two threads: the result must be the
+ * elements' JSON, each as written alone, in order. */
+static int test_large_list(void)
+{
+    struct buf pb = {0}, js = {0}, want = {0}, one = {0}, task = {0};
+    pbw_put_uint(&pb, 1, 12);                                 /* GET_TASKS */
+    size_t k = pbw_begin(&pb, 13);
+    buf_putc(&want, '[');
+    for (int i = 0; i < 40000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "task-%d", i);
+        buf_reset(&task);
+        pbw_put_str(&task, 1, name);
+        size_t t = pbw_begin(&task, 2); pbw_put_str(&task, 1, name); pbw_end(&task, t);
+        t = pbw_begin(&task, 11);
+        for (int l = 0; l < 3; l++) {
+            size_t lab = pbw_begin(&task, 1);
+            pbw_put_str(&task, 1, "key-with-some-length");
+            pbw_put_str(&task, 2, i % 7 ? "value \"quoted\"" : "plain value");
+            pbw_end(&task, lab);
+        }
+        pbw_end(&task, t);
+        pbw_put_bytes(&pb, 2, task.data, task.len);
+        buf_reset(&one);
+        CHECK_EQ(pbjson_to_json(PBD_M_mesos_v1_Task, task.data, task.len, &one), 0);
+        if (i) buf_putc(&want, ',');
+        buf_append(&want, one.data, one.len);
+    }
+    buf_putc(&want, ']');
+    buf_putc(&want, 0);
+    pbw_end(&pb, k);
+    CHECK(pb.len > ((size_t)4 << 20));                       /* large enough for two threads */
+    CHECK_EQ(pbjson_to_json(RESP, pb.data, pb.len, &js), 0);
+    buf_putc(&js, 0);
+    const char *list = strstr(js.data, "\"tasks\":[");
+    CHECK(list != NULL);
+    CHECK(list && strncmp(list + 8, want.data, want.len - 1) == 0);
+    CHECK(list && strcmp(list + 8 + want.len - 1, ",\"unreachable_tasks\":[],\"completed_tasks\":[]}}") == 0);
+    buf_free(&pb); buf_free(&js); buf_free(&want); buf_free(&one); buf_free(&task);
+    return 0;
+}
+
 static int test_roundtrip(void)
 {
     const char *in =
@@ -434,6 +476,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_map_and_packed);
     RUN(test_one_pass_agrees);
+    RUN(test_large_list);
     RUN(test_roundtrip);
     RUN(test_check_required);
     RUN(test_enum_lookup);
