@@ -473,7 +473,7 @@ int json_write_string(struct buf *b, const char *s, size_t n) {
     if (i == n) {
         char *d = b->data + b->len;
         d[0] = '"';
-        memcpy(d + 1, s, n);
+        buf_copy_short(d + 1, s, n);
         d[n + 1] = '"';
         b->len += n + 2;
         return 0;

@@ -106,7 +106,7 @@ static int put_key(struct buf *out, const struct pbd_field *fd)
     if (buf_reserve(out, n + 3) < 0) return -1;
     char *d = out->data + out->len;
     d[0] = '"';
-    memcpy(d + 1, name, n);
+    buf_copy_short(d + 1, name, n);
     d[n + 1] = '"';
     d[n + 2] = ':';
     out->len += n + 3;
