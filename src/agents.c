@@ -247,14 +247,74 @@ static struct mtask **hist_list(struct master *m, int which, size_t **n)
     return which == HIST_COMPLETED ? &m->completed_tasks : &m->unreachable_tasks;
 }
 
-/* Unlink *pp from a history list (the caller frees or moves it). */
-static struct mtask *hist_take(struct master *m, int which, struct mtask **pp)
+/* ---- The history's index by (framework id, task id) ----
+ * Open addressing with linear probing, at most half full; deletion shifts
+ * the following entries back. A re-registering agent's tasks and status
+ * updates of finished tasks are found here, not by walking lists of tens
+ * of thousands of tasks for each of them. */
+static size_t ids_hash(const char *fw, const char *tid)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = fw; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = tid; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    return (size_t)(h ^ h >> 29);
+}
+
+static void hidx_put(struct hist_index *x, struct mtask *t)
+{
+    if ((x->count + 1) * 2 > x->cap) {
+        struct hist_index y = { .cap = x->cap ? x->cap * 2 : 64 };
+        y.slot = xcalloc(y.cap, sizeof *y.slot);
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->slot[i]) hidx_put(&y, x->slot[i]);
+        free(x->slot);
+        *x = y;
+    }
+    size_t i = ids_hash(t->framework_id, t->task_id) & (x->cap - 1);
+    while (x->slot[i]) i = (i + 1) & (x->cap - 1);
+    x->slot[i] = t;
+    x->count++;
+}
+
+static struct mtask *hidx_find(const struct hist_index *x, const char *fw, const char *tid)
+{
+    if (!x->cap) return NULL;
+    for (size_t i = ids_hash(fw, tid) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
+        if (strcmp(x->slot[i]->task_id, tid) == 0 && strcmp(x->slot[i]->framework_id, fw) == 0) return x->slot[i];
+    return NULL;
+}
+
+static void hidx_del(struct hist_index *x, const struct mtask *t)
+{
+    size_t mask = x->cap - 1, i = ids_hash(t->framework_id, t->task_id) & mask;
+    while (x->slot[i] && x->slot[i] != t) i = (i + 1) & mask;
+    if (!x->slot[i]) return;
+    x->slot[i] = NULL;
+    x->count--;
+    /* Move back what probed past the hole. */
+    for (size_t j = (i + 1) & mask; x->slot[j]; j = (j + 1) & mask) {
+        size_t home = ids_hash(x->slot[j]->framework_id, x->slot[j]->task_id) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            x->slot[i] = x->slot[j];
+            x->slot[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* Unlink a task from a history list (the caller frees or moves it). */
+static struct mtask *hist_remove(struct master *m, int which, struct mtask *t)
 {
     size_t *n;
-    hist_list(m, which, &n);
-    struct mtask *t = *pp;
-    *pp = t->next;
+    struct mtask **list = hist_list(m, which, &n);
+    if (t->prev) t->prev->next = t->next;
+    else *list = t->next;
+    if (t->next) t->next->prev = t->prev;
+    else m->hist_tail[which] = t->prev;
+    t->next = t->prev = NULL;
     (*n)--;
+    hidx_del(&m->hist_idx[which], t);
     size_t *c = hist_count(m, t->framework_id, which);
     if (*c) (*c)--;
     return t;
@@ -264,24 +324,24 @@ static void hist_push(struct master *m, int which, struct mtask *t)
 {
     size_t *n, max = hist_limit(m, which);
     struct mtask **list = hist_list(m, which, &n);
+    t->prev = NULL;
     t->next = *list;
+    if (*list) (*list)->prev = t;
+    else m->hist_tail[which] = t;
     *list = t;
     (*n)++;
+    hidx_put(&m->hist_idx[which], t);
     size_t *c = hist_count(m, t->framework_id, which);
     if (++*c > max) {                    /* the framework's oldest goes */
-        struct mtask **oldest = NULL;
-        for (struct mtask **pp = list; *pp; pp = &(*pp)->next)
-            if (strcmp((*pp)->framework_id, t->framework_id) == 0) oldest = pp;
-        mtask_free(hist_take(m, which, oldest));
+        struct mtask *oldest = m->hist_tail[which];
+        while (oldest && strcmp(oldest->framework_id, t->framework_id) != 0) oldest = oldest->prev;
+        if (oldest) mtask_free(hist_remove(m, which, oldest));
     }
     int fws = 50;
     struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
     if (fl && fl->present && fl->i >= 0) fws = (int)fl->i;
-    if (*n > max * ((size_t)fws + m->nframeworks + 1)) {   /* the oldest of all goes */
-        struct mtask **pp = list;
-        while ((*pp)->next) pp = &(*pp)->next;
-        mtask_free(hist_take(m, which, pp));
-    }
+    if (*n > max * ((size_t)fws + m->nframeworks + 1))     /* the oldest of all goes */
+        mtask_free(hist_remove(m, which, m->hist_tail[which]));
 }
 
 /* Does the task already hold a status with this uuid? */
@@ -298,9 +358,7 @@ static int has_status(const struct mtask *t, const uint8_t *uuid, size_t n)
 
 static struct mtask *find_completed(struct master *m, const char *fw, const char *tid)
 {
-    for (struct mtask *t = m->completed_tasks; t; t = t->next)
-        if (strcmp(t->task_id, tid) == 0 && strcmp(t->framework_id, fw) == 0) return t;
-    return NULL;
+    return hidx_find(&m->hist_idx[HIST_COMPLETED], fw, tid);
 }
 
 /* A Task (v0 from ReregisterSlave, same numbers as v1): split off state and statuses. */
@@ -393,11 +451,8 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
         if (f.tag != tag || f.wt != PBW_LEN) continue;
         struct mtask *t = mtask_from_task(f.p, f.n);
         /* A task that comes back from an unreachable agent leaves that list. */
-        for (struct mtask **pp = &m->unreachable_tasks; *pp; pp = &(*pp)->next)
-            if (strcmp((*pp)->task_id, t->task_id) == 0 && strcmp((*pp)->framework_id, t->framework_id) == 0) {
-                mtask_free(hist_take(m, HIST_UNREACHABLE, pp));
-                break;
-            }
+        struct mtask *u = hidx_find(&m->hist_idx[HIST_UNREACHABLE], t->framework_id, t->task_id);
+        if (u) mtask_free(hist_remove(m, HIST_UNREACHABLE, u));
         if (terminal_state(t->state)) {
             if (find_completed(m, t->framework_id, t->task_id)) mtask_free(t);
             else {
@@ -969,12 +1024,16 @@ void agents_free(struct master *m)
     free(m->id_index);
     m->pid_index = m->id_index = NULL;
     struct mtask **lists[] = { &m->completed_tasks, &m->unreachable_tasks };
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         while (*lists[i]) {
             struct mtask *t = *lists[i];
             *lists[i] = t->next;
             mtask_free(t);
         }
+        m->hist_tail[i] = NULL;
+        free(m->hist_idx[i].slot);
+        memset(&m->hist_idx[i], 0, sizeof m->hist_idx[i]);
+    }
     free(m->fwcounts);
     m->fwcounts = NULL;
     m->nfwcounts = 0;
@@ -1057,10 +1116,10 @@ void agents_framework_removed(struct master *m, const char *fw)
             count_terminal(m, 4);
             hist_push(m, HIST_COMPLETED, t);
         }
-    for (struct mtask **pp = &m->unreachable_tasks; *pp;) {
-        struct mtask *t = *pp;
-        if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
-        hist_take(m, HIST_UNREACHABLE, pp);
+    for (struct mtask *t = m->unreachable_tasks, *next; t; t = next) {
+        next = t->next;
+        if (strcmp(t->framework_id, fw) != 0) continue;
+        hist_remove(m, HIST_UNREACHABLE, t);
         char aid[96] = "";
         pbw_get_id(t->base.data, t->base.len, 5, aid, sizeof aid);
         master_status(m, t, aid, 4, 3, msg, 0);

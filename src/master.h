@@ -18,6 +18,7 @@
  * state and statuses, which are kept apart and appended when encoding. */
 struct mtask {
     struct mtask *next;
+    struct mtask *prev;          /* on a history list only (agents.c) */
     const char *framework_id;    /* in ids[], after the task id */
     struct buf base;             /* Task fields except state (6) and statuses (8), exact size */
     struct buf statuses;         /* repeated TaskStatus, each with its key (tag 8) */
@@ -186,7 +187,9 @@ struct master {
     struct unreachable *unreachable;
     size_t nunreachable;
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
-    struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists */
+    struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists, newest first */
+    struct mtask *hist_tail[2];                          /* their oldest */
+    struct hist_index { struct mtask **slot; size_t cap, count; } hist_idx[2];   /* by ids */
     size_t ncompleted, nunreachable_tasks;
     struct fwcount *fwcounts;                            /* tasks per framework on those lists */
     size_t nfwcounts;
