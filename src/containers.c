@@ -946,6 +946,9 @@ static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
  * command's process. */
 static void container_init(const char *status_path)
 {
+    /* Not the agent's handler (loop_sigchld): it would wake the agent for a
+     * child that is not the agent's. */
+    signal(SIGCHLD, SIG_DFL);
     int sfd = open(status_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     sigset_t all, old;
     sigfillset(&all);

@@ -752,6 +752,20 @@ static void start(struct exec *e, struct etask *t)
         if (!direct) {
             so.path_search = !shell;
             pid = shell ? spawn_process("/bin/sh", argv, &so) : spawn_process(value ? value : argv[0], argv, &so);
+            if (pid == -ENOEXEC && !shell) {
+                /* execvp runs a file without #! with the shell: so do we. */
+                char found[4096];
+                const char *file = value ? value : argv[0];
+                if (strchr(file, '/') || spawn_which(file, env, found, sizeof found) == 0) {
+                    char **sh = xcalloc(argc + 2, sizeof *sh);
+                    sh[0] = "sh";
+                    sh[1] = strchr(file, '/') ? (char *)file : found;
+                    for (size_t i = 1; i < argc; i++) sh[i + 1] = argv[i];
+                    so.path_search = 0;
+                    pid = spawn_process("/bin/sh", sh, &so);
+                    free(sh);
+                }
+            }
         }
         if (pid < 0) {
             /* What the forked child would have said and done: 127. */

@@ -189,6 +189,19 @@ def simple_command_not_found_fails_as_in_the_shell(fm, agent, wd):
 
 
 @test
+def non_shell_script_without_interpreter_line_runs_with_the_shell(fm, agent, wd):
+    # As execvp does for ENOEXEC.
+    script = os.path.join(wd, "noshebang")
+    with open(script, "w") as f:
+        f.write("echo from-script \"$1\"\n")
+    os.chmod(script, 0o755)
+    run_task(fm, agent, "t1x", script, shell=False, args=["noshebang", "arg1"])
+    assert states(fm, agent, "t1x", 3)[2] == STATE.Value("TASK_FINISHED")
+    run = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/t1x/runs/*")[0]
+    assert open(run + "/stdout").read().endswith("from-script arg1\n"), open(run + "/stdout").read()
+
+
+@test
 def failing_command_reports_its_exit_status(fm, agent, wd):
     run_task(fm, agent, "t2", "exit 3")
     s = [next_update(fm, agent, "t2") for _ in range(3)]
