@@ -33,6 +33,7 @@ struct sched {
     struct buf batch;            /* calls not yet written */
     size_t batched;              /* how many */
     long tasks, window, launched, finished, failed, inflight;
+    long per_offer;            /* at most this many tasks per offer (--spread: window / agents) */
     double *t_launch, *latency, t_first, t_last, t_revive;
     double task_cpus, task_mem;
     int offers_seen;
@@ -130,6 +131,7 @@ static void on_offer(struct sched *s, const uint8_t *p, size_t n)
     long k = fit_c < fit_m ? fit_c : fit_m;
     if (k > s->tasks - s->launched) k = s->tasks - s->launched;
     if (k > s->window - s->inflight) k = s->window - s->inflight;
+    if (s->per_offer && k > s->per_offer) k = s->per_offer;
     if (k < 0) k = 0;
     struct buf b = call_head(s, k ? 3 : 4);
     size_t body = pbw_begin(&b, k ? 4 : 5);
@@ -254,12 +256,14 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "--agents=", 9) == 0) agents = atol(argv[i] + 9);
         else if (strncmp(argv[i], "--window=", 9) == 0) s.window = atol(argv[i] + 9);
         else if (strncmp(argv[i], "--master=", 9) == 0) master = argv[i] + 9;
+        else if (strcmp(argv[i], "--spread") == 0) s.per_offer = -1;
         else {
-            fprintf(stderr, "usage: launch [--tasks=10000] [--agents=10] [--window=500] [--master=IP:PORT]\n");
+            fprintf(stderr, "usage: launch [--tasks=10000] [--agents=10] [--window=500] [--spread] [--master=IP:PORT]\n");
             return 2;
         }
     }
     if (s.tasks < 1 || s.window < 1 || agents < 1 || agents > 100) bench_die("bad arguments");
+    if (s.per_offer < 0) s.per_offer = (s.window + agents - 1) / agents;
     s.t_launch = calloc((size_t)s.tasks, sizeof *s.t_launch);
     s.latency = calloc((size_t)s.tasks, sizeof *s.latency);
 

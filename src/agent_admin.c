@@ -45,13 +45,6 @@ static void forget_drain(struct master *m, const char *id)
         }
 }
 
-static struct unreachable *find_id(struct unreachable *l, const char *id, size_t n)
-{
-    for (; l; l = l->next)
-        if (strlen(l->id) == n && memcmp(l->id, id, n) == 0) return l;
-    return NULL;
-}
-
 /* Offers of the agent go back (it gets none while deactivated). */
 static void rescind_agent(struct master *m, struct agent *a)
 {
@@ -207,7 +200,7 @@ static int sub_agent(struct api_ctx *c, char *id, size_t n)
 /* Registered, recovered or unreachable (we have no recovered agents). */
 static int known(struct master *m, const char *id)
 {
-    return agents_find(m, id, strlen(id)) || find_id(m->unreachable, id, strlen(id)) ||
+    return agents_find(m, id, strlen(id)) || master_id_find(&m->unreachable_ids, id, strlen(id)) ||
            master_recovered_find(m, id, strlen(id));
 }
 

@@ -686,10 +686,11 @@ size_t agents_count_tasks(struct master *m, int state)
 
 static void remove_agent(struct master *m, struct agent *a, int how, double time, const char *message)
 {
-    struct agent **pp = &m->agents;
-    while (*pp && *pp != a) pp = &(*pp)->next;
-    if (!*pp) return;
-    *pp = a->next;
+    if (!a->listed) return;
+    if (a->prev) a->prev->next = a->next;
+    else m->agents = a->next;
+    if (a->next) a->next->prev = a->prev;
+    a->listed = 0;
     index_del(m, a);
     m->nagents--;
     m->agent_removals++;
@@ -793,7 +794,9 @@ static struct agent *admit(struct master *m, const struct upid *from, const char
     loop_timer_init(&a->ping, ping_cb);
     loop_timer_start(m->loop, &a->ping, ping_interval_ms(m));
     a->next = m->agents;
+    if (m->agents) m->agents->prev = a;
     m->agents = a;
+    a->listed = 1;
     m->nagents++;
     index_add(m, a);
     return a;
@@ -1037,11 +1040,7 @@ void agents_free(struct master *m)
     free(m->fwcounts);
     m->fwcounts = NULL;
     m->nfwcounts = 0;
-    while (m->unreachable) {
-        struct unreachable *u = m->unreachable;
-        m->unreachable = u->next;
-        free(u);
-    }
+    master_unreachable_free(m);
 }
 
 /* ==== GET_AGENTS ======================================================== */

@@ -57,6 +57,8 @@ struct agent {
     struct mtask *tasks;
     struct mexec *executors;
     struct agent *pid_next, *id_next;   /* chains of the master's agent indexes (agents.c) */
+    struct agent *prev;          /* m->agents is doubly linked: removal without a walk */
+    int listed;                  /* on m->agents */
     struct agent_ops *ops;       /* total resources and operations (operations.c) */
     uint64_t tasks_gen;          /* bumped whenever `tasks` gains or loses one (agents.c) */
     struct buf used_pb;          /* allocated_resources as encoded for GET_AGENTS, */
@@ -89,10 +91,14 @@ struct framework {
 
 /* An agent the master gave up on (ping timeouts), with when. */
 struct unreachable {
-    struct unreachable *next;
+    struct unreachable *next, *prev;
     char id[96];
     double time;
 };
+/* A set of those by id (master_registry.c): open addressing, at most half
+ * full, so that 10,000 agents going and coming back are not 10,000 walks
+ * of a 10,000-long list. */
+struct id_set { struct unreachable **slot; size_t cap, count; };
 
 /* A role's quota (quota.c): guarantees and limits, by name, sorted, in
  * fixed point (thousandths). A limit that is absent is no limit. */
@@ -186,6 +192,7 @@ struct master {
     uint64_t next_agent;         /* suffix of the next agent id, "-S<n>" */
     struct unreachable *unreachable;
     size_t nunreachable;
+    struct id_set unreachable_ids, gone_ids;   /* the two lists, by id */
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
     struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists, newest first */
     struct mtask *hist_tail[2];                          /* their oldest */
@@ -403,6 +410,8 @@ void master_recovered_remove(struct master *m, struct ragent *r);
 int master_is_gone(struct master *m, const char *id, size_t n);
 void master_unreachable_add(struct master *m, const char *id, double time);
 void master_unreachable_remove(struct master *m, const char *id, size_t n);
+void master_unreachable_free(struct master *m);
+struct unreachable *master_id_find(const struct id_set *x, const char *id, size_t n);
 void master_gone_add(struct master *m, const char *id, double time);   /* after MARK_GONE is durable */
 void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag);
 void master_time_info(struct buf *b, double secs);          /* TimeInfo bytes */

@@ -83,24 +83,93 @@ void master_recovered_remove(struct master *m, struct ragent *r)
         }
 }
 
-static struct unreachable *id_list_find(struct unreachable *l, const char *id, size_t n)
+/* ==== Unreachable and gone agents, listed and by id ==================== */
+
+static size_t id_hash(const char *id, size_t n)
 {
-    for (; l; l = l->next)
-        if (strlen(l->id) == n && memcmp(l->id, id, n) == 0) return l;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)id[i]) * 1099511628211ULL;
+    return (size_t)(h ^ h >> 29);
+}
+
+static void id_set_put(struct id_set *x, struct unreachable *u)
+{
+    if ((x->count + 1) * 2 > x->cap) {
+        struct id_set y = { .cap = x->cap ? x->cap * 2 : 64 };
+        y.slot = xcalloc(y.cap, sizeof *y.slot);
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->slot[i]) id_set_put(&y, x->slot[i]);
+        free(x->slot);
+        *x = y;
+    }
+    size_t i = id_hash(u->id, strlen(u->id)) & (x->cap - 1);
+    while (x->slot[i]) i = (i + 1) & (x->cap - 1);
+    x->slot[i] = u;
+    x->count++;
+}
+
+struct unreachable *master_id_find(const struct id_set *x, const char *id, size_t n)
+{
+    if (!x->cap) return NULL;
+    for (size_t i = id_hash(id, n) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
+        if (strlen(x->slot[i]->id) == n && memcmp(x->slot[i]->id, id, n) == 0) return x->slot[i];
     return NULL;
 }
 
-int master_is_gone(struct master *m, const char *id, size_t n) { return id_list_find(m->gone, id, n) != NULL; }
-
-void master_unreachable_add(struct master *m, const char *id, double time)
+static void id_set_del(struct id_set *x, const struct unreachable *u)
 {
-    if (id_list_find(m->unreachable, id, strlen(id))) return;
+    size_t mask = x->cap - 1, i = id_hash(u->id, strlen(u->id)) & mask;
+    while (x->slot[i] && x->slot[i] != u) i = (i + 1) & mask;
+    if (!x->slot[i]) return;
+    x->slot[i] = NULL;
+    x->count--;
+    for (size_t j = (i + 1) & mask; x->slot[j]; j = (j + 1) & mask) {   /* close the hole */
+        size_t home = id_hash(x->slot[j]->id, strlen(x->slot[j]->id)) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            x->slot[i] = x->slot[j];
+            x->slot[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* Put an entry on a list (newest first) and in its set. */
+static void id_list_push(struct unreachable **list, struct id_set *set, size_t *n,
+                         const char *id, double time)
+{
     struct unreachable *u = xcalloc(1, sizeof *u);
     snprintf(u->id, sizeof u->id, "%s", id);
     u->time = time;
-    u->next = m->unreachable;
-    m->unreachable = u;
-    m->nunreachable++;
+    u->next = *list;
+    if (*list) (*list)->prev = u;
+    *list = u;
+    id_set_put(set, u);
+    (*n)++;
+}
+
+static void id_list_remove(struct unreachable **list, struct id_set *set, size_t *n, struct unreachable *u)
+{
+    if (u->prev) u->prev->next = u->next;
+    else *list = u->next;
+    if (u->next) u->next->prev = u->prev;
+    id_set_del(set, u);
+    (*n)--;
+    free(u);
+}
+
+static void id_list_free(struct unreachable **list, struct id_set *set, size_t *n)
+{
+    while (*list) id_list_remove(list, set, n, *list);
+    free(set->slot);
+    memset(set, 0, sizeof *set);
+}
+
+int master_is_gone(struct master *m, const char *id, size_t n) { return master_id_find(&m->gone_ids, id, n) != NULL; }
+
+void master_unreachable_add(struct master *m, const char *id, double time)
+{
+    if (master_id_find(&m->unreachable_ids, id, strlen(id))) return;
+    id_list_push(&m->unreachable, &m->unreachable_ids, &m->nunreachable, id, time);
 }
 
 /* An agent marked gone (call from the REGISTRY_MARK_GONE callback): it
@@ -108,28 +177,22 @@ void master_unreachable_add(struct master *m, const char *id, double time)
 void master_gone_add(struct master *m, const char *id, double time)
 {
     size_t n = strlen(id);
-    if (id_list_find(m->gone, id, n)) return;
+    if (master_id_find(&m->gone_ids, id, n)) return;
     master_unreachable_remove(m, id, n);
     struct ragent *r = master_recovered_find(m, id, n);
     if (r) master_recovered_remove(m, r);
-    struct unreachable *g = xcalloc(1, sizeof *g);
-    snprintf(g->id, sizeof g->id, "%s", id);
-    g->time = time;
-    g->next = m->gone;
-    m->gone = g;
-    m->ngone++;
+    id_list_push(&m->gone, &m->gone_ids, &m->ngone, id, time);
 }
 
 void master_unreachable_remove(struct master *m, const char *id, size_t n)
 {
-    for (struct unreachable **pp = &m->unreachable; *pp; pp = &(*pp)->next)
-        if (strlen((*pp)->id) == n && memcmp((*pp)->id, id, n) == 0) {
-            struct unreachable *u = *pp;
-            *pp = u->next;
-            m->nunreachable--;
-            free(u);
-            return;
-        }
+    struct unreachable *u = master_id_find(&m->unreachable_ids, id, n);
+    if (u) id_list_remove(&m->unreachable, &m->unreachable_ids, &m->nunreachable, u);
+}
+
+void master_unreachable_free(struct master *m)
+{
+    id_list_free(&m->unreachable, &m->unreachable_ids, &m->nunreachable);
 }
 
 void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag)
@@ -275,14 +338,9 @@ void master_registry_recover(struct master *m)
             m->nrecovered++;
             nagents++;
         } else {
-            struct unreachable *u = xcalloc(1, sizeof *u);
-            snprintf(u->id, sizeof u->id, "%s", e->key);
-            u->time = (double)e->time_ns / 1e9;
-            struct unreachable **list = e->state == REGISTRY_GONE ? &m->gone : &m->unreachable;
-            u->next = *list;
-            *list = u;
-            if (e->state == REGISTRY_GONE) m->ngone++;
-            else m->nunreachable++;
+            double t = (double)e->time_ns / 1e9;
+            if (e->state == REGISTRY_GONE) id_list_push(&m->gone, &m->gone_ids, &m->ngone, e->key, t);
+            else id_list_push(&m->unreachable, &m->unreachable_ids, &m->nunreachable, e->key, t);
         }
     }
     m->nrecovered_at_start = m->nrecovered;
@@ -304,9 +362,5 @@ void master_registry_close(struct master *m)
     m->registry = NULL;
     loop_timer_stop(m->loop, &m->reregister_timeout);
     while (m->recovered) master_recovered_remove(m, m->recovered);
-    while (m->gone) {
-        struct unreachable *u = m->gone;
-        m->gone = u->next;
-        free(u);
-    }
+    id_list_free(&m->gone, &m->gone_ids, &m->ngone);
 }

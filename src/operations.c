@@ -949,8 +949,7 @@ void ops_reconcile(struct master *m, struct framework *f, const uint8_t *call, s
             if (o) { send_known(f, o); continue; }
             int state;
             const char *msg;
-            int unreachable = 0;
-            for (struct unreachable *u = m->unreachable; u && has_agent; u = u->next) unreachable |= !strcmp(u->id, aid);
+            int unreachable = has_agent && master_id_find(&m->unreachable_ids, aid, strlen(aid)) != NULL;
             if (has_agent && agents_find(m, aid, strlen(aid))) {
                 state = OPERATION_UNKNOWN;
                 msg = "Reconciliation: Operation is unknown";
