@@ -207,6 +207,16 @@ if want(1):
             "%s / %s / %s / %s" % (kv["state_tasks"], kv["state_completed_tasks"], kv["state_frameworks"],
                                    kv["state_agents"]))
 
+    # After a network partition: the 10000-agent cluster goes unreachable and
+    # every agent re-registers with its tasks.
+    rc, kv, out = run_tool(["./state_query", "--partition", "10000", "5", "2", "5", "2"], 900)
+    if rc == 0 and "partition_reregister_s" in kv:
+        add(1, "10000x5x2x5x2 back from unreachable: re-register every agent (master CPU)",
+            "%s s (%s s); all unreachable after %s s without pongs" % (
+                kv["partition_reregister_s"], kv.get("partition_master_cpu_s", "?"), kv["partition_unreachable_s"]))
+    else:
+        add(1, "10000x5x2x5x2 back from unreachable", "failed: " + (out.strip().splitlines() or ["?"])[-1])
+
 # ---- 2. Parallel state serving (Mesos 1.7) -----------------------------------
 if want(2):
     rc, kv, out = run_tool(["./state_query", "--clients=1,2,4,8,16", "--polls=50", "100", "10", "10", "10", "10"],

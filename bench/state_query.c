@@ -217,6 +217,59 @@ static void measure_allocator(struct sim *s, int n, int secs)
     buf_free(&sink);
 }
 
+/* ==== Partition: the cluster goes unreachable and comes back =========== */
+
+static double metric_of(struct sim *s, const char *name)
+{
+    struct httpc c;
+    struct httpc_resp r = {0};
+    const char *call = "{\"type\":\"GET_METRICS\",\"get_metrics\":{}}";
+    double v = -1;
+    if (httpc_connect(&c, s->mhost, s->mport) == 0 &&
+        httpc_post(&c, "/api/v1", "application/json", "application/json", 0, call, strlen(call), &r, 30000) == 0 &&
+        r.status == 200) {
+        buf_putc(&r.body, 0);
+        char key[128];
+        snprintf(key, sizeof key, "\"name\":\"%s\"", name);
+        const char *p = strstr(r.body.data, key), *q = p ? strstr(p, "\"value\":") : NULL;
+        if (q) v = atof(q + 8);
+    }
+    httpc_close(&c);
+    buf_free(&r.body);
+    return v;
+}
+
+/* The simulated agents' connection goes away; once the master has marked
+ * every agent unreachable (it was started with short ping timeouts), they
+ * re-register from a new address with the same ids and tasks, as after a
+ * network partition. Timed: from the first message to the last answer. */
+static void measure_partition(struct sim *s, pid_t mpid, int timeout)
+{
+    sim_stop(s);
+    double deadline = bench_now() + timeout, t0 = bench_now(), u = 0;
+    while ((u = metric_of(s, "master/slaves_unreachable")) < (double)s->agents) {
+        if (bench_now() > deadline) bench_die("only %.0f of %zu agents unreachable in %d s", u, s->agents, timeout);
+        usleep(200000);
+    }
+    printf("partition_unreachable_s %.2f\n", bench_now() - t0);
+    atomic_store(&s->stop, 0);
+    atomic_store(&s->nregistered, 0);
+    s->next = s->resent = s->last_done = s->nconns = 0;
+    s->task_seq = 0;
+    memset(&s->out, 0, sizeof s->out);
+    s->out_off = 0;
+    double cpu0 = mpid ? proc_cpu_secs(mpid) : 0;
+    sim_start(s);
+    while (atomic_load(&s->nregistered) < s->agents) {
+        if (bench_now() > deadline)
+            bench_die("only %zu of %zu agents re-registered in %d s", atomic_load(&s->nregistered), s->agents, timeout);
+        usleep(2000);
+    }
+    printf("partition_reregister_s %.2f\n", s->t_done - s->t_start);
+    if (mpid) printf("partition_master_cpu_s %.2f\n", proc_cpu_secs(mpid) - cpu0);
+    printf("partition_unreachable_after %.0f\n", metric_of(s, "master/slaves_unreachable"));
+}
+
 /* ==== main ============================================================== */
 
 static void usage(void)
@@ -232,6 +285,7 @@ static void usage(void)
         "  --frameworks=N     instead: subscribe N frameworks, run the allocator for --seconds,\n"
         "                     print allocator/mesos/allocation_run_ms from GET_METRICS\n"
         "  --seconds=N        (default 5)\n"
+        "  --partition        instead: the agents go unreachable and re-register; timed\n"
         "  --timeout=SECS     for the whole cluster to register (default 900)\n");
     exit(2);
 }
@@ -241,7 +295,7 @@ int main(int argc, char **argv)
     struct sim s = {0};
     const char *master = NULL, *clients = NULL;
     long mpid = 0;
-    int requests = 5, polls = 50, timeout = 900, frameworks = 0, seconds = 5;
+    int requests = 5, polls = 50, timeout = 900, frameworks = 0, seconds = 5, partition = 0;
     size_t nums[5];
     int nn = 0;
     for (int i = 1; i < argc; i++) {
@@ -254,6 +308,7 @@ int main(int argc, char **argv)
         else if (strncmp(a, "--timeout=", 10) == 0) timeout = atoi(a + 10);
         else if (strncmp(a, "--frameworks=", 13) == 0) frameworks = atoi(a + 13);
         else if (strncmp(a, "--seconds=", 10) == 0) seconds = atoi(a + 10);
+        else if (strcmp(a, "--partition") == 0) partition = 1;
         else if (a[0] >= '0' && a[0] <= '9' && nn < 5) nums[nn++] = (size_t)strtoull(a, NULL, 10);
         else usage();
     }
@@ -274,7 +329,10 @@ int main(int argc, char **argv)
         char wd[300];
         snprintf(wd, sizeof wd, "--work_dir=%s", dir);
         const char *bin = bench_binary();
-        char *args[] = { (char *)bin, "master", "--ip=127.0.0.1", "--port=0", wd, NULL };
+        /* --partition: agents that stop answering are marked unreachable
+         * after two missed pings of a second. */
+        char *args[] = { (char *)bin, "master", "--ip=127.0.0.1", "--port=0", wd,
+                         partition ? "--agent_ping_timeout=1secs" : NULL, "--max_agent_ping_timeouts=2", NULL };
         own = bench_spawn(bin, args, logfile, &s.mport);
         mpid = own;
     }
@@ -305,7 +363,8 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
 
-    if (frameworks > 0) measure_allocator(&s, frameworks, seconds);
+    if (partition) measure_partition(&s, (pid_t)mpid, timeout);
+    else if (frameworks > 0) measure_allocator(&s, frameworks, seconds);
     else if (clients) measure_parallel(&s, clients, polls);
     else measure_formats(&s, requests);
     if (mpid) {
