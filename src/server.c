@@ -21,6 +21,7 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "util.h"
 
 #define READ_CHUNK   65536
 #define OUT_HIGH     (1u << 20)   /* stop parsing requests above this much unsent output */
@@ -127,9 +128,11 @@ const char *server_date(struct server *s)
 {
     time_t now = time(NULL);
     if (now != s->date_at) {
+        static const char wday[] = "SunMonTueWedThuFriSat", mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
         struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        utc_tm((long long)now, &tm);
+        snprintf(s->date, sizeof s->date, "%.3s, %02d %.3s %d %02d:%02d:%02d GMT", wday + 3 * tm.tm_wday,
+                 tm.tm_mday, mon + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
         s->date_at = now;
     }
     return s->date;
