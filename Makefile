@@ -36,11 +36,7 @@ deps:
 
 mesos_api: $(OBJ)
 	@echo "  LD $@"
-	@# glibc warns that getaddrinfo in a static binary needs its NSS libraries
-	@# at run time (hostnames only; numeric addresses need nothing): expected.
-	@$(CC) $(STATIC) $(LDFLAGS) $(GC) -o $@.tmp $^ $(LIBS) 2>$@.ldlog; rc=$$?; \
-	  grep -v "statically linked applications requires at runtime\|in function .resolve" $@.ldlog >&2; \
-	  rm -f $@.ldlog; [ $$rc = 0 ] && mv $@.tmp $@
+	@$(CC) $(STATIC) $(LDFLAGS) $(GC) -o $@ $^ $(LIBS)
 
 # Build facts for GET_VERSION, fixed when version.o is compiled, which is
 # whenever any other object changed.
