@@ -69,6 +69,38 @@ void api_respond(struct api_ctx *c, struct buf *pb)
     ctx_free(c);
 }
 
+int api_respond_const(struct api_ctx *c)
+{
+    for (int i = 0; i < API_CONST_SLOTS; i++) {
+        const struct api_const *k = &c->api->consts[i];
+        if (k->type != c->type || k->type == 0) continue;
+        if (c->json) server_respond(c->r, 200, NULL, CT_JSON, k->json, k->json_len);
+        else server_respond(c->r, 200, NULL, CT_PROTO, k->pb, k->pb_len);
+        ctx_free(c);
+        return 1;
+    }
+    return 0;
+}
+
+void api_respond_keep(struct api_ctx *c, struct buf *pb)
+{
+    struct api_const *k = NULL;
+    for (int i = 0; i < API_CONST_SLOTS && !k; i++)
+        if (c->api->consts[i].type == 0) k = &c->api->consts[i];
+    struct buf js = { .max = sizeof k->json };
+    if (k && c->type != 0 && pb->len <= sizeof k->pb &&
+        pbjson_to_json(c->api->response_msg, pb->data, pb->len, &js) == 0) {
+        memcpy(k->pb, pb->data, pb->len);
+        k->pb_len = (uint16_t)pb->len;
+        memcpy(k->json, js.data, js.len);
+        k->json_len = (uint16_t)js.len;
+        k->type = c->type;
+    }
+    buf_free(&js);
+    if (api_respond_const(c)) buf_free(pb);
+    else api_respond(c, pb);
+}
+
 int api_stream_event(struct api *a, struct request *r, int json, const void *pb, size_t n)
 {
     if (!json) return server_stream_record(r, pb, n);
