@@ -44,6 +44,7 @@ struct conn {
     int http10;
     size_t head_len;
     struct http_req head;
+    const char *head_base;     /* in.data when head was parsed: its pointers are valid while it stays */
     struct http_framing framing;
     struct http_chunked chunked;
     struct buf body;
@@ -292,17 +293,44 @@ static void conn_flush(struct conn *c)
     update_interest(c);
 }
 
+/* Decimal digits of v, right-aligned in the end of tmp; returns the first. */
+static char *digits(char *end, unsigned long long v)
+{
+    do *--end = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return end;
+}
+
+/* The head, by appends (no printf: this runs for every answer). */
 static int append_head(struct conn *c, int status, const char *extra, const char *ctype,
                        long long clen, const char *more)
 {
     struct server *s = c->srv;
-    int rc = buf_printf(&c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_reason(status), server_date(s));
-    if (ctype) rc |= buf_printf(&c->out, "Content-Type: %s\r\n", ctype);
+    char tmp[24], *p;
+    const char *reason = http_reason(status), *date = server_date(s);
+    int rc = buf_append(&c->out, "HTTP/1.1 ", 9);
+    p = digits(tmp + sizeof tmp, (unsigned)status);
+    rc |= buf_append(&c->out, p, (size_t)(tmp + sizeof tmp - p));
+    rc |= buf_putc(&c->out, ' ');
+    rc |= buf_puts(&c->out, reason);
+    rc |= buf_append(&c->out, "\r\nDate: ", 8);
+    rc |= buf_puts(&c->out, date);
+    rc |= buf_append(&c->out, "\r\n", 2);
+    if (ctype) {
+        rc |= buf_append(&c->out, "Content-Type: ", 14);
+        rc |= buf_puts(&c->out, ctype);
+        rc |= buf_append(&c->out, "\r\n", 2);
+    }
     if (extra) rc |= buf_puts(&c->out, extra);
     if (more) rc |= buf_puts(&c->out, more);
-    if (clen >= 0) rc |= buf_printf(&c->out, "Content-Length: %lld\r\n", clen);
+    if (clen >= 0) {
+        rc |= buf_append(&c->out, "Content-Length: ", 16);
+        p = digits(tmp + sizeof tmp, (unsigned long long)clen);
+        rc |= buf_append(&c->out, p, (size_t)(tmp + sizeof tmp - p));
+        rc |= buf_append(&c->out, "\r\n", 2);
+    }
     if (c->close_after) rc |= buf_puts(&c->out, "Connection: close\r\n");
-    rc |= buf_puts(&c->out, "\r\n");
+    rc |= buf_append(&c->out, "\r\n", 2);
     return rc ? -1 : 0;
 }
 
@@ -557,12 +585,16 @@ static void dispatch(struct conn *c)
     s->stats.requests++;
     c->state = ST_HANDLER;
     arm_timer(c);
-    /* Reading the body may have moved c->in: point the head into it again.
+    /* Reading the body may have moved c->in: point the head into it again
+     * (the bytes before head_len never change, only where they live).
      * From here until the answer, c->in is never reallocated (conn_io reads
      * only into spare room), so these pointers stay valid for the handler. */
-    if (http_parse_request(c->in.data, c->head_len, 0, &c->head) != (int)c->head_len) {
-        reject(c, 400, NULL);
-        return;
+    if (c->in.data != c->head_base) {
+        if (http_parse_request(c->in.data, c->head_len, 0, &c->head) != (int)c->head_len) {
+            reject(c, 400, NULL);
+            return;
+        }
+        c->head_base = c->in.data;
     }
 
     size_t enc_len;
@@ -740,6 +772,7 @@ static void conn_advance(struct conn *c)
                 goto out;
             }
             c->head_len = (size_t)r;
+            c->head_base = c->in.data;
             start_request(c);
             memset(&c->chunked, 0, sizeof c->chunked);
             buf_free(&c->body);
