@@ -36,6 +36,15 @@ struct api_const {
     char json[512];
 };
 
+/* What api.c learns about a Call.Type the first time it sees it: its
+ * entry in the call table and its sub-message's tag (name lookups). */
+#define API_TYPES 128
+struct api_type {
+    uint8_t known;             /* 0: not looked up yet */
+    uint8_t call;              /* index in calls + 1; 0 = not implemented */
+    uint16_t sub_tag;          /* the sub-message named after the type; 0 = none */
+};
+
 /* One /api/v1 endpoint: which protobuf messages it speaks and its calls. */
 struct api {
     const char *what;          /* "Call" as in "Failed to parse body into Call protobuf" */
@@ -62,6 +71,8 @@ struct api {
     int32_t stream_out_types[4];
     int32_t stream_in_type;
     struct api_const consts[API_CONST_SLOTS];   /* private: api_respond_keep's */
+    struct api_type types[API_TYPES];           /* private: by Call.Type */
+    uint32_t type_tag;                          /* private: Call.type's tag; 0 = not looked up */
 };
 
 struct api_ctx {
