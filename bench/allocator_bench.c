@@ -85,9 +85,11 @@ static void add_agent(struct master *m, size_t i)
     buf_free(&err);
     /* Half the agents run two tasks of one framework each. */
     for (int k = 0; i % 2 == 0 && k < 2; k++) {
-        struct mtask *t = xcalloc(1, sizeof *t);
-        snprintf(t->framework_id, sizeof t->framework_id, "fw-%zu", (i + (size_t)k) % FRAMEWORKS);
-        snprintf(t->task_id, sizeof t->task_id, "task-%zu-%d", i, k);
+        struct mtask *t = xcalloc(1, sizeof *t + 64);   /* ids after the struct, as agents.c keeps them */
+        int tn = snprintf(t->task_id, 32, "task-%zu-%d", i, k);
+        char *fw = t->task_id + tn + 1;
+        snprintf(fw, 32, "fw-%zu", (i + (size_t)k) % FRAMEWORKS);
+        t->framework_id = fw;
         t->state = 1;
         struct resources tr = {0};
         const char *tt = "cpus:1;mem:1024";

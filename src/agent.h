@@ -16,6 +16,7 @@
 enum agent_state { AGENT_DISCONNECTED, AGENT_REGISTERING, AGENT_REGISTERED };
 
 struct aexec;
+struct exec_index;
 struct agent_res;
 struct containers;
 struct resources;
@@ -49,6 +50,7 @@ struct agent_proc {
     double start_time;
     uint64_t registrations, pings;
     struct aexec *executors;     /* agent_exec.c */
+    struct exec_index *exec_index; /* agent_exec.c: executors and tasks by id */
     struct agent_res *res;       /* checkpointed resources, operations (agent_ops.c) */
     struct loop_timer reaper;    /* collects exited executors */
     uint64_t executor_heartbeat_ms;  /* HEARTBEAT events to executors */
@@ -141,6 +143,8 @@ void containers_encode(struct agent_proc *a, int show_nested, int show_standalon
 /* Signal every process of session `sid` (only those working under
  * `within` when not NULL); returns how many. */
 int containers_kill_session(int sid, int sig, const char *within);
+/* The same for several sessions in one pass over /proc (sids is sorted). */
+int containers_kill_sessions(int *sids, size_t n, int sig);
 /* ResourceStatistics of the processes in session `sid`, as field `tag`. */
 void containers_encode_stats(int sid, uint32_t tag, struct buf *pb);
 /* The sandbox of a container the operator API launched (nested), for the

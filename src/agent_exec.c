@@ -29,6 +29,7 @@
 #include "pbjson.h"
 #include "pbw.h"
 #include "resources.h"
+#include "spawnproc.h"
 #include "util.h"
 #include <zlib.h>
 
@@ -53,8 +54,14 @@ struct supdate {                 /* one StatusUpdate waiting for its ack */
     int state;
 };
 
+struct hnode {                   /* in a chained hash table (struct htab) */
+    struct hnode *next;
+    uint64_t h;
+};
+
 struct atask {
     struct atask *next;
+    struct hnode hn;             /* in exec_index's tasks, by (framework id, task id) */
     struct aexec *ex;
     char id[256];
     struct buf info;             /* TaskInfo bytes */
@@ -69,6 +76,7 @@ struct atask {
 
 struct aexec {
     struct aexec *next;
+    struct hnode hn;             /* in exec_index's executors, by (framework id, executor id) */
     struct agent_proc *a;
     char framework_id[256], executor_id[256], container_id[40];
     char sandbox[2048];
@@ -89,21 +97,102 @@ struct aexec {
     int terminating;             /* was told to shut down */
 };
 
-/* The value of an id-shaped sub-message field (`{value = 1}`) as a C string. */
+/* ==== Index by id ======================================================= */
+
+/* Executors and tasks by (framework id, id) in chained hash tables: with
+ * hundreds of executors in flight, walking the list for every update and
+ * acknowledgement was a visible part of the agent's time. */
+
+struct htab {
+    struct hnode **b;
+    size_t nb, n;
+};
+
+struct exec_index {
+    struct htab execs, tasks;
+};
+
+static uint64_t hash_ids(const char *fw, const char *id)   /* FNV-1a over "fw\0id" */
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = fw; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static void ht_add(struct htab *t, struct hnode *x, uint64_t h)
+{
+    if (t->n >= t->nb) {                                /* grow: load factor <= 1 */
+        size_t nb = t->nb ? t->nb * 2 : 64;
+        struct hnode **b = xcalloc(nb, sizeof *b);
+        for (size_t i = 0; i < t->nb; i++)
+            for (struct hnode *y = t->b[i], *next; y; y = next) {
+                next = y->next;
+                y->next = b[y->h % nb];
+                b[y->h % nb] = y;
+            }
+        free(t->b);
+        t->b = b;
+        t->nb = nb;
+    }
+    x->h = h;
+    x->next = t->b[h % t->nb];
+    t->b[h % t->nb] = x;
+    t->n++;
+}
+
+static void ht_del(struct htab *t, struct hnode *x)   /* a no-op when x is not in t */
+{
+    if (!t->nb) return;
+    for (struct hnode **pp = &t->b[x->h % t->nb]; *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            t->n--;
+            return;
+        }
+}
+
+static struct exec_index *index_of(struct agent_proc *a)
+{
+    if (!a->exec_index) a->exec_index = xcalloc(1, sizeof *a->exec_index);
+    return a->exec_index;
+}
+
+static void index_exec(struct aexec *e)
+{
+    ht_add(&index_of(e->a)->execs, &e->hn, hash_ids(e->framework_id, e->executor_id));
+}
+
+static void index_task(struct atask *t)
+{
+    ht_add(&index_of(t->ex->a)->tasks, &t->hn, hash_ids(t->ex->framework_id, t->id));
+}
 
 static struct aexec *find_exec(struct agent_proc *a, const char *fw, const char *ex)
 {
-    for (struct aexec *e = a->executors; e; e = e->next)
-        if (strcmp(e->framework_id, fw) == 0 && strcmp(e->executor_id, ex) == 0) return e;
+    struct htab *t = &index_of(a)->execs;
+    if (!t->nb) return NULL;
+    uint64_t h = hash_ids(fw, ex);
+    for (struct hnode *x = t->b[h % t->nb]; x; x = x->next) {
+        struct aexec *e = container_of(x, struct aexec, hn);
+        if (x->h == h && strcmp(e->executor_id, ex) == 0 && strcmp(e->framework_id, fw) == 0) return e;
+    }
     return NULL;
 }
 
 static struct atask *find_task(struct agent_proc *a, const char *fw, const char *task, struct aexec **exo)
 {
-    for (struct aexec *e = a->executors; e; e = e->next)
-        if (strcmp(e->framework_id, fw) == 0)
-            for (struct atask *t = e->tasks; t; t = t->next)
-                if (strcmp(t->id, task) == 0) { if (exo) *exo = e; return t; }
+    struct htab *tb = &index_of(a)->tasks;
+    if (!tb->nb) return NULL;
+    uint64_t h = hash_ids(fw, task);
+    for (struct hnode *x = tb->b[h % tb->nb]; x; x = x->next) {
+        struct atask *t = container_of(x, struct atask, hn);
+        if (x->h == h && strcmp(t->id, task) == 0 && strcmp(t->ex->framework_id, fw) == 0) {
+            if (exo) *exo = t->ex;
+            return t;
+        }
+    }
     return NULL;
 }
 
@@ -153,8 +242,12 @@ static void checkpoint(struct aexec *e)
     pbw_put_fixed32(&b, 15, (uint32_t)crc32(0, (const Bytef *)b.data, (uInt)b.len));
     char dir[2100], file[600];
     ckpt_path(e, dir, sizeof dir, file, sizeof file);
-    int rc = agent_mkdirs(dir);
-    if (rc == 0) rc = agent_write_atomic(dir, file, b.data, b.len);
+    /* The directory is there but for the first checkpoint: no mkdir walk. */
+    int rc = agent_write_atomic(dir, file, b.data, b.len);
+    if (rc == -ENOENT) {
+        rc = agent_mkdirs(dir);
+        if (rc == 0) rc = agent_write_atomic(dir, file, b.data, b.len);
+    }
     if (rc < 0) LOG_ERR("Failed to checkpoint executor %s: %s", e->executor_id, strerror(-rc));
     buf_free(&b);
 }
@@ -193,6 +286,7 @@ static void retry_cb(struct loop *l, struct loop_timer *timer)
 
 static void task_free(struct atask *t)
 {
+    if (t->ex->a->exec_index) ht_del(&t->ex->a->exec_index->tasks, &t->hn);
     loop_timer_stop(t->ex->a->loop, &t->retry);
     while (t->updates) {
         struct supdate *u = t->updates;
@@ -297,17 +391,18 @@ static void on_ack(struct agent_proc *a, const uint8_t *p, size_t n)
         checkpoint(e);
     } else {
         loop_timer_stop(a->loop, &t->retry);
-        checkpoint(e);
-        if (was_terminal) {
+        if (!was_terminal) checkpoint(e);
+        else {
             /* The task is done and its last update is known to the framework:
-             * it moves to the executor's completed tasks. */
+             * it moves to the executor's completed tasks. One checkpoint
+             * (or the file's removal) records both. */
             record_completed(e, t);
             struct atask **pp = &e->tasks;
             while (*pp != t) pp = &(*pp)->next;
             *pp = t->next;
             task_free(t);
-            checkpoint(e);
             if (!e->tasks && e->pid <= 0) exec_free(e);
+            else checkpoint(e);
         }
     }
 }
@@ -322,6 +417,7 @@ static void exec_free(struct aexec *e)
     struct aexec **pp = &a->executors;
     while (*pp && *pp != e) pp = &(*pp)->next;
     if (*pp) *pp = e->next;
+    if (a->exec_index) ht_del(&a->exec_index->execs, &e->hn);
     if (done) {                                            /* a completed executor */
         struct exec_view v;
         view_of(e, &v);
@@ -411,6 +507,8 @@ static void self_exe(char *out, size_t n)
     out[k] = 0;
 }
 
+static void on_sigchld(struct loop *l, void *arg);
+
 /* Start the executor process in its sandbox. */
 static int spawn(struct aexec *e)
 {
@@ -424,35 +522,41 @@ static int spawn(struct aexec *e)
     char out[2100], err[2100];
     snprintf(out, sizeof out, "%s/stdout", e->sandbox);
     snprintf(err, sizeof err, "%s/stderr", e->sandbox);
-    pid_t pid = fork();
-    if (pid < 0) return -errno;
-    if (pid == 0) {
-        /* Its own session: the executor outlives an agent restart. */
-        setsid();
-        int fo = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644), fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int fi = open("/dev/null", O_RDONLY);
-        if (fo >= 0) dup2(fo, 1);
-        if (fe >= 0) dup2(fe, 2);
-        if (fi >= 0) dup2(fi, 0);
-        if (chdir(e->sandbox) != 0) _exit(127);
-        char ep[400];
-        snprintf(ep, sizeof ep, "%s:%d", a->ip, a->port);
-        setenv("MESOS_AGENT_ENDPOINT", ep, 1);
-        setenv("MESOS_FRAMEWORK_ID", e->framework_id, 1);
-        setenv("MESOS_EXECUTOR_ID", e->executor_id, 1);
-        setenv("MESOS_SANDBOX", e->sandbox, 1);
-        setenv("MESOS_DIRECTORY", e->sandbox, 1);
-        setenv("MESOS_AGENT_ID", a->id, 1);
-        setenv("MESOS_SLAVE_ID", a->id, 1);
-        setenv("MESOS_CONTAINER_ID", e->container_id, 1);
-        setenv("MESOS_CHECKPOINT", "1", 1);
+    /* Its own session: the executor outlives an agent restart. Started
+     * with posix_spawn (no copy of the agent's memory, spawnproc.h). */
+    char ep[400];
+    snprintf(ep, sizeof ep, "%s:%d", a->ip, a->port);
+    struct { const char *name, *value; } vars[] = {
+        { "MESOS_AGENT_ENDPOINT", ep }, { "MESOS_FRAMEWORK_ID", e->framework_id },
+        { "MESOS_EXECUTOR_ID", e->executor_id }, { "MESOS_SANDBOX", e->sandbox },
+        { "MESOS_DIRECTORY", e->sandbox }, { "MESOS_AGENT_ID", a->id }, { "MESOS_SLAVE_ID", a->id },
+        { "MESOS_CONTAINER_ID", e->container_id }, { "MESOS_CHECKPOINT", "1" },
         /* --switch_user=false: tasks run as the agent's user. */
-        setenv("MESOS_API_SWITCH_USER", a->switch_user ? "true" : "false", 1);
-        signal(SIGPIPE, SIG_DFL);
-        if (e->command_executor || e->default_executor) execl(exe, exe, "executor", (char *)NULL);
-        else execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
+        { "MESOS_API_SWITCH_USER", a->switch_user ? "true" : "false" },
+    };
+    enum { NV = sizeof vars / sizeof *vars };
+    char *env[NV + 1];
+    for (size_t i = 0; i < NV; i++) {
+        size_t l = strlen(vars[i].name) + strlen(vars[i].value) + 2;
+        env[i] = xmalloc(l);
+        snprintf(env[i], l, "%s=%s", vars[i].name, vars[i].value);
     }
+    env[NV] = NULL;
+    struct spawn_opts so = { .cwd = e->sandbox, .in = "/dev/null", .out = out, .err = err,
+                             .new_session = 1, .env = env };
+    pid_t pid;
+    if (e->command_executor || e->default_executor) {
+        char *argv[] = { exe, "executor", NULL };
+        pid = spawn_process(exe, argv, &so);
+    } else {
+        char *argv[] = { "sh", "-c", cmd, NULL };
+        pid = spawn_process("/bin/sh", argv, &so);
+    }
+    for (size_t i = 0; i < NV; i++) free(env[i]);
+    if (pid < 0) return (int)pid;
+    /* Reap on SIGCHLD (-EBUSY: registered already, by us or another agent
+     * of `mesos_api local`; the 100 ms reaper covers those). */
+    loop_sigchld(a->loop, on_sigchld, a);
     e->pid = pid;
     LOG("Started executor %s of framework %s (pid %d) in %s", e->executor_id, e->framework_id, (int)pid, e->sandbox);
     return 0;
@@ -475,6 +579,7 @@ static struct aexec *new_exec(struct agent_proc *a, const char *fw, const char *
     loop_timer_init(&e->heartbeat, heartbeat_cb);
     e->next = a->executors;
     a->executors = e;
+    index_exec(e);
     return e;
 }
 
@@ -489,13 +594,30 @@ static struct atask *new_task(struct aexec *e, const char *id, const uint8_t *in
     loop_timer_init(&t->retry, retry_cb);
     t->next = e->tasks;
     e->tasks = t;
+    index_task(t);
     return t;
+}
+
+/* mkdir -p from the deep end: the sandbox's parents mostly exist, so this
+ * costs a few mkdir calls instead of one per component of the path. */
+static int mkdirs_up(const char *path, int depth)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    if (errno != ENOENT || depth > 64) return -errno;
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || (size_t)(slash - path) >= sizeof parent) return -ENOENT;
+    memcpy(parent, path, (size_t)(slash - path));
+    parent[slash - path] = 0;
+    int rc = mkdirs_up(parent, depth + 1);
+    if (rc < 0) return rc;
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
 /* Start a fresh executor; on failure its tasks fail. Returns 0 or -1. */
 static int start_exec(struct aexec *e)
 {
-    int rc = agent_mkdirs(e->sandbox);
+    int rc = mkdirs_up(e->sandbox, 0);
     if (rc == 0) rc = spawn(e);
     if (rc < 0) {
         e->a->container_launch_errors++;
@@ -772,23 +894,45 @@ void agent_exec_resend(struct agent_proc *a)
 static void executor_gone(struct aexec *e, const char *how, int status);
 
 /* Reap exited executors; their unfinished tasks fail. Executors recovered
- * after a restart are not our children: they are checked with kill(pid, 0). */
+ * after a restart are not our children: they are checked with kill(pid, 0).
+ * What the exited executors left in their sessions is killed in one pass
+ * over /proc for all of them (containers_kill_sessions). */
 void agent_exec_reap(struct agent_proc *a)
 {
+    enum { BATCH = 256 };
     for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) break;
-        struct aexec *e = a->executors;
-        for (; e; e = e->next) {
-            if (e->pid != pid) continue;
-            char how[64];
-            snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-            executor_gone(e, how, status);
-            break;
+        struct { pid_t pid; int status; } got[BATCH];
+        int sids[BATCH];
+        size_t n = 0, ns = 0;
+        while (n < BATCH) {
+            int status;
+            pid_t pid = waitpid(-1, &status, WNOHANG);
+            if (pid <= 0) break;
+            got[n].pid = pid;
+            got[n++].status = status;
         }
-        if (!e) containers_reaped(a, pid, status);     /* a container of the operator API */
+        if (!n) break;
+        for (size_t i = 0; i < n; i++)
+            for (struct aexec *e = a->executors; e; e = e->next)
+                if (e->pid == got[i].pid) { sids[ns++] = got[i].pid; break; }
+        /* As upstream destroys the container of an executor that exited:
+         * what it left running in its session goes with it. */
+        if (ns) containers_kill_sessions(sids, ns, SIGKILL);
+        for (size_t i = 0; i < n; i++) {
+            struct aexec *e = a->executors;
+            for (; e; e = e->next) {
+                if (e->pid != got[i].pid) continue;
+                int status = got[i].status;
+                char how[64];
+                snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                e->pid = -e->pid;                  /* its session is dealt with */
+                executor_gone(e, how, status);
+                break;
+            }
+            if (!e) containers_reaped(a, got[i].pid, got[i].status);  /* a container of the operator API */
+        }
+        if (n < BATCH) break;
     }
     for (struct aexec *e = a->executors, *next; e; e = next) {
         next = e->next;
@@ -796,11 +940,22 @@ void agent_exec_reap(struct agent_proc *a)
     }
 }
 
+/* SIGCHLD: reap at once rather than at the next tick of the agent's reaper. */
+static void on_sigchld(struct loop *l, void *arg)
+{
+    (void)l;
+    struct agent_proc *a = arg;
+    agent_exec_reap(a);
+    containers_tick(a);
+    agent_shutdown_tick(a);
+}
+
 static void executor_gone(struct aexec *e, const char *how, int status)
 {
     struct agent_proc *a = e->a;
     /* As upstream destroys the container of an executor that exited: what
-     * it left running in its session goes with it. */
+     * it left running in its session goes with it (a negative pid: the
+     * reaper did that already for a batch of sessions). */
     if (e->pid > 0) containers_kill_session(e->pid, SIGKILL, e->adopted ? e->sandbox : NULL);
     e->pid = 0;
     a->executors_terminated++;
@@ -836,6 +991,10 @@ static void executor_gone(struct aexec *e, const char *how, int status)
     loop_timer_stop(a->loop, &e->heartbeat);
     int pending = 0;
     for (struct atask *t = e->tasks; t; t = t->next) pending += t->updates != NULL;
+    if (!pending && !left && !e->tasks) {
+        exec_free(e);                  /* removes its checkpoint */
+        return;
+    }
     checkpoint(e);
     if (!pending && !left) exec_free(e);
 }
@@ -1166,6 +1325,8 @@ void agent_exec_recover(struct agent_proc *a)
         e->subscribed = 1;                   /* it had subscribed to the agent before */
         e->next = a->executors;
         a->executors = e;
+        index_exec(e);
+        for (struct atask *t = e->tasks; t; t = t->next) index_task(t);
         int alive = e->pid > 0 && kill(e->pid, 0) == 0;
         LOG("Recovered executor %s of framework %s (pid %d, %s)", e->executor_id, e->framework_id,
             (int)e->pid, alive ? "running" : "gone");
@@ -1214,7 +1375,14 @@ void agent_exec_encode_reregister(struct agent_proc *a, struct buf *m)
 
 void agent_exec_free_all(struct agent_proc *a)
 {
+    loop_sigchld_stop(a->loop, a);
     while (a->executors) exec_free(a->executors);
+    if (a->exec_index) {
+        free(a->exec_index->execs.b);
+        free(a->exec_index->tasks.b);
+        free(a->exec_index);
+        a->exec_index = NULL;
+    }
 }
 
 /* ==== Views for the operator API (agent_api.c) ========================== */

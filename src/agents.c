@@ -165,6 +165,40 @@ static int terminal_state(int s)
     return s == 2 || s == 3 || s == 4 || s == 5 || s == 7 || s == 9 || s == 11 || s == 12;
 }
 
+/* A task object with its two ids stored after it (one allocation). */
+static struct mtask *mtask_new(const char *fw, const char *tid)
+{
+    size_t tn = strlen(tid) + 1, fn = strlen(fw) + 1;
+    struct mtask *t = xcalloc(1, sizeof *t + tn + fn);
+    memcpy(t->task_id, tid, tn);
+    memcpy(t->task_id + tn, fw, fn);
+    t->framework_id = t->task_id + tn;
+    return t;
+}
+
+/* The base bytes are complete: shrink them to their size and note where
+ * state (6) and statuses (8) go among them, so that encode_task writes the
+ * Task in field order without looking. */
+static void mtask_seal(struct mtask *t)
+{
+    const uint8_t *p = (const uint8_t *)t->base.data;
+    size_t n = t->base.len, at6 = n, at8 = n;
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, n);
+    while (pbw_next(&r, &f) == 1) {
+        size_t off = (size_t)(f.start - p);
+        if (f.tag > 6 && at6 == n) at6 = off;
+        if (f.tag > 8) { at8 = off; break; }
+    }
+    t->at6 = (uint32_t)at6;
+    t->at8 = (uint32_t)(at8 < at6 ? at6 : at8);
+    if (n && n < t->base.cap) {
+        t->base.data = xrealloc(t->base.data, n);
+        t->base.cap = n;
+    }
+}
+
 static void mtask_free(struct mtask *t)
 {
     buf_free(&t->base);
@@ -213,14 +247,74 @@ static struct mtask **hist_list(struct master *m, int which, size_t **n)
     return which == HIST_COMPLETED ? &m->completed_tasks : &m->unreachable_tasks;
 }
 
-/* Unlink *pp from a history list (the caller frees or moves it). */
-static struct mtask *hist_take(struct master *m, int which, struct mtask **pp)
+/* ---- The history's index by (framework id, task id) ----
+ * Open addressing with linear probing, at most half full; deletion shifts
+ * the following entries back. A re-registering agent's tasks and status
+ * updates of finished tasks are found here, not by walking lists of tens
+ * of thousands of tasks for each of them. */
+static size_t ids_hash(const char *fw, const char *tid)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = fw; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = tid; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    return (size_t)(h ^ h >> 29);
+}
+
+static void hidx_put(struct hist_index *x, struct mtask *t)
+{
+    if ((x->count + 1) * 2 > x->cap) {
+        struct hist_index y = { .cap = x->cap ? x->cap * 2 : 64 };
+        y.slot = xcalloc(y.cap, sizeof *y.slot);
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->slot[i]) hidx_put(&y, x->slot[i]);
+        free(x->slot);
+        *x = y;
+    }
+    size_t i = ids_hash(t->framework_id, t->task_id) & (x->cap - 1);
+    while (x->slot[i]) i = (i + 1) & (x->cap - 1);
+    x->slot[i] = t;
+    x->count++;
+}
+
+static struct mtask *hidx_find(const struct hist_index *x, const char *fw, const char *tid)
+{
+    if (!x->cap) return NULL;
+    for (size_t i = ids_hash(fw, tid) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
+        if (strcmp(x->slot[i]->task_id, tid) == 0 && strcmp(x->slot[i]->framework_id, fw) == 0) return x->slot[i];
+    return NULL;
+}
+
+static void hidx_del(struct hist_index *x, const struct mtask *t)
+{
+    size_t mask = x->cap - 1, i = ids_hash(t->framework_id, t->task_id) & mask;
+    while (x->slot[i] && x->slot[i] != t) i = (i + 1) & mask;
+    if (!x->slot[i]) return;
+    x->slot[i] = NULL;
+    x->count--;
+    /* Move back what probed past the hole. */
+    for (size_t j = (i + 1) & mask; x->slot[j]; j = (j + 1) & mask) {
+        size_t home = ids_hash(x->slot[j]->framework_id, x->slot[j]->task_id) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            x->slot[i] = x->slot[j];
+            x->slot[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* Unlink a task from a history list (the caller frees or moves it). */
+static struct mtask *hist_remove(struct master *m, int which, struct mtask *t)
 {
     size_t *n;
-    hist_list(m, which, &n);
-    struct mtask *t = *pp;
-    *pp = t->next;
+    struct mtask **list = hist_list(m, which, &n);
+    if (t->prev) t->prev->next = t->next;
+    else *list = t->next;
+    if (t->next) t->next->prev = t->prev;
+    else m->hist_tail[which] = t->prev;
+    t->next = t->prev = NULL;
     (*n)--;
+    hidx_del(&m->hist_idx[which], t);
     size_t *c = hist_count(m, t->framework_id, which);
     if (*c) (*c)--;
     return t;
@@ -230,24 +324,24 @@ static void hist_push(struct master *m, int which, struct mtask *t)
 {
     size_t *n, max = hist_limit(m, which);
     struct mtask **list = hist_list(m, which, &n);
+    t->prev = NULL;
     t->next = *list;
+    if (*list) (*list)->prev = t;
+    else m->hist_tail[which] = t;
     *list = t;
     (*n)++;
+    hidx_put(&m->hist_idx[which], t);
     size_t *c = hist_count(m, t->framework_id, which);
     if (++*c > max) {                    /* the framework's oldest goes */
-        struct mtask **oldest = NULL;
-        for (struct mtask **pp = list; *pp; pp = &(*pp)->next)
-            if (strcmp((*pp)->framework_id, t->framework_id) == 0) oldest = pp;
-        mtask_free(hist_take(m, which, oldest));
+        struct mtask *oldest = m->hist_tail[which];
+        while (oldest && strcmp(oldest->framework_id, t->framework_id) != 0) oldest = oldest->prev;
+        if (oldest) mtask_free(hist_remove(m, which, oldest));
     }
     int fws = 50;
     struct flag *fl = flags_find(m->flags, m->nflags, "max_completed_frameworks");
     if (fl && fl->present && fl->i >= 0) fws = (int)fl->i;
-    if (*n > max * ((size_t)fws + m->nframeworks + 1)) {   /* the oldest of all goes */
-        struct mtask **pp = list;
-        while ((*pp)->next) pp = &(*pp)->next;
-        mtask_free(hist_take(m, which, pp));
-    }
+    if (*n > max * ((size_t)fws + m->nframeworks + 1))     /* the oldest of all goes */
+        mtask_free(hist_remove(m, which, m->hist_tail[which]));
 }
 
 /* Does the task already hold a status with this uuid? */
@@ -264,15 +358,16 @@ static int has_status(const struct mtask *t, const uint8_t *uuid, size_t n)
 
 static struct mtask *find_completed(struct master *m, const char *fw, const char *tid)
 {
-    for (struct mtask *t = m->completed_tasks; t; t = t->next)
-        if (strcmp(t->task_id, tid) == 0 && strcmp(t->framework_id, fw) == 0) return t;
-    return NULL;
+    return hidx_find(&m->hist_idx[HIST_COMPLETED], fw, tid);
 }
 
 /* A Task (v0 from ReregisterSlave, same numbers as v1): split off state and statuses. */
 static struct mtask *mtask_from_task(const uint8_t *p, size_t n)
 {
-    struct mtask *t = xcalloc(1, sizeof *t);
+    char fw[256] = "", tid[256] = "";
+    pbw_get_id(p, n, 3, fw, sizeof fw);
+    pbw_get_id(p, n, 2, tid, sizeof tid);
+    struct mtask *t = mtask_new(fw, tid);
     struct pbw_reader r;
     struct pbw_field f;
     pbw_reader_init(&r, p, n);
@@ -283,8 +378,7 @@ static struct mtask *mtask_from_task(const uint8_t *p, size_t n)
             t->nstatuses++;
         } else buf_append(&t->base, f.start, (size_t)(r.p - f.start));
     }
-    pbw_get_id(p, n, 3, t->framework_id, sizeof t->framework_id);
-    pbw_get_id(p, n, 2, t->task_id, sizeof t->task_id);
+    mtask_seal(t);
     return t;
 }
 
@@ -319,6 +413,7 @@ static void tasks_unreachable(struct master *m, struct agent *a, const char *mes
     while (a->tasks) {
         struct mtask *t = a->tasks;
         a->tasks = t->next;
+        a->tasks_gen++;
         if (terminal_state(t->state)) { hist_push(m, HIST_COMPLETED, t); continue; }
         if (message) {                                   /* removed by the operator */
             struct framework *f = sched_find(m, t->framework_id);
@@ -348,6 +443,7 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
 {
     struct mtask *old = a->tasks;                        /* freed below: the events compare against it */
     a->tasks = NULL;
+    a->tasks_gen++;
     struct pbw_reader r;
     struct pbw_field f;
     pbw_reader_init(&r, p, n);
@@ -355,11 +451,8 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
         if (f.tag != tag || f.wt != PBW_LEN) continue;
         struct mtask *t = mtask_from_task(f.p, f.n);
         /* A task that comes back from an unreachable agent leaves that list. */
-        for (struct mtask **pp = &m->unreachable_tasks; *pp; pp = &(*pp)->next)
-            if (strcmp((*pp)->task_id, t->task_id) == 0 && strcmp((*pp)->framework_id, t->framework_id) == 0) {
-                mtask_free(hist_take(m, HIST_UNREACHABLE, pp));
-                break;
-            }
+        struct mtask *u = hidx_find(&m->hist_idx[HIST_UNREACHABLE], t->framework_id, t->task_id);
+        if (u) mtask_free(hist_remove(m, HIST_UNREACHABLE, u));
         if (terminal_state(t->state)) {
             if (find_completed(m, t->framework_id, t->task_id)) mtask_free(t);
             else {
@@ -372,6 +465,7 @@ static void replace_tasks(struct master *m, struct agent *a, const uint8_t *p, s
         if (!on_list(old, t)) events_task_added(m, t);
         t->next = a->tasks;
         a->tasks = t;
+        a->tasks_gen++;
     }
     while (old) {
         struct mtask *t = old;
@@ -413,17 +507,17 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
     int learned = 0;
     if (!t) {
         /* A task the master did not launch (or forgot in a failover): learn it. */
-        t = xcalloc(1, sizeof *t);
-        snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
-        snprintf(t->task_id, sizeof t->task_id, "%s", tid);
+        t = mtask_new(fw, tid);
         pbw_put_str(&t->base, 1, tid);                   /* name: unknown, the id */
         size_t k = pbw_begin(&t->base, 2); pbw_put_str(&t->base, 1, tid); pbw_end(&t->base, k);
         k = pbw_begin(&t->base, 3); pbw_put_str(&t->base, 1, fw); pbw_end(&t->base, k);
         struct pbw_field ex;
         if (pbw_find(u.p, u.n, 2, &ex) == 1 && ex.wt == PBW_LEN) pbw_put_bytes(&t->base, 4, ex.p, ex.n);
         k = pbw_begin(&t->base, 5); pbw_put_str(&t->base, 1, a->id); pbw_end(&t->base, k);
+        mtask_seal(t);
         t->next = a->tasks;
         a->tasks = t;
+        a->tasks_gen++;
         learned = 1;
     }
     int was_terminal = terminal_state(t->state);
@@ -439,6 +533,7 @@ static void on_status_update(struct master *m, struct agent *a, const uint8_t *p
         struct mtask **pp = &a->tasks;
         while (*pp != t) pp = &(*pp)->next;
         *pp = t->next;
+        a->tasks_gen++;
         hist_push(m, HIST_COMPLETED, t);
         sched_forward_update(m, fw, st.p, st.n);
         agent_admin_check_drained(m, a);                  /* may remove the agent (mark_gone) */
@@ -455,10 +550,10 @@ struct agent *agents_find(struct master *m, const char *id, size_t n) { return b
  * resources 4, executor 5). */
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw, const uint8_t *p, size_t n)
 {
-    struct mtask *t = xcalloc(1, sizeof *t);
+    char tid[256] = "";
+    pbw_get_id(p, n, 2, tid, sizeof tid);
+    struct mtask *t = mtask_new(fw, tid);
     struct pbw_field f, ex, exid;
-    snprintf(t->framework_id, sizeof t->framework_id, "%s", fw);
-    pbw_get_id(p, n, 2, t->task_id, sizeof t->task_id);
     if (pbw_find(p, n, 1, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 1, f.p, f.n);
     if (pbw_find(p, n, 2, &f) == 1 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 2, f.p, f.n);
     size_t k = pbw_begin(&t->base, 3);
@@ -472,9 +567,11 @@ struct mtask *agents_add_task(struct master *m, struct agent *a, const char *fw,
     pbw_reader_init(&r, p, n);
     while (pbw_next(&r, &f) == 1)
         if (f.tag == 4 && f.wt == PBW_LEN) pbw_put_bytes(&t->base, 7, f.p, f.n);
+    mtask_seal(t);
     t->state = 6;                                        /* TASK_STAGING */
     t->next = a->tasks;
     a->tasks = t;
+    a->tasks_gen++;
     events_task_added(m, t);
     return t;
 }
@@ -554,19 +651,28 @@ static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
         state[sn++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
         if (v <= 0x7f) break;
     }
+    /* state (6) and statuses (8) go where they belong among the kept
+     * fields (mtask_seal), so the Task comes out in field order (as
+     * upstream's) and the JSON transcoder takes its one-pass path. */
+    const uint8_t *p = (const uint8_t *)t->base.data;
+    size_t n = t->base.len, at6 = t->at6, at8 = t->at8;
     pbw_put_key(pb, tag, PBW_LEN);
-    pbw_put_varint(pb, t->base.len + sn + t->statuses.len);
-    buf_append(pb, t->base.data, t->base.len);
+    pbw_put_varint(pb, n + sn + t->statuses.len);
+    buf_append(pb, p, at6);
     buf_append(pb, state, sn);
+    buf_append(pb, p + at6, at8 - at6);
     buf_append(pb, t->statuses.data, t->statuses.len);
+    buf_append(pb, p + at8, n - at8);
 }
 
 void agents_encode_get_tasks(struct master *m, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next)
         for (struct mtask *t = a->tasks; t; t = t->next) encode_task(pb, 2, t);
-    for (struct mtask *t = m->unreachable_tasks; t; t = t->next) encode_task(pb, 5, t);
+    /* In field order (completed_tasks 3 before unreachable_tasks 5), so the
+     * JSON transcoder's one-pass path applies. */
     for (struct mtask *t = m->completed_tasks; t; t = t->next) encode_task(pb, 3, t);
+    for (struct mtask *t = m->unreachable_tasks; t; t = t->next) encode_task(pb, 5, t);
 }
 
 size_t agents_count_tasks(struct master *m, int state)
@@ -596,6 +702,7 @@ static void remove_agent(struct master *m, struct agent *a, int how, double time
     loop_timer_stop(m->loop, &a->ping);
     buf_free(&a->info);
     buf_free(&a->capabilities);
+    buf_free(&a->used_pb);
     free(a);
 }
 
@@ -917,12 +1024,16 @@ void agents_free(struct master *m)
     free(m->id_index);
     m->pid_index = m->id_index = NULL;
     struct mtask **lists[] = { &m->completed_tasks, &m->unreachable_tasks };
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         while (*lists[i]) {
             struct mtask *t = *lists[i];
             *lists[i] = t->next;
             mtask_free(t);
         }
+        m->hist_tail[i] = NULL;
+        free(m->hist_idx[i].slot);
+        memset(&m->hist_idx[i], 0, sizeof m->hist_idx[i]);
+    }
     free(m->fwcounts);
     m->fwcounts = NULL;
     m->nfwcounts = 0;
@@ -935,6 +1046,24 @@ void agents_free(struct master *m)
 
 /* ==== GET_AGENTS ======================================================== */
 
+/* allocated_resources (8): what the agent's tasks use. Task resources never
+ * change, so the encoding is kept until the list of tasks changes (every
+ * change bumps tasks_gen), and a GET_STATE of a steady cluster neither
+ * decodes every task's resources again nor walks the tasks for them. */
+static void put_allocated(struct agent *a, struct buf *pb)
+{
+    if (a->tasks_gen == 0) a->tasks_gen = 1;             /* used_gen 0 means "not computed" */
+    if (a->used_gen != a->tasks_gen) {
+        struct resources used = {0};
+        agents_used(a, &used);
+        buf_reset(&a->used_pb);
+        resources_encode(&used, 8, RESOURCES_ENDPOINT, &a->used_pb);
+        resources_free(&used);
+        a->used_gen = a->tasks_gen;
+    }
+    buf_append(pb, a->used_pb.data, a->used_pb.len);
+}
+
 static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
 {
     for (struct agent *a = m->agents; a; a = a->next) {
@@ -942,6 +1071,7 @@ static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
         size_t k = pbw_begin(pb, 1);
         pbw_put_bytes(pb, 1, a->info.data, a->info.len);         /* agent_info */
         pbw_put_uint(pb, 2, !a->deactivated);                     /* active */
+        pbw_put_uint(pb, 12, (uint64_t)a->deactivated);           /* declared next */
         pbw_put_str(pb, 3, a->version[0] ? a->version : "1.12.0");
         char pid[512];
         upid_format(&a->pid, pid, sizeof pid);
@@ -950,18 +1080,15 @@ static void encode_agents(struct master *m, struct agent *only, struct buf *pb)
         if (a->reregistered_time > 0) pbw_put_time(pb, 6, a->reregistered_time);
         /* total: with its reservations and volumes; allocated: what its
          * tasks use; offered: what its offers hold. */
-        struct resources total = {0}, used = {0}, offered = {0};
+        struct resources total = {0}, offered = {0};
         agents_total(a, &total);
         resources_encode(&total, 7, RESOURCES_ENDPOINT, pb);
         resources_free(&total);
-        agents_used(a, &used);
+        put_allocated(a, pb);
         sched_offered(m, a, &offered);
-        resources_encode(&used, 8, RESOURCES_ENDPOINT, pb);
         resources_encode(&offered, 9, RESOURCES_ENDPOINT, pb);
-        resources_free(&used);
         resources_free(&offered);
         buf_append(pb, a->capabilities.data, a->capabilities.len);
-        pbw_put_uint(pb, 12, (uint64_t)a->deactivated);
         agent_admin_encode_drain(m, a, pb);
         pbw_end(pb, k);
     }
@@ -984,14 +1111,15 @@ void agents_framework_removed(struct master *m, const char *fw)
             struct mtask *t = *pp;
             if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
             *pp = t->next;
+            a->tasks_gen++;
             master_status(m, t, a->id, 4, 3, msg, 0);   /* TASK_KILLED, REASON_FRAMEWORK_REMOVED */
             count_terminal(m, 4);
             hist_push(m, HIST_COMPLETED, t);
         }
-    for (struct mtask **pp = &m->unreachable_tasks; *pp;) {
-        struct mtask *t = *pp;
-        if (strcmp(t->framework_id, fw) != 0) { pp = &t->next; continue; }
-        hist_take(m, HIST_UNREACHABLE, pp);
+    for (struct mtask *t = m->unreachable_tasks, *next; t; t = next) {
+        next = t->next;
+        if (strcmp(t->framework_id, fw) != 0) continue;
+        hist_remove(m, HIST_UNREACHABLE, t);
         char aid[96] = "";
         pbw_get_id(t->base.data, t->base.len, 5, aid, sizeof aid);
         master_status(m, t, aid, 4, 3, msg, 0);

@@ -50,11 +50,19 @@ void api_empty(struct api_ctx *c, int status)
     ctx_free(c);
 }
 
-void api_respond(struct api_ctx *c, struct buf *pb)
+void api_respond(struct api_ctx *c, struct buf *pb) { api_respond_at(c, pb, 0); }
+
+void api_respond_at(struct api_ctx *c, struct buf *pb, size_t off)
 {
     if (c->json) {
+        /* Room in front for the server to put the head (no copy of a
+         * large answer); a size guess (JSON is about twice the protobuf
+         * bytes) spares the doubling copies of a large one. */
         struct buf js = {0};
-        if (pbjson_to_json(c->api->response_msg, pb->data, pb->len, &js) < 0) {
+        size_t n = pb->len - off;
+        buf_reserve(&js, SERVER_HEAD_ROOM + (n > (1u << 16) ? n * 9 / 4 : 0));
+        js.len = SERVER_HEAD_ROOM;
+        if (pbjson_to_json(c->api->response_msg, pb->data + off, n, &js) < 0) {
             buf_free(&js);
             buf_free(pb);
             LOG_ERR("failed to encode a %s response as JSON", c->api->what);
@@ -62,9 +70,12 @@ void api_respond(struct api_ctx *c, struct buf *pb)
             return;
         }
         buf_free(pb);
-        server_respond_buf(c->r, 200, NULL, CT_JSON, &js);
+        server_respond_room(c->r, 200, NULL, CT_JSON, &js, SERVER_HEAD_ROOM);
+    } else if (off >= SERVER_HEAD_ROOM) {
+        server_respond_room(c->r, 200, NULL, CT_PROTO, pb, off);
     } else {
-        server_respond_buf(c->r, 200, NULL, CT_PROTO, pb);
+        server_respond(c->r, 200, NULL, CT_PROTO, pb->data + off, pb->len - off);
+        buf_free(pb);
     }
     ctx_free(c);
 }

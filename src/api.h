@@ -112,6 +112,9 @@ void api_handle(struct request *r, void *arg);
 
 /* Answers. Each finishes the call: the ctx must not be used afterwards. */
 void api_respond(struct api_ctx *c, struct buf *response_pb);   /* 200 with the Response; takes the buf */
+/* The same, for a Response that starts `off` bytes into the buf (an encoder
+ * that wrote its headers backwards in front of the body). */
+void api_respond_at(struct api_ctx *c, struct buf *response_pb, size_t off);
 void api_empty(struct api_ctx *c, int status);                  /* 200/202, no body */
 void api_error(struct api_ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void api_done(struct api_ctx *c);                               /* free a ctx kept for a deferred answer */

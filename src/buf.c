@@ -64,7 +64,7 @@ static void grow(struct buf *b, size_t need)
     b->cap = cap;
 }
 
-int buf_reserve(struct buf *b, size_t extra)
+int buf_reserve_slow(struct buf *b, size_t extra)
 {
     size_t max = limit(b);
     if (b->len > max || extra > max - b->len) return -1;   /* also rules out overflow */

@@ -298,6 +298,30 @@ int containers_kill_session(int sid, int sig, const char *within)
     return n;
 }
 
+static int cmp_int(const void *x, const void *y)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+int containers_kill_sessions(int *sids, size_t n, int sig)
+{
+    int k = 0;
+    if (!n) return 0;
+    qsort(sids, n, sizeof *sids, cmp_int);
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+        int pid = atoi(de->d_name);
+        if (pid <= 1) continue;
+        int sid = getsid(pid);
+        if (sid > 1 && bsearch(&sid, sids, n, sizeof *sids, cmp_int) && kill(pid, sig) == 0) k++;
+    }
+    if (d) closedir(d);
+    return k;
+}
+
 void containers_encode(struct agent_proc *a, int show_nested, int show_standalone, struct buf *pb)
 {
     for (struct container *c = a->containers->list; c; c = c->next) {
@@ -922,6 +946,9 @@ static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
  * command's process. */
 static void container_init(const char *status_path)
 {
+    /* Not the agent's handler (loop_sigchld): it would wake the agent for a
+     * child that is not the agent's. */
+    signal(SIGCHLD, SIG_DFL);
     int sfd = open(status_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     sigset_t all, old;
     sigfillset(&all);

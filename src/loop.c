@@ -56,7 +56,16 @@ struct loop {
     volatile sig_atomic_t stop;
     int wake_w;                /* self-pipe: loop_stop from a signal handler wakes epoll_wait */
     struct loop_fd wake;
+    struct loop_fd chld;       /* read end of the SIGCHLD pipe (loop_sigchld), fd -1 when off */
+    void (*chld_cb)(struct loop *l, void *arg);
+    void *chld_arg;
 };
+
+/* The SIGCHLD pipe's write end: process-wide, as a signal handler takes no
+ * argument. -1 when no loop watches SIGCHLD. */
+static volatile sig_atomic_t sigchld_w = -1;
+
+static void sigchld_off(struct loop *l);
 
 uint64_t loop_clock_ms(void)
 {
@@ -81,6 +90,8 @@ struct loop *loop_new(void)
     l->now = loop_clock_ms();
     l->wake_w = -1;
     l->wake._slot = SIZE_MAX;
+    l->chld.fd = -1;
+    l->chld._slot = SIZE_MAX;
     /* Without the pipe loop_stop still works, but a signal landing just
      * before epoll_wait() would only be noticed at the next event or timer. */
     int p[2];
@@ -94,6 +105,7 @@ struct loop *loop_new(void)
 void loop_free(struct loop *l)
 {
     if (!l) return;
+    sigchld_off(l);
     if (l->wake_w >= 0) {
         close(l->wake.fd);
         close(l->wake_w);
@@ -370,4 +382,65 @@ void loop_stop(struct loop *l)
         (void)r;
         errno = e;
     }
+}
+
+/* ==== SIGCHLD =========================================================== */
+
+static void on_sigchld(int sig)
+{
+    (void)sig;
+    int e = errno;
+    if (sigchld_w >= 0) {
+        ssize_t r = write(sigchld_w, "", 1);   /* pipe full = a wake-up is pending anyway */
+        (void)r;
+    }
+    errno = e;
+}
+
+static void on_chld(struct loop *l, struct loop_fd *f, int ev)
+{
+    char tmp[256];
+    (void)ev;
+    while (read(f->fd, tmp, sizeof tmp) > 0) {}
+    if (l->chld_cb) l->chld_cb(l, l->chld_arg);
+}
+
+int loop_sigchld(struct loop *l, void (*cb)(struct loop *l, void *arg), void *arg)
+{
+    if (sigchld_w >= 0) return -EBUSY;
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) return -errno;
+    l->chld_cb = cb;
+    l->chld_arg = arg;
+    loop_add(l, &l->chld, p[0], LOOP_READ, on_chld);
+    sigchld_w = p[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) < 0) {
+        int e = errno;
+        sigchld_off(l);
+        return -e;
+    }
+    return 0;
+}
+
+static void sigchld_off(struct loop *l)
+{
+    if (l->chld.fd < 0) return;
+    signal(SIGCHLD, SIG_DFL);
+    int w = sigchld_w;
+    sigchld_w = -1;
+    if (w >= 0) close(w);
+    loop_del(l, &l->chld);
+    close(l->chld.fd);
+    l->chld.fd = -1;
+    l->chld_cb = NULL;
+}
+
+void loop_sigchld_stop(struct loop *l, void *arg)
+{
+    if (l->chld.fd >= 0 && l->chld_arg == arg) sigchld_off(l);
 }

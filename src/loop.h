@@ -65,4 +65,12 @@ void loop_run(struct loop *l);
 /* Async-signal-safe: may be called from a signal handler; wakes the wait. */
 void loop_stop(struct loop *l);
 
+/* SIGCHLD as an event: a handler (SA_RESTART) wakes poll through a pipe and
+ * cb runs from the loop, once per turn in which children changed state
+ * (reap them all with waitpid(WNOHANG)). The handler is process-wide, so one
+ * loop at a time: -EBUSY if one has it already; 0 or -errno. Stopped by
+ * loop_free or loop_sigchld_stop (the default SIGCHLD action comes back). */
+int loop_sigchld(struct loop *l, void (*cb)(struct loop *l, void *arg), void *arg);
+void loop_sigchld_stop(struct loop *l, void *arg);   /* if registered with this arg */
+
 #endif

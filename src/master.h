@@ -18,11 +18,14 @@
  * state and statuses, which are kept apart and appended when encoding. */
 struct mtask {
     struct mtask *next;
-    char framework_id[256], task_id[256];
-    struct buf base;             /* Task fields except state (6) and statuses (8) */
+    struct mtask *prev;          /* on a history list only (agents.c) */
+    const char *framework_id;    /* in ids[], after the task id */
+    struct buf base;             /* Task fields except state (6) and statuses (8), exact size */
     struct buf statuses;         /* repeated TaskStatus, each with its key (tag 8) */
     unsigned nstatuses;
     int state;
+    uint32_t at6, at8;           /* offsets in base where state and statuses belong */
+    char task_id[];              /* NUL-terminated, then the framework id */
 };
 
 /* A (non-command) executor the master knows on an agent. */
@@ -55,6 +58,9 @@ struct agent {
     struct mexec *executors;
     struct agent *pid_next, *id_next;   /* chains of the master's agent indexes (agents.c) */
     struct agent_ops *ops;       /* total resources and operations (operations.c) */
+    uint64_t tasks_gen;          /* bumped whenever `tasks` gains or loses one (agents.c) */
+    struct buf used_pb;          /* allocated_resources as encoded for GET_AGENTS, */
+    uint64_t used_gen;           /* ... when tasks_gen was this (0: not yet) */
 };
 
 /* A framework subscribed through the v1 scheduler API (scheduler.c). */
@@ -181,7 +187,9 @@ struct master {
     struct unreachable *unreachable;
     size_t nunreachable;
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
-    struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists */
+    struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists, newest first */
+    struct mtask *hist_tail[2];                          /* their oldest */
+    struct hist_index { struct mtask **slot; size_t cap, count; } hist_idx[2];   /* by ids */
     size_t ncompleted, nunreachable_tasks;
     struct fwcount *fwcounts;                            /* tasks per framework on those lists */
     size_t nfwcounts;

@@ -349,13 +349,43 @@ void op_get_executors(struct api_ctx *c)
     respond_with(c, mesos_v1_master_Response_Type_GET_EXECUTORS, 12, agents_encode_get_executors);
 }
 
-/* One consistent snapshot: the loop runs nothing else while this encodes. */
-void master_encode_state(struct master *m, struct buf *pb)
+/* GetState is encoded after some spare room, tasks first: the tasks are
+ * the bulk of a large answer, and their length is known only once they are
+ * written. The headers in front of them are then written backwards into
+ * the room, so no encoded byte is ever moved (pbw_begin/pbw_end would shift
+ * each nested message whose length needs more than one byte). */
+/* Room for the keys and lengths of up to 4 levels, and the HTTP head. */
+enum { STATE_ROOM = 48 + SERVER_HEAD_ROOM };
+
+/* Write key(tag, LEN) and the varint n so that they end at `end`; returns
+ * where they start. */
+static char *put_head_back(char *end, uint32_t tag, uint64_t n)
 {
-    size_t k = pbw_begin(pb, 1);
+    uint8_t tmp[20];
+    size_t k = 0;
+    for (uint64_t v = (uint64_t)tag << 3 | PBW_LEN; ; v >>= 7) {
+        tmp[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f) break;
+    }
+    for (uint64_t v = n; ; v >>= 7) {
+        tmp[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f) break;
+    }
+    memcpy(end - k, tmp, k);
+    return end - k;
+}
+
+/* pb gets STATE_ROOM spare bytes, then GetState's fields but for the tasks'
+ * own header; returns where that header starts (inside the room). */
+static size_t encode_state_after_room(struct master *m, struct buf *pb)
+{
+    size_t base = pb->len;
+    buf_reserve(pb, STATE_ROOM);
+    memset(pb->data + pb->len, 0, STATE_ROOM);
+    pb->len += STATE_ROOM;
     agents_encode_get_tasks(m, pb);
-    pbw_end(pb, k);
-    k = pbw_begin(pb, 2);
+    size_t tasks = pb->len - base - STATE_ROOM;
+    size_t k = pbw_begin(pb, 2);
     agents_encode_get_executors(m, pb);
     pbw_end(pb, k);
     k = pbw_begin(pb, 3);
@@ -364,11 +394,28 @@ void master_encode_state(struct master *m, struct buf *pb)
     k = pbw_begin(pb, 4);
     agents_encode_get_agents(m, pb);
     pbw_end(pb, k);
+    char *start = put_head_back(pb->data + base + STATE_ROOM, 1, tasks);
+    return (size_t)(start - pb->data);
+}
+
+/* One consistent snapshot: the loop runs nothing else while this encodes. */
+void master_encode_state(struct master *m, struct buf *pb)
+{
+    struct buf tmp = {0};
+    size_t off = encode_state_after_room(m, &tmp);
+    buf_append(pb, tmp.data + off, tmp.len - off);
+    buf_free(&tmp);
 }
 
 void op_get_state(struct api_ctx *c)
 {
-    respond_with(c, mesos_v1_master_Response_Type_GET_STATE, 9, master_encode_state);
+    struct buf pb = {0};
+    size_t off = encode_state_after_room(c->state, &pb);
+    char *start = put_head_back(pb.data + off, 9, pb.len - off);           /* Response.get_state */
+    _Static_assert(mesos_v1_master_Response_Type_GET_STATE < 0x80, "a one-byte varint");
+    *--start = mesos_v1_master_Response_Type_GET_STATE;                    /* type (1), a varint */
+    *--start = 1 << 3 | PBW_VARINT;
+    api_respond_at(c, &pb, (size_t)(start - pb.data));
 }
 
 /* ==== Weights =========================================================== */

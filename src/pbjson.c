@@ -11,6 +11,7 @@
  * come as strings, enums only by name, required fields checked at the end. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ struct entry { uint16_t fi; struct pbw_field f; };
 
 /* Entries of all open messages share one stack-like array; `tmp` and
  * `count` are room for ordering one message's entries at a time. */
-struct scratch { struct entry *e, *tmp; size_t len, cap, tmp_cap; size_t *count, count_cap; };
+struct scratch { struct entry *e, *tmp; size_t len, cap, tmp_cap; size_t *count, count_cap; int worker; };
 
 /* Order e[base..len) by declaration index, stably (a counting sort: a
  * huge repeated field must not cost entries x fields). Entries usually
@@ -98,13 +99,14 @@ static void order_entries(struct scratch *s, size_t base, size_t nfields)
 }
 
 /* "name": -- field names are proto identifiers and need no escaping. */
-static int put_key(struct buf *out, const char *name)
+static int put_key(struct buf *out, const struct pbd_field *fd)
 {
-    size_t n = strlen(name);
+    const char *name = fd->name;
+    size_t n = fd->namelen;
     if (buf_reserve(out, n + 3) < 0) return -1;
     char *d = out->data + out->len;
     d[0] = '"';
-    memcpy(d + 1, name, n);
+    buf_copy_short(d + 1, name, n);
     d[n + 1] = '"';
     d[n + 2] = ':';
     out->len += n + 3;
@@ -124,6 +126,7 @@ static int push(struct scratch *s, uint16_t fi, const struct pbw_field *f)
 }
 
 static int msg_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, struct scratch *s, int depth);
+static int fast_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, struct scratch *s, int depth);
 
 static int64_t zigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
@@ -184,7 +187,7 @@ static int value_to_json(const struct pbd_field *fd, const struct pbw_field *f, 
     switch (fd->type) {
     case PBD_STRING: return json_write_string(out, (const char *)f->p, f->n);
     case PBD_BYTES: return json_write_base64(out, f->p, f->n);
-    case PBD_MESSAGE: return msg_to_json(fd->ref, f->p, f->n, out, s, depth + 1);
+    case PBD_MESSAGE: return fast_to_json(fd->ref, f->p, f->n, out, s, depth + 1);
     default: return scalar_to_json(fd, f->v, out);
     }
 }
@@ -289,7 +292,7 @@ static int msg_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, stru
         }
         if (!first_key && json_putc(out, ',') < 0) { rc = -1; break; }
         first_key = 0;
-        if (put_key(out, fd->name) < 0) { rc = -1; break; }
+        if (put_key(out, fd) < 0) { rc = -1; break; }
         if (count == 0 && fd->label != PBD_REPEATED) { rc = default_to_json(fd, out); continue; }
         if (fd->label != PBD_REPEATED) { rc = value_to_json(fd, &s->e[last].f, out, s, depth); continue; }
 
@@ -313,10 +316,200 @@ static int msg_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, stru
     return rc;
 }
 
+/* The usual case in one pass: fields arrive in declaration order (every
+ * encoder here writes them so), each singular field once, each repeated
+ * field's elements together. Keys are written as the fields come, and the
+ * defaults and always-present empty lists of the fields skipped in between.
+ * Anything else (an out-of-order or repeated singular field, an unknown enum
+ * number) takes the output back to where this message began and hands it to
+ * msg_to_json, which collects and orders first; nested messages decide for
+ * themselves. Returns 0 or -1. */
+static int fast_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, struct scratch *s, int depth);
+
+/* Fields (cur, to) were absent: write what msg_to_json writes for them. */
+static int absent_fields(const struct pbd_msg *m, int cur, int to, struct buf *out, int *first_key)
+{
+    if (m->nabsent == 0) return 0;
+    for (int fi = cur + 1; fi < to; fi++) {
+        const struct pbd_field *fd = &m->fields[fi];
+        int emit_default = fd->label == PBD_OPTIONAL && fd->dflt && !(fd->flags & PBD_DEPRECATED);
+        int emit_empty = fd->label == PBD_REPEATED && (fd->flags & PBD_ALWAYS);
+        if (!emit_default && !emit_empty) continue;
+        if (!*first_key && json_putc(out, ',') < 0) return -1;
+        *first_key = 0;
+        if (put_key(out, fd) < 0) return -1;
+        if (emit_default) { if (default_to_json(fd, out) < 0) return -1; }
+        else if (buf_puts(out, fd->flags & PBD_MAP ? "{}" : "[]") < 0) return -1;
+    }
+    return 0;
+}
+
+#define FAST_SLOW 1   /* this message needs the general path */
+
+/* ---- A large list on two cores ----
+ * A list of messages of several MB (GET_STATE's tasks, GET_AGENTS' agents)
+ * is written half by the calling thread and half by a helper thread into
+ * its own buffer, appended after; each element's JSON depends only on its
+ * bytes and the constant descriptor tables, so the halves are independent.
+ * The caller waits for the helper: the loop is blocked as long as when one
+ * thread wrote it all, only for about half as long. */
+#define PAR_MIN ((size_t)4 << 20)   /* bytes of list worth a second thread */
+
+struct half {
+    const struct pbd_field *fd;
+    const uint8_t *p, *end;        /* the elements (keys included) */
+    uint32_t tag;
+    int depth, rc;
+    struct buf out;
+};
+
+/* Write the elements in [p, end) (fields `tag`, all of them), comma first
+ * unless *first. */
+static int list_elements(const struct pbd_field *fd, uint32_t tag, const uint8_t *p, const uint8_t *end,
+                         struct buf *out, struct scratch *s, int depth, int *first)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    pbw_reader_init(&r, p, (size_t)(end - p));
+    int rc;
+    while ((rc = pbw_next_fast(&r, &f)) == 1) {
+        if (f.tag != tag || f.wt != PBW_LEN) return -1;
+        if (!*first && json_putc(out, ',') < 0) return -1;
+        *first = 0;
+        if (fast_to_json(fd->ref, f.p, f.n, out, s, depth + 1) < 0) return -1;
+    }
+    return rc;
+}
+
+static void *half_main(void *arg)
+{
+    struct half *h = arg;
+    struct scratch s = { .worker = 1 };
+    int first = 1;
+    h->rc = list_elements(h->fd, h->tag, h->p, h->end, &h->out, &s, h->depth, &first);
+    free(s.e);
+    free(s.tmp);
+    free(s.count);
+    return NULL;
+}
+
+/* The list starting with field f goes on while the same tag follows. When
+ * it is large, write it on two threads and return where it ends (the
+ * caller goes on from there); return NULL to have it written as usual. */
+static const uint8_t *par_list(const struct pbd_field *fd, const struct pbw_field *f, const uint8_t *end,
+                               struct buf *out, struct scratch *s, int depth, int *first)
+{
+    if (s->worker || (size_t)(end - f->start) < PAR_MIN || fd->type != PBD_MESSAGE || (fd->flags & PBD_MAP))
+        return NULL;
+    /* Find the list's end and a boundary between elements near its middle. */
+    struct pbw_reader r;
+    struct pbw_field x;
+    const uint8_t *run_end = f->start, *mid = NULL;
+    pbw_reader_init(&r, f->start, (size_t)(end - f->start));
+    while (pbw_next(&r, &x) == 1 && x.tag == f->tag && x.wt == PBW_LEN) run_end = r.p;
+    if ((size_t)(run_end - f->start) < PAR_MIN) return NULL;
+    const uint8_t *half_way = f->start + (run_end - f->start) / 2;
+    pbw_reader_init(&r, f->start, (size_t)(run_end - f->start));
+    while (pbw_next(&r, &x) == 1) if (r.p >= half_way) { mid = r.p; break; }
+    if (!mid || mid >= run_end) return NULL;
+
+    struct half h = { .fd = fd, .p = mid, .end = run_end, .tag = f->tag, .depth = depth };
+    buf_reserve(&h.out, (size_t)(run_end - mid) * 9 / 4);
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, half_main, &h) == 0;
+    int rc = list_elements(fd, f->tag, f->start, mid, out, s, depth, first);
+    if (threaded) pthread_join(th, NULL);
+    else half_main(&h);
+    if (rc == 0 && h.rc == 0 && h.out.len) {
+        if (!*first) rc = json_putc(out, ',');
+        if (rc == 0) rc = buf_append(out, h.out.data, h.out.len);
+        *first = 0;
+    }
+    if (h.rc < 0) rc = -1;
+    buf_free(&h.out);
+    return rc < 0 ? (const uint8_t *)-1 : run_end;
+}
+
+static int fast_fields(const struct pbd_msg *m, const uint8_t *p, size_t n, struct buf *out,
+                       struct scratch *s, int depth)
+{
+    struct pbw_reader r;
+    struct pbw_field f;
+    int rc, cur = -1, first_key = 1, first = 1, open = 0;   /* open: a list is being written */
+    size_t hint = 0;
+
+    if (json_putc(out, '{') < 0) return -1;
+    pbw_reader_init(&r, p, n);
+    while ((rc = pbw_next_fast(&r, &f)) == 1) {
+        const struct pbd_field *fd;
+        /* The next declared field is the likely one. */
+        if (hint < m->nfields && m->fields[hint].tag == f.tag) fd = &m->fields[hint];
+        else if ((size_t)cur < m->nfields && m->fields[cur].tag == f.tag) fd = &m->fields[cur];
+        else if (!(fd = field_by_tag(m, f.tag))) continue;
+        int wt = wire_type_of(fd->type);
+        int packed = fd->label == PBD_REPEATED && f.wt == PBW_LEN && wt != PBW_LEN && wt != PBW_SGROUP;
+        if ((f.wt != wt && !packed) || fd->type == PBD_GROUP) continue;
+        if (fd->type == PBD_ENUM && f.wt == PBW_VARINT && !enum_known(fd, f.v)) return FAST_SLOW;
+        int fi = (int)(fd - m->fields);
+        hint = (size_t)fi + 1;
+        if (fi < cur || (fi == cur && fd->label != PBD_REPEATED)) return FAST_SLOW;
+        if (fi > cur) {
+            if (open && json_putc(out, (m->fields[cur].flags & PBD_MAP) ? '}' : ']') < 0) return -1;
+            open = 0;
+            if (absent_fields(m, cur, fi, out, &first_key) < 0) return -1;
+            cur = fi;
+            if (!first_key && json_putc(out, ',') < 0) return -1;
+            first_key = 0;
+            if (put_key(out, fd) < 0) return -1;
+            if (fd->label != PBD_REPEATED) {
+                if (value_to_json(fd, &f, out, s, depth) < 0) return -1;
+                continue;
+            }
+            if (json_putc(out, fd->flags & PBD_MAP ? '{' : '[') < 0) return -1;
+            open = 1;
+            first = 1;
+            if (f.wt == PBW_LEN && !packed && depth < 4) {
+                const uint8_t *next = par_list(fd, &f, p + n, out, s, depth, &first);
+                if (next == (const uint8_t *)-1) return -1;
+                if (next) { r.p = next; continue; }
+            }
+        }
+        /* An element of the open list. */
+        if (fd->flags & PBD_MAP) rc = map_entry_to_json(fd, &f, out, s, depth, &first);
+        else if (packed) {
+            size_t mark = out->len;
+            int was_first = first;
+            rc = packed_to_json(fd, &f, out, &first);
+            /* packed_to_json skips unknown enum numbers; the general path
+             * must then decide whether the list is empty. */
+            if (rc == 0 && fd->type == PBD_ENUM && first && was_first) { out->len = mark; return FAST_SLOW; }
+        } else {
+            if (!first && json_putc(out, ',') < 0) return -1;
+            first = 0;
+            rc = value_to_json(fd, &f, out, s, depth);
+        }
+        if (rc < 0) return -1;
+    }
+    if (rc < 0) return -1;
+    if (open && json_putc(out, (m->fields[cur].flags & PBD_MAP) ? '}' : ']') < 0) return -1;
+    if (absent_fields(m, cur, m->nfields, out, &first_key) < 0) return -1;
+    return json_putc(out, '}');
+}
+
+static int fast_to_json(int mi, const uint8_t *p, size_t n, struct buf *out, struct scratch *s, int depth)
+{
+    if (depth > MAX_DEPTH) return -1;
+    size_t mark = out->len;
+    int rc = fast_fields(&pbd_msgs[mi], p, n, out, s, depth);
+    if (rc != FAST_SLOW) return rc;
+    out->len = mark;
+    return msg_to_json(mi, p, n, out, s, depth);
+}
+
 int pbjson_to_json(int msg, const void *p, size_t n, struct buf *out)
 {
     struct scratch s = {0};
-    int rc = msg_to_json(msg, p, n, out, &s, 0);
+    int rc = fast_to_json(msg, p, n, out, &s, 0);
     free(s.e);
     free(s.tmp);
     free(s.count);

@@ -16,6 +16,13 @@ int pbw_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
     return -1;
 }
 
+/* Most keys and lengths are one byte: read those without the loop. */
+static inline int varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    if (p < end && *p < 0x80) { *v = *p; return 1; }
+    return pbw_varint(p, end, v);
+}
+
 /* Skip a group body up to its matching end-group key. Groups are obsolete
  * and Mesos has none, but a valid message may carry one as an unknown field. */
 static int skip_group(struct pbw_reader *r, uint32_t tag, int depth)
@@ -43,7 +50,7 @@ int pbw_next(struct pbw_reader *r, struct pbw_field *f)
     if (r->p >= r->end) return 0;
     uint64_t key, v;
     f->start = r->p;
-    int k = pbw_varint(r->p, r->end, &key);
+    int k = varint(r->p, r->end, &key);
     if (k < 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff) return -1;
     const uint8_t *p = r->p + k;
     f->tag = (uint32_t)(key >> 3);
@@ -51,7 +58,7 @@ int pbw_next(struct pbw_reader *r, struct pbw_field *f)
     f->v = 0; f->p = NULL; f->n = 0;
     switch (f->wt) {
     case PBW_VARINT:
-        if ((k = pbw_varint(p, r->end, &v)) < 0) return -1;
+        if ((k = varint(p, r->end, &v)) < 0) return -1;
         f->v = v; p += k;
         break;
     case PBW_I64:
@@ -66,7 +73,7 @@ int pbw_next(struct pbw_reader *r, struct pbw_field *f)
         p += 4;
         break;
     case PBW_LEN:
-        if ((k = pbw_varint(p, r->end, &v)) < 0) return -1;
+        if ((k = varint(p, r->end, &v)) < 0) return -1;
         p += k;
         if (v > (uint64_t)(r->end - p)) return -1;
         f->p = p; f->n = (size_t)v; p += v;

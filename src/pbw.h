@@ -31,6 +31,27 @@ static inline void pbw_reader_init(struct pbw_reader *r, const void *p, size_t n
 /* Read the next field. Returns 1, 0 at the end, -1 on malformed bytes
  * (truncated, tag 0, bad wire type, varint over 10 bytes, unbalanced group). */
 int pbw_next(struct pbw_reader *r, struct pbw_field *f);
+/* The same, with the common case inline for hot loops: a one-byte key of a
+ * VARINT field with a one-byte value, or of a LEN field with a one-byte
+ * length. Anything else goes to pbw_next. */
+static inline int pbw_next_fast(struct pbw_reader *r, struct pbw_field *f) {
+    const uint8_t *p = r->p;
+    if (r->end - p >= 2 && p[0] < 0x80 && p[1] < 0x80 && p[0] >= 8) {
+        if ((p[0] & 7) == 2 && (size_t)p[1] <= (size_t)(r->end - p - 2)) {
+            f->start = p; f->tag = p[0] >> 3; f->wt = 2; f->v = 0;
+            f->p = p + 2; f->n = p[1];
+            r->p = p + 2 + p[1];
+            return 1;
+        }
+        if ((p[0] & 7) == 0) {
+            f->start = p; f->tag = p[0] >> 3; f->wt = 0; f->v = p[1];
+            f->p = NULL; f->n = 0;
+            r->p = p + 2;
+            return 1;
+        }
+    }
+    return pbw_next(r, f);
+}
 /* Returns bytes used (1..10) or -1. */
 int pbw_varint(const uint8_t *p, const uint8_t *end, uint64_t *v);
 /* Walk all fields of a message and check the framing, recursively not. */

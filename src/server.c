@@ -283,10 +283,14 @@ static void conn_flush(struct conn *c)
         c->srv->stats.bytes_out += (uint64_t)n;
     }
     if (c->out_off == c->out.len) {
-        buf_reset(&c->out);
+        if (c->out.cap > (1u << 20)) buf_free(&c->out);    /* a large answer's memory goes back */
+        else buf_reset(&c->out);
         c->out_off = 0;
         if (c->close_after) { start_drain(c); return; }
-    } else if (c->out_off > (1u << 16) && c->out_off * 2 > c->out.len) {
+    } else if (c->out_off > (1u << 16) && c->out_off * 2 > c->out.len &&
+               (c->state == ST_STREAM || c->out.len - c->out_off < (1u << 20))) {
+        /* Written bytes are dropped from the front while a stream keeps
+         * appending; a large answer is not moved (it is freed when out). */
         buf_consume(&c->out, c->out_off);
         c->out_off = 0;
     }
@@ -302,36 +306,42 @@ static char *digits(char *end, unsigned long long v)
 }
 
 /* The head, by appends (no printf: this runs for every answer). */
-static int append_head(struct conn *c, int status, const char *extra, const char *ctype,
-                       long long clen, const char *more)
+static int head_to(struct conn *c, struct buf *out, int status, const char *extra, const char *ctype,
+                   long long clen, const char *more)
 {
     struct server *s = c->srv;
     char tmp[24], *p;
     const char *reason = http_reason(status), *date = server_date(s);
-    int rc = buf_append(&c->out, "HTTP/1.1 ", 9);
+    int rc = buf_append(out, "HTTP/1.1 ", 9);
     p = digits(tmp + sizeof tmp, (unsigned)status);
-    rc |= buf_append(&c->out, p, (size_t)(tmp + sizeof tmp - p));
-    rc |= buf_putc(&c->out, ' ');
-    rc |= buf_puts(&c->out, reason);
-    rc |= buf_append(&c->out, "\r\nDate: ", 8);
-    rc |= buf_puts(&c->out, date);
-    rc |= buf_append(&c->out, "\r\n", 2);
+    rc |= buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+    rc |= buf_putc(out, ' ');
+    rc |= buf_puts(out, reason);
+    rc |= buf_append(out, "\r\nDate: ", 8);
+    rc |= buf_puts(out, date);
+    rc |= buf_append(out, "\r\n", 2);
     if (ctype) {
-        rc |= buf_append(&c->out, "Content-Type: ", 14);
-        rc |= buf_puts(&c->out, ctype);
-        rc |= buf_append(&c->out, "\r\n", 2);
+        rc |= buf_append(out, "Content-Type: ", 14);
+        rc |= buf_puts(out, ctype);
+        rc |= buf_append(out, "\r\n", 2);
     }
-    if (extra) rc |= buf_puts(&c->out, extra);
-    if (more) rc |= buf_puts(&c->out, more);
+    if (extra) rc |= buf_puts(out, extra);
+    if (more) rc |= buf_puts(out, more);
     if (clen >= 0) {
-        rc |= buf_append(&c->out, "Content-Length: ", 16);
+        rc |= buf_append(out, "Content-Length: ", 16);
         p = digits(tmp + sizeof tmp, (unsigned long long)clen);
-        rc |= buf_append(&c->out, p, (size_t)(tmp + sizeof tmp - p));
-        rc |= buf_append(&c->out, "\r\n", 2);
+        rc |= buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+        rc |= buf_append(out, "\r\n", 2);
     }
-    if (c->close_after) rc |= buf_puts(&c->out, "Connection: close\r\n");
-    rc |= buf_append(&c->out, "\r\n", 2);
+    if (c->close_after) rc |= buf_puts(out, "Connection: close\r\n");
+    rc |= buf_append(out, "\r\n", 2);
     return rc ? -1 : 0;
+}
+
+static int append_head(struct conn *c, int status, const char *extra, const char *ctype,
+                       long long clen, const char *more)
+{
+    return head_to(c, &c->out, status, extra, ctype, clen, more);
 }
 
 /* gzip with zlib's gzip wrapper (windowBits 16 + 15). Returns 0 or -1. */
@@ -366,8 +376,30 @@ static void finish_request(struct conn *c)
     if (c->state != ST_CLOSING) c->state = ST_HEAD;
 }
 
+/* A body in `take` (the caller's buffer, `room` free bytes before the
+ * body): when nothing else waits to go out, the head is written into the
+ * room and the buffer becomes the output as it is, so a large answer is not
+ * copied. Returns 1 when taken. */
+static int take_body(struct conn *c, int status, const char *extra, const char *ctype, struct buf *take, size_t room)
+{
+    size_t n = take->len - room, max = c->out.max;
+    if (n < (1u << 16) || c->out.len != 0 || (max && n > max)) return 0;   /* small ones: copied */
+    struct buf h = { .max = 4096 };
+    int ok = head_to(c, &h, status, extra, ctype, (long long)n, NULL) == 0 && h.len <= room;
+    if (ok) {
+        memcpy(take->data + room - h.len, h.data, h.len);
+        buf_free(&c->out);
+        c->out = *take;
+        c->out.max = max;
+        c->out_off = room - h.len;
+        memset(take, 0, sizeof *take);
+    }
+    buf_free(&h);
+    return ok;
+}
+
 static void respond(struct conn *c, int status, const char *extra, const char *ctype,
-                    const void *body, size_t n)
+                    const void *body, size_t n, struct buf *take, size_t room)
 {
     struct request *r = &c->req;
     if (!r->keep_alive) c->close_after = 1;
@@ -379,7 +411,9 @@ static void respond(struct conn *c, int status, const char *extra, const char *c
         body = z.data; n = z.len;
         enc = "Content-Encoding: gzip\r\n";
     }
-    if (append_head(c, status, extra, ctype, (long long)n, enc) < 0 || buf_append(&c->out, body, n) < 0) {
+    if (!enc && take && take_body(c, status, extra, ctype, take, room)) {
+        /* sent from the caller's buffer */
+    } else if (append_head(c, status, extra, ctype, (long long)n, enc) < 0 || buf_append(&c->out, body, n) < 0) {
         LOG_WARN("response of %zu bytes to %s dropped: output limit", n, c->peer);
         c->close_after = 1;
     }
@@ -395,22 +429,35 @@ static void respond(struct conn *c, int status, const char *extra, const char *c
     conn_flush(c);
 }
 
-void server_respond(struct request *r, int status, const char *extra, const char *ctype,
-                    const void *body, size_t n)
+static void respond_entry(struct request *r, int status, const char *extra, const char *ctype,
+                          const void *body, size_t n, struct buf *take, size_t room)
 {
     struct conn *c = r->_conn;
     if (!c || r->_done || c->dead) return;
     enter(c);
-    respond(c, status, extra, ctype, body, n);
+    respond(c, status, extra, ctype, body, n, take, room);
     /* A deferred answer: go on with pipelined requests. Inside conn_advance
      * (a handler that answered at once) its own loop goes on instead. */
     if (!c->dead && !c->in_advance && c->state == ST_HEAD) conn_advance(c);
     leave(c);
 }
 
+void server_respond(struct request *r, int status, const char *extra, const char *ctype,
+                    const void *body, size_t n)
+{
+    respond_entry(r, status, extra, ctype, body, n, NULL, 0);
+}
+
 void server_respond_buf(struct request *r, int status, const char *extra, const char *ctype, struct buf *b)
 {
     server_respond(r, status, extra, ctype, b->data, b->len);
+    buf_free(b);
+}
+
+void server_respond_room(struct request *r, int status, const char *extra, const char *ctype,
+                         struct buf *b, size_t room)
+{
+    respond_entry(r, status, extra, ctype, b->data + room, b->len - room, b, room);
     buf_free(b);
 }
 

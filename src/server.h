@@ -96,6 +96,12 @@ void server_respond(struct request *r, int status, const char *extra_headers,
                     const char *content_type, const void *body, size_t n);
 void server_respond_buf(struct request *r, int status, const char *extra_headers,
                         const char *content_type, struct buf *body);
+/* The body is body->data[room..len) and the `room` bytes before it are
+ * free: the head can go there, and the buffer out as it is, uncopied.
+ * SERVER_HEAD_ROOM is enough for the server's own heads. Takes the buf. */
+#define SERVER_HEAD_ROOM 512
+void server_respond_room(struct request *r, int status, const char *extra_headers,
+                         const char *content_type, struct buf *body, size_t room);
 /* An error: text/plain; charset=utf-8, the message or "<code> <Reason>." */
 void server_error(struct request *r, int status, const char *msg);
 const char *http_reason(int status);

@@ -302,6 +302,120 @@ static int test_map_and_packed(void)
     return 0;
 }
 
+/* The one-pass path (fields in declaration order) and the general one
+ * (anything else) must write the same JSON: the same Task encoded in field
+ * order, in reverse order and shuffled, with a duplicate singular field, an
+ * unknown enum number and a packed list. */
+static void task_fields(struct buf *b, int which)
+{
+    switch (which) {
+    case 0: pbw_put_str(b, 1, "t"); break;                               /* name */
+    case 1: { size_t k = pbw_begin(b, 2); pbw_put_str(b, 1, "id"); pbw_end(b, k); break; }
+    case 2: { size_t k = pbw_begin(b, 3); pbw_put_str(b, 1, "fw"); pbw_end(b, k); break; }
+    case 3: { size_t k = pbw_begin(b, 5); pbw_put_str(b, 1, "ag"); pbw_end(b, k); break; }
+    case 4: pbw_put_uint(b, 6, 1); break;                                 /* TASK_RUNNING */
+    case 5: case 6: {                                                     /* two resources */
+        size_t k = pbw_begin(b, 7);
+        pbw_put_str(b, 1, which == 5 ? "cpus" : "mem");
+        pbw_put_uint(b, 2, 0);
+        size_t s = pbw_begin(b, 3); pbw_put_double(b, 1, which == 5 ? 0.5 : 32); pbw_end(b, s);
+        pbw_end(b, k);
+        break;
+    }
+    case 7: { size_t k = pbw_begin(b, 11); size_t l = pbw_begin(b, 1);     /* labels */
+              pbw_put_str(b, 1, "k"); pbw_put_str(b, 2, "v"); pbw_end(b, l); pbw_end(b, k); break; }
+    case 8: pbw_put_str(b, 14, "root"); break;                           /* user, declared last */
+    }
+}
+
+static int test_one_pass_agrees(void)
+{
+    static const int orders[][9] = {
+        { 0, 1, 2, 3, 4, 5, 6, 7, 8 }, { 8, 7, 5, 6, 4, 3, 2, 1, 0 },
+        { 4, 0, 5, 2, 8, 1, 6, 3, 7 }, { 0, 1, 2, 3, 4, 7, 5, 6, 8 },
+    };
+    const char *want = "{\"name\":\"t\",\"task_id\":{\"value\":\"id\"},\"framework_id\":{\"value\":\"fw\"},"
+        "\"agent_id\":{\"value\":\"ag\"},\"state\":\"TASK_RUNNING\",\"resources\":["
+        "{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":0.5}},"
+        "{\"name\":\"mem\",\"type\":\"SCALAR\",\"scalar\":{\"value\":32.0}}],"
+        "\"labels\":{\"labels\":[{\"key\":\"k\",\"value\":\"v\"}]},\"user\":\"root\"}";
+    for (size_t o = 0; o < sizeof orders / sizeof *orders; o++) {
+        struct buf pb = {0}, js = {0};
+        for (int i = 0; i < 9; i++) task_fields(&pb, orders[o][i]);
+        CHECK_EQ(pbjson_to_json(PBD_M_mesos_v1_Task, pb.data, pb.len, &js), 0);
+        CHECK_MEM(js.data, js.len, want);
+        /* A repeated singular field: the last one wins on both paths. */
+        buf_reset(&js);
+        struct buf dup = {0};
+        pbw_put_str(&dup, 1, "first");
+        buf_append(&dup, pb.data, pb.len);
+        CHECK_EQ(pbjson_to_json(PBD_M_mesos_v1_Task, dup.data, dup.len, &js), 0);
+        CHECK_MEM(js.data, js.len, want);
+        /* An unknown state number is dropped; the field is then absent. */
+        buf_reset(&js);
+        buf_reset(&dup);
+        buf_append(&dup, pb.data, pb.len);
+        pbw_put_uint(&dup, 6, 99);
+        CHECK_EQ(pbjson_to_json(PBD_M_mesos_v1_Task, dup.data, dup.len, &js), 0);
+        CHECK_MEM(js.data, js.len, want);
+        buf_free(&dup);
+        buf_free(&pb);
+        buf_free(&js);
+    }
+    /* Only unknown enum numbers, packed: the list is absent, not []. */
+    struct buf pb = {0}, js = {0};
+    pbw_put_str(&pb, 1, "t");
+    unsigned char packed[] = { 0x63, 0x64 };                               /* 99, 100 */
+    pbw_put_bytes(&pb, 9, packed, sizeof packed);   /* status_update_state is not repeated: skipped */
+    CHECK_EQ(pbjson_to_json(PBD_M_mesos_v1_Task, pb.data, pb.len, &js), 0);
+    CHECK_MEM(js.data, js.len, "{\"name\":\"t\"}");
+    buf_free(&pb);
+    buf_free(&js);
+    return 0;
+}
+
+/* A list of several MB is written by two threads: the result must be the
+ * elements' JSON, each as written alone, in order. */
+static int test_large_list(void)
+{
+    struct buf pb = {0}, js = {0}, want = {0}, one = {0}, task = {0};
+    pbw_put_uint(&pb, 1, 12);                                 /* GET_TASKS */
+    size_t k = pbw_begin(&pb, 13);
+    buf_putc(&want, '[');
+    for (int i = 0; i < 40000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "task-%d", i);
+        buf_reset(&task);
+        pbw_put_str(&task, 1, name);
+        size_t t = pbw_begin(&task, 2); pbw_put_str(&task, 1, name); pbw_end(&task, t);
+        t = pbw_begin(&task, 11);
+        for (int l = 0; l < 3; l++) {
+            size_t lab = pbw_begin(&task, 1);
+            pbw_put_str(&task, 1, "key-with-some-length");
+            pbw_put_str(&task, 2, i % 7 ? "value \"quoted\"" : "plain value");
+            pbw_end(&task, lab);
+        }
+        pbw_end(&task, t);
+        pbw_put_bytes(&pb, 2, task.data, task.len);
+        buf_reset(&one);
+        CHECK_EQ(pbjson_to_json(PBD_M_mesos_v1_Task, task.data, task.len, &one), 0);
+        if (i) buf_putc(&want, ',');
+        buf_append(&want, one.data, one.len);
+    }
+    buf_putc(&want, ']');
+    buf_putc(&want, 0);
+    pbw_end(&pb, k);
+    CHECK(pb.len > ((size_t)4 << 20));                       /* large enough for two threads */
+    CHECK_EQ(pbjson_to_json(RESP, pb.data, pb.len, &js), 0);
+    buf_putc(&js, 0);
+    const char *list = strstr(js.data, "\"tasks\":[");
+    CHECK(list != NULL);
+    CHECK(list && strncmp(list + 8, want.data, want.len - 1) == 0);
+    CHECK(list && strcmp(list + 8 + want.len - 1, ",\"unreachable_tasks\":[],\"completed_tasks\":[]}}") == 0);
+    buf_free(&pb); buf_free(&js); buf_free(&want); buf_free(&one); buf_free(&task);
+    return 0;
+}
+
 static int test_roundtrip(void)
 {
     const char *in =
@@ -361,6 +475,8 @@ int main(void)
     RUN(test_to_json_order);
     RUN(test_defaults);
     RUN(test_map_and_packed);
+    RUN(test_one_pass_agrees);
+    RUN(test_large_list);
     RUN(test_roundtrip);
     RUN(test_check_required);
     RUN(test_enum_lookup);

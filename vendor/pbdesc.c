@@ -981,4580 +981,4580 @@ const struct pbd_enum pbd_enums[PBD_NUM_ENUMS] = {
 };
 
 static const struct pbd_field f0[] = {
-    { "seconds", 1, 3, 1, 0, 0, 0 },
-    { "nanos", 2, 5, 1, 0, 0, 0 },
+    { "seconds", 1, 3, 1, 0, 7, 0, 0 },
+    { "nanos", 2, 5, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t0[] = { 0, 1 };
 static const struct pbd_field f1[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t1[] = { 0 };
 static const struct pbd_field f2[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t2[] = { 0 };
 static const struct pbd_field f3[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t3[] = { 0 };
 static const struct pbd_field f4[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t4[] = { 0 };
 static const struct pbd_field f5[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t5[] = { 0 };
 static const struct pbd_field f6[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
-    { "parent", 2, 11, 1, 0, 6, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
+    { "parent", 2, 11, 1, 0, 6, 6, 0 },
 };
 static const uint16_t t6[] = { 0, 1 };
 static const struct pbd_field f7[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t7[] = { 0 };
 static const struct pbd_field f8[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t8[] = { 0 };
 static const struct pbd_field f9[] = {
-    { "nanoseconds", 1, 3, 2, 0, 0, 0 },
+    { "nanoseconds", 1, 3, 2, 0, 11, 0, 0 },
 };
 static const uint16_t t9[] = { 0 };
 static const struct pbd_field f10[] = {
-    { "nanoseconds", 1, 3, 2, 0, 0, 0 },
+    { "nanoseconds", 1, 3, 2, 0, 11, 0, 0 },
 };
 static const uint16_t t10[] = { 0 };
 static const struct pbd_field f11[] = {
-    { "hostname", 1, 9, 1, 0, 0, 0 },
-    { "ip", 2, 9, 1, 0, 0, 0 },
-    { "port", 3, 5, 2, 0, 0, 0 },
+    { "hostname", 1, 9, 1, 0, 8, 0, 0 },
+    { "ip", 2, 9, 1, 0, 2, 0, 0 },
+    { "port", 3, 5, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t11[] = { 0, 1, 2 };
 static const struct pbd_field f12[] = {
-    { "scheme", 1, 9, 2, 0, 0, 0 },
-    { "address", 2, 11, 2, 0, 11, 0 },
-    { "path", 3, 9, 1, 0, 0, 0 },
-    { "query", 4, 11, 3, 0, 109, 0 },
-    { "fragment", 5, 9, 1, 0, 0, 0 },
+    { "scheme", 1, 9, 2, 0, 6, 0, 0 },
+    { "address", 2, 11, 2, 0, 7, 11, 0 },
+    { "path", 3, 9, 1, 0, 4, 0, 0 },
+    { "query", 4, 11, 3, 0, 5, 109, 0 },
+    { "fragment", 5, 9, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t12[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f13[] = {
-    { "start", 1, 11, 2, 0, 9, 0 },
-    { "duration", 2, 11, 1, 0, 10, 0 },
+    { "start", 1, 11, 2, 0, 5, 9, 0 },
+    { "duration", 2, 11, 1, 0, 8, 10, 0 },
 };
 static const uint16_t t13[] = { 0, 1 };
 static const struct pbd_field f14[] = {
-    { "hostname", 1, 9, 1, 0, 0, 0 },
-    { "ip", 2, 9, 1, 0, 0, 0 },
+    { "hostname", 1, 9, 1, 0, 8, 0, 0 },
+    { "ip", 2, 9, 1, 0, 2, 0, 0 },
 };
 static const uint16_t t14[] = { 0, 1 };
 static const struct pbd_field f15[] = {
-    { "id", 1, 11, 2, 0, 14, 0 },
-    { "mode", 2, 14, 1, 0, 4, 0 },
-    { "unavailability", 3, 11, 1, 0, 13, 0 },
+    { "id", 1, 11, 2, 0, 2, 14, 0 },
+    { "mode", 2, 14, 1, 0, 4, 4, 0 },
+    { "unavailability", 3, 11, 1, 0, 14, 13, 0 },
 };
 static const uint16_t t15[] = { 0, 1, 2 };
 static const struct pbd_field f16[] = {
-    { "user", 1, 9, 2, 0, 0, 0 },
-    { "name", 2, 9, 2, 0, 0, 0 },
-    { "id", 3, 11, 1, 0, 1, 0 },
-    { "failover_timeout", 4, 1, 1, 0, 0, "0" },
-    { "checkpoint", 5, 8, 1, 0, 0, "false" },
-    { "role", 6, 9, 1, PBD_DEPRECATED, 0, "*" },
-    { "roles", 12, 9, 3, 0, 0, 0 },
-    { "hostname", 7, 9, 1, 0, 0, 0 },
-    { "principal", 8, 9, 1, 0, 0, 0 },
-    { "webui_url", 9, 9, 1, 0, 0, 0 },
-    { "capabilities", 10, 11, 3, 0, 17, 0 },
-    { "labels", 11, 11, 1, 0, 160, 0 },
-    { "offer_filters", 13, 11, 3, PBD_MAP, 18, 0 },
+    { "user", 1, 9, 2, 0, 4, 0, 0 },
+    { "name", 2, 9, 2, 0, 4, 0, 0 },
+    { "id", 3, 11, 1, 0, 2, 1, 0 },
+    { "failover_timeout", 4, 1, 1, 0, 16, 0, "0" },
+    { "checkpoint", 5, 8, 1, 0, 10, 0, "false" },
+    { "role", 6, 9, 1, PBD_DEPRECATED, 4, 0, "*" },
+    { "roles", 12, 9, 3, 0, 5, 0, 0 },
+    { "hostname", 7, 9, 1, 0, 8, 0, 0 },
+    { "principal", 8, 9, 1, 0, 9, 0, 0 },
+    { "webui_url", 9, 9, 1, 0, 9, 0, 0 },
+    { "capabilities", 10, 11, 3, 0, 12, 17, 0 },
+    { "labels", 11, 11, 1, 0, 6, 160, 0 },
+    { "offer_filters", 13, 11, 3, PBD_MAP, 13, 18, 0 },
 };
 static const uint16_t t16[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 6, 12 };
 static const struct pbd_field f17[] = {
-    { "type", 1, 14, 1, 0, 5, 0 },
+    { "type", 1, 14, 1, 0, 4, 5, 0 },
 };
 static const uint16_t t17[] = { 0 };
 static const struct pbd_field f18[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 60, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 60, 0 },
 };
 static const uint16_t t18[] = { 0, 1 };
 static const struct pbd_field f19[] = {
-    { "type", 1, 14, 1, 0, 6, 0 },
-    { "command", 2, 11, 1, 0, 20, 0 },
-    { "http", 3, 11, 1, 0, 21, 0 },
-    { "tcp", 7, 11, 1, 0, 22, 0 },
-    { "delay_seconds", 4, 1, 1, 0, 0, "15" },
-    { "interval_seconds", 5, 1, 1, 0, 0, "10" },
-    { "timeout_seconds", 6, 1, 1, 0, 0, "20" },
+    { "type", 1, 14, 1, 0, 4, 6, 0 },
+    { "command", 2, 11, 1, 0, 7, 20, 0 },
+    { "http", 3, 11, 1, 0, 4, 21, 0 },
+    { "tcp", 7, 11, 1, 0, 3, 22, 0 },
+    { "delay_seconds", 4, 1, 1, 0, 13, 0, "15" },
+    { "interval_seconds", 5, 1, 1, 0, 16, 0, "10" },
+    { "timeout_seconds", 6, 1, 1, 0, 15, 0, "20" },
 };
 static const uint16_t t19[] = { 0, 1, 2, 4, 5, 6, 3 };
 static const struct pbd_field f20[] = {
-    { "command", 1, 11, 2, 0, 27, 0 },
+    { "command", 1, 11, 2, 0, 7, 27, 0 },
 };
 static const uint16_t t20[] = { 0 };
 static const struct pbd_field f21[] = {
-    { "port", 1, 13, 2, 0, 0, 0 },
-    { "path", 2, 9, 1, 0, 0, 0 },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
+    { "path", 2, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t21[] = { 0, 1 };
 static const struct pbd_field f22[] = {
-    { "port", 1, 13, 2, 0, 0, 0 },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t22[] = { 0 };
 static const struct pbd_field f23[] = {
-    { "delay_seconds", 2, 1, 1, 0, 0, "15" },
-    { "interval_seconds", 3, 1, 1, 0, 0, "10" },
-    { "timeout_seconds", 4, 1, 1, 0, 0, "20" },
-    { "consecutive_failures", 5, 13, 1, 0, 0, "3" },
-    { "grace_period_seconds", 6, 1, 1, 0, 0, "10" },
-    { "type", 8, 14, 1, 0, 7, 0 },
-    { "command", 7, 11, 1, 0, 27, 0 },
-    { "http", 1, 11, 1, 0, 24, 0 },
-    { "tcp", 9, 11, 1, 0, 25, 0 },
+    { "delay_seconds", 2, 1, 1, 0, 13, 0, "15" },
+    { "interval_seconds", 3, 1, 1, 0, 16, 0, "10" },
+    { "timeout_seconds", 4, 1, 1, 0, 15, 0, "20" },
+    { "consecutive_failures", 5, 13, 1, 0, 20, 0, "3" },
+    { "grace_period_seconds", 6, 1, 1, 0, 20, 0, "10" },
+    { "type", 8, 14, 1, 0, 4, 7, 0 },
+    { "command", 7, 11, 1, 0, 7, 27, 0 },
+    { "http", 1, 11, 1, 0, 4, 24, 0 },
+    { "tcp", 9, 11, 1, 0, 3, 25, 0 },
 };
 static const uint16_t t23[] = { 7, 0, 1, 2, 3, 4, 6, 5, 8 };
 static const struct pbd_field f24[] = {
-    { "protocol", 5, 14, 1, 0, 26, "IPv4" },
-    { "scheme", 3, 9, 1, 0, 0, 0 },
-    { "port", 1, 13, 2, 0, 0, 0 },
-    { "path", 2, 9, 1, 0, 0, 0 },
-    { "statuses", 4, 13, 3, 0, 0, 0 },
+    { "protocol", 5, 14, 1, 0, 8, 26, "IPv4" },
+    { "scheme", 3, 9, 1, 0, 6, 0, 0 },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
+    { "path", 2, 9, 1, 0, 4, 0, 0 },
+    { "statuses", 4, 13, 3, 0, 8, 0, 0 },
 };
 static const uint16_t t24[] = { 2, 3, 1, 4, 0 };
 static const struct pbd_field f25[] = {
-    { "protocol", 2, 14, 1, 0, 26, "IPv4" },
-    { "port", 1, 13, 2, 0, 0, 0 },
+    { "protocol", 2, 14, 1, 0, 8, 26, "IPv4" },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t25[] = { 1, 0 };
 static const struct pbd_field f26[] = {
-    { "grace_period", 1, 11, 1, 0, 10, 0 },
+    { "grace_period", 1, 11, 1, 0, 12, 10, 0 },
 };
 static const uint16_t t26[] = { 0 };
 static const struct pbd_field f27[] = {
-    { "uris", 1, 11, 3, 0, 28, 0 },
-    { "environment", 2, 11, 1, 0, 107, 0 },
-    { "shell", 6, 8, 1, 0, 0, "true" },
-    { "value", 3, 9, 1, 0, 0, 0 },
-    { "arguments", 7, 9, 3, 0, 0, 0 },
-    { "user", 5, 9, 1, 0, 0, 0 },
+    { "uris", 1, 11, 3, 0, 4, 28, 0 },
+    { "environment", 2, 11, 1, 0, 11, 107, 0 },
+    { "shell", 6, 8, 1, 0, 5, 0, "true" },
+    { "value", 3, 9, 1, 0, 5, 0, 0 },
+    { "arguments", 7, 9, 3, 0, 9, 0, 0 },
+    { "user", 5, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t27[] = { 0, 1, 3, 5, 2, 4 };
 static const struct pbd_field f28[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
-    { "executable", 2, 8, 1, 0, 0, 0 },
-    { "extract", 3, 8, 1, 0, 0, "true" },
-    { "cache", 4, 8, 1, 0, 0, 0 },
-    { "output_file", 5, 9, 1, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
+    { "executable", 2, 8, 1, 0, 10, 0, 0 },
+    { "extract", 3, 8, 1, 0, 7, 0, "true" },
+    { "cache", 4, 8, 1, 0, 5, 0, 0 },
+    { "output_file", 5, 9, 1, 0, 11, 0, 0 },
 };
 static const uint16_t t28[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f29[] = {
-    { "type", 15, 14, 1, 0, 8, 0 },
-    { "executor_id", 1, 11, 2, 0, 5, 0 },
-    { "framework_id", 8, 11, 1, 0, 1, 0 },
-    { "command", 7, 11, 1, 0, 27, 0 },
-    { "container", 11, 11, 1, 0, 146, 0 },
-    { "resources", 5, 11, 3, 0, 50, 0 },
-    { "name", 9, 9, 1, 0, 0, 0 },
-    { "source", 10, 9, 1, PBD_DEPRECATED, 0, 0 },
-    { "data", 4, 12, 1, 0, 0, 0 },
-    { "discovery", 12, 11, 1, 0, 164, 0 },
-    { "shutdown_grace_period", 13, 11, 1, 0, 10, 0 },
-    { "labels", 14, 11, 1, 0, 160, 0 },
+    { "type", 15, 14, 1, 0, 4, 8, 0 },
+    { "executor_id", 1, 11, 2, 0, 11, 5, 0 },
+    { "framework_id", 8, 11, 1, 0, 12, 1, 0 },
+    { "command", 7, 11, 1, 0, 7, 27, 0 },
+    { "container", 11, 11, 1, 0, 9, 146, 0 },
+    { "resources", 5, 11, 3, 0, 9, 50, 0 },
+    { "name", 9, 9, 1, 0, 4, 0, 0 },
+    { "source", 10, 9, 1, PBD_DEPRECATED, 6, 0, 0 },
+    { "data", 4, 12, 1, 0, 4, 0, 0 },
+    { "discovery", 12, 11, 1, 0, 9, 164, 0 },
+    { "shutdown_grace_period", 13, 11, 1, 0, 21, 10, 0 },
+    { "labels", 14, 11, 1, 0, 6, 160, 0 },
 };
 static const uint16_t t29[] = { 1, 8, 5, 3, 2, 6, 7, 4, 9, 10, 11, 0 };
 static const struct pbd_field f30[] = {
-    { "fault_domain", 1, 11, 1, 0, 31, 0 },
+    { "fault_domain", 1, 11, 1, 0, 12, 31, 0 },
 };
 static const uint16_t t30[] = { 0 };
 static const struct pbd_field f31[] = {
-    { "region", 1, 11, 2, 0, 32, 0 },
-    { "zone", 2, 11, 2, 0, 33, 0 },
+    { "region", 1, 11, 2, 0, 6, 32, 0 },
+    { "zone", 2, 11, 2, 0, 4, 33, 0 },
 };
 static const uint16_t t31[] = { 0, 1 };
 static const struct pbd_field f32[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t32[] = { 0 };
 static const struct pbd_field f33[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t33[] = { 0 };
 static const struct pbd_field f34[] = {
-    { "id", 1, 9, 2, 0, 0, 0 },
-    { "ip", 2, 13, 2, 0, 0, 0 },
-    { "port", 3, 13, 2, 0, 0, "5050" },
-    { "pid", 4, 9, 1, 0, 0, 0 },
-    { "hostname", 5, 9, 1, 0, 0, 0 },
-    { "version", 6, 9, 1, 0, 0, 0 },
-    { "address", 7, 11, 1, 0, 11, 0 },
-    { "domain", 8, 11, 1, 0, 30, 0 },
-    { "capabilities", 9, 11, 3, 0, 35, 0 },
+    { "id", 1, 9, 2, 0, 2, 0, 0 },
+    { "ip", 2, 13, 2, 0, 2, 0, 0 },
+    { "port", 3, 13, 2, 0, 4, 0, "5050" },
+    { "pid", 4, 9, 1, 0, 3, 0, 0 },
+    { "hostname", 5, 9, 1, 0, 8, 0, 0 },
+    { "version", 6, 9, 1, 0, 7, 0, 0 },
+    { "address", 7, 11, 1, 0, 7, 11, 0 },
+    { "domain", 8, 11, 1, 0, 6, 30, 0 },
+    { "capabilities", 9, 11, 3, 0, 12, 35, 0 },
 };
 static const uint16_t t34[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f35[] = {
-    { "type", 1, 14, 1, 0, 9, 0 },
+    { "type", 1, 14, 1, 0, 4, 9, 0 },
 };
 static const uint16_t t35[] = { 0 };
 static const struct pbd_field f36[] = {
-    { "hostname", 1, 9, 2, 0, 0, 0 },
-    { "port", 8, 5, 1, 0, 0, "5051" },
-    { "resources", 3, 11, 3, 0, 50, 0 },
-    { "attributes", 5, 11, 3, 0, 49, 0 },
-    { "id", 6, 11, 1, 0, 3, 0 },
-    { "domain", 10, 11, 1, 0, 30, 0 },
-    { "checkpoint", 7, 8, 1, 0, 0, "false" },
+    { "hostname", 1, 9, 2, 0, 8, 0, 0 },
+    { "port", 8, 5, 1, 0, 4, 0, "5051" },
+    { "resources", 3, 11, 3, 0, 9, 50, 0 },
+    { "attributes", 5, 11, 3, 0, 10, 49, 0 },
+    { "id", 6, 11, 1, 0, 2, 3, 0 },
+    { "domain", 10, 11, 1, 0, 6, 30, 0 },
+    { "checkpoint", 7, 8, 1, 0, 10, 0, "false" },
 };
 static const uint16_t t36[] = { 0, 2, 3, 4, 6, 1, 5 };
 static const struct pbd_field f37[] = {
-    { "type", 1, 14, 1, 0, 10, 0 },
+    { "type", 1, 14, 1, 0, 4, 10, 0 },
 };
 static const uint16_t t37[] = { 0 };
 static const struct pbd_field f38[] = {
-    { "services", 1, 14, 3, 0, 11, 0 },
-    { "command", 2, 11, 1, 0, 27, 0 },
-    { "resources", 3, 11, 3, 0, 50, 0 },
-    { "container", 4, 11, 1, 0, 146, 0 },
+    { "services", 1, 14, 3, 0, 8, 11, 0 },
+    { "command", 2, 11, 1, 0, 7, 27, 0 },
+    { "resources", 3, 11, 3, 0, 9, 50, 0 },
+    { "container", 4, 11, 1, 0, 9, 146, 0 },
 };
 static const uint16_t t38[] = { 0, 1, 2, 3 };
 static const struct pbd_field f39[] = {
-    { "csi_service", 1, 14, 2, 0, 11, 0 },
-    { "endpoint", 2, 9, 2, 0, 0, 0 },
+    { "csi_service", 1, 14, 2, 0, 11, 11, 0 },
+    { "endpoint", 2, 9, 2, 0, 8, 0, 0 },
 };
 static const uint16_t t39[] = { 0, 1 };
 static const struct pbd_field f40[] = {
-    { "type", 1, 9, 2, 0, 0, 0 },
-    { "name", 2, 9, 1, 0, 0, "default" },
-    { "containers", 3, 11, 3, 0, 38, 0 },
-    { "endpoints", 4, 11, 3, 0, 39, 0 },
-    { "target_path_root", 5, 9, 1, 0, 0, 0 },
-    { "target_path_exists", 6, 8, 1, 0, 0, 0 },
+    { "type", 1, 9, 2, 0, 4, 0, 0 },
+    { "name", 2, 9, 1, 0, 4, 0, "default" },
+    { "containers", 3, 11, 3, 0, 10, 38, 0 },
+    { "endpoints", 4, 11, 3, 0, 9, 39, 0 },
+    { "target_path_root", 5, 9, 1, 0, 16, 0, 0 },
+    { "target_path_exists", 6, 8, 1, 0, 18, 0, 0 },
 };
 static const uint16_t t40[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f41[] = {
-    { "id", 1, 11, 1, 0, 7, 0 },
-    { "attributes", 2, 11, 3, 0, 49, 0 },
-    { "type", 3, 9, 2, 0, 0, 0 },
-    { "name", 4, 9, 2, 0, 0, 0 },
-    { "default_reservations", 5, 11, 3, 0, 52, 0 },
-    { "storage", 6, 11, 1, 0, 42, 0 },
+    { "id", 1, 11, 1, 0, 2, 7, 0 },
+    { "attributes", 2, 11, 3, 0, 10, 49, 0 },
+    { "type", 3, 9, 2, 0, 4, 0, 0 },
+    { "name", 4, 9, 2, 0, 4, 0, 0 },
+    { "default_reservations", 5, 11, 3, 0, 20, 52, 0 },
+    { "storage", 6, 11, 1, 0, 7, 42, 0 },
 };
 static const uint16_t t41[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f42[] = {
-    { "plugin", 1, 11, 2, 0, 40, 0 },
-    { "reconciliation_interval_seconds", 2, 1, 1, 0, 0, 0 },
+    { "plugin", 1, 11, 2, 0, 6, 40, 0 },
+    { "reconciliation_interval_seconds", 2, 1, 1, 0, 31, 0, 0 },
 };
 static const uint16_t t42[] = { 0, 1 };
 static const struct pbd_field f43[] = {
-    { "type", 1, 14, 2, 0, 12, 0 },
-    { "scalar", 2, 11, 1, 0, 44, 0 },
-    { "ranges", 3, 11, 1, 0, 46, 0 },
-    { "set", 4, 11, 1, 0, 47, 0 },
-    { "text", 5, 11, 1, 0, 48, 0 },
+    { "type", 1, 14, 2, 0, 4, 12, 0 },
+    { "scalar", 2, 11, 1, 0, 6, 44, 0 },
+    { "ranges", 3, 11, 1, 0, 6, 46, 0 },
+    { "set", 4, 11, 1, 0, 3, 47, 0 },
+    { "text", 5, 11, 1, 0, 4, 48, 0 },
 };
 static const uint16_t t43[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f44[] = {
-    { "value", 1, 1, 2, 0, 0, 0 },
+    { "value", 1, 1, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t44[] = { 0 };
 static const struct pbd_field f45[] = {
-    { "begin", 1, 4, 2, 0, 0, 0 },
-    { "end", 2, 4, 2, 0, 0, 0 },
+    { "begin", 1, 4, 2, 0, 5, 0, 0 },
+    { "end", 2, 4, 2, 0, 3, 0, 0 },
 };
 static const uint16_t t45[] = { 0, 1 };
 static const struct pbd_field f46[] = {
-    { "range", 1, 11, 3, 0, 45, 0 },
+    { "range", 1, 11, 3, 0, 5, 45, 0 },
 };
 static const uint16_t t46[] = { 0 };
 static const struct pbd_field f47[] = {
-    { "item", 1, 9, 3, 0, 0, 0 },
+    { "item", 1, 9, 3, 0, 4, 0, 0 },
 };
 static const uint16_t t47[] = { 0 };
 static const struct pbd_field f48[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t48[] = { 0 };
 static const struct pbd_field f49[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "type", 2, 14, 2, 0, 12, 0 },
-    { "scalar", 3, 11, 1, 0, 44, 0 },
-    { "ranges", 4, 11, 1, 0, 46, 0 },
-    { "set", 6, 11, 1, 0, 47, 0 },
-    { "text", 5, 11, 1, 0, 48, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "type", 2, 14, 2, 0, 4, 12, 0 },
+    { "scalar", 3, 11, 1, 0, 6, 44, 0 },
+    { "ranges", 4, 11, 1, 0, 6, 46, 0 },
+    { "set", 6, 11, 1, 0, 3, 47, 0 },
+    { "text", 5, 11, 1, 0, 4, 48, 0 },
 };
 static const uint16_t t49[] = { 0, 1, 2, 3, 5, 4 };
 static const struct pbd_field f50[] = {
-    { "provider_id", 12, 11, 1, 0, 7, 0 },
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "type", 2, 14, 2, 0, 12, 0 },
-    { "scalar", 3, 11, 1, 0, 44, 0 },
-    { "ranges", 4, 11, 1, 0, 46, 0 },
-    { "set", 5, 11, 1, 0, 47, 0 },
-    { "role", 6, 9, 1, PBD_DEPRECATED, 0, "*" },
-    { "allocation_info", 11, 11, 1, 0, 51, 0 },
-    { "reservation", 8, 11, 1, 0, 52, 0 },
-    { "reservations", 13, 11, 3, 0, 52, 0 },
-    { "disk", 7, 11, 1, 0, 53, 0 },
-    { "revocable", 9, 11, 1, 0, 58, 0 },
-    { "shared", 10, 11, 1, 0, 59, 0 },
+    { "provider_id", 12, 11, 1, 0, 11, 7, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "type", 2, 14, 2, 0, 4, 12, 0 },
+    { "scalar", 3, 11, 1, 0, 6, 44, 0 },
+    { "ranges", 4, 11, 1, 0, 6, 46, 0 },
+    { "set", 5, 11, 1, 0, 3, 47, 0 },
+    { "role", 6, 9, 1, PBD_DEPRECATED, 4, 0, "*" },
+    { "allocation_info", 11, 11, 1, 0, 15, 51, 0 },
+    { "reservation", 8, 11, 1, 0, 11, 52, 0 },
+    { "reservations", 13, 11, 3, 0, 12, 52, 0 },
+    { "disk", 7, 11, 1, 0, 4, 53, 0 },
+    { "revocable", 9, 11, 1, 0, 9, 58, 0 },
+    { "shared", 10, 11, 1, 0, 6, 59, 0 },
 };
 static const uint16_t t50[] = { 1, 2, 3, 4, 5, 6, 10, 8, 11, 12, 7, 0, 9 };
 static const struct pbd_field f51[] = {
-    { "role", 1, 9, 1, 0, 0, 0 },
+    { "role", 1, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t51[] = { 0 };
 static const struct pbd_field f52[] = {
-    { "type", 4, 14, 1, 0, 13, 0 },
-    { "role", 3, 9, 1, 0, 0, 0 },
-    { "principal", 1, 9, 1, 0, 0, 0 },
-    { "labels", 2, 11, 1, 0, 160, 0 },
+    { "type", 4, 14, 1, 0, 4, 13, 0 },
+    { "role", 3, 9, 1, 0, 4, 0, 0 },
+    { "principal", 1, 9, 1, 0, 9, 0, 0 },
+    { "labels", 2, 11, 1, 0, 6, 160, 0 },
 };
 static const uint16_t t52[] = { 2, 3, 1, 0 };
 static const struct pbd_field f53[] = {
-    { "persistence", 1, 11, 1, 0, 54, 0 },
-    { "volume", 2, 11, 1, 0, 122, 0 },
-    { "source", 3, 11, 1, 0, 55, 0 },
+    { "persistence", 1, 11, 1, 0, 11, 54, 0 },
+    { "volume", 2, 11, 1, 0, 6, 122, 0 },
+    { "source", 3, 11, 1, 0, 6, 55, 0 },
 };
 static const uint16_t t53[] = { 0, 1, 2 };
 static const struct pbd_field f54[] = {
-    { "id", 1, 9, 2, 0, 0, 0 },
-    { "principal", 2, 9, 1, 0, 0, 0 },
+    { "id", 1, 9, 2, 0, 2, 0, 0 },
+    { "principal", 2, 9, 1, 0, 9, 0, 0 },
 };
 static const uint16_t t54[] = { 0, 1 };
 static const struct pbd_field f55[] = {
-    { "type", 1, 14, 2, 0, 14, 0 },
-    { "path", 2, 11, 1, 0, 56, 0 },
-    { "mount", 3, 11, 1, 0, 57, 0 },
-    { "vendor", 7, 9, 1, 0, 0, 0 },
-    { "id", 4, 9, 1, 0, 0, 0 },
-    { "metadata", 5, 11, 1, 0, 160, 0 },
-    { "profile", 6, 9, 1, 0, 0, 0 },
+    { "type", 1, 14, 2, 0, 4, 14, 0 },
+    { "path", 2, 11, 1, 0, 4, 56, 0 },
+    { "mount", 3, 11, 1, 0, 5, 57, 0 },
+    { "vendor", 7, 9, 1, 0, 6, 0, 0 },
+    { "id", 4, 9, 1, 0, 2, 0, 0 },
+    { "metadata", 5, 11, 1, 0, 8, 160, 0 },
+    { "profile", 6, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t55[] = { 0, 1, 2, 4, 5, 6, 3 };
 static const struct pbd_field f56[] = {
-    { "root", 1, 9, 1, 0, 0, 0 },
+    { "root", 1, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t56[] = { 0 };
 static const struct pbd_field f57[] = {
-    { "root", 1, 9, 1, 0, 0, 0 },
+    { "root", 1, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t57[] = { 0 };
 static const struct pbd_field f60[] = {
-    { "min_allocatable_resources", 1, 11, 1, 0, 63, 0 },
+    { "min_allocatable_resources", 1, 11, 1, 0, 25, 63, 0 },
 };
 static const uint16_t t60[] = { 0 };
 static const struct pbd_field f61[] = {
-    { "quantities", 1, 11, 3, PBD_MAP, 62, 0 },
+    { "quantities", 1, 11, 3, PBD_MAP, 10, 62, 0 },
 };
 static const uint16_t t61[] = { 0 };
 static const struct pbd_field f62[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 44, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 44, 0 },
 };
 static const uint16_t t62[] = { 0, 1 };
 static const struct pbd_field f63[] = {
-    { "quantities", 1, 11, 3, 0, 61, 0 },
+    { "quantities", 1, 11, 3, 0, 10, 61, 0 },
 };
 static const uint16_t t63[] = { 0 };
 static const struct pbd_field f64[] = {
-    { "id", 1, 9, 2, 0, 0, 0 },
-    { "backlog", 2, 4, 1, 0, 0, 0 },
-    { "bytes", 3, 4, 1, 0, 0, 0 },
-    { "drops", 4, 4, 1, 0, 0, 0 },
-    { "overlimits", 5, 4, 1, 0, 0, 0 },
-    { "packets", 6, 4, 1, 0, 0, 0 },
-    { "qlen", 7, 4, 1, 0, 0, 0 },
-    { "ratebps", 8, 4, 1, 0, 0, 0 },
-    { "ratepps", 9, 4, 1, 0, 0, 0 },
-    { "requeues", 10, 4, 1, 0, 0, 0 },
+    { "id", 1, 9, 2, 0, 2, 0, 0 },
+    { "backlog", 2, 4, 1, 0, 7, 0, 0 },
+    { "bytes", 3, 4, 1, 0, 5, 0, 0 },
+    { "drops", 4, 4, 1, 0, 5, 0, 0 },
+    { "overlimits", 5, 4, 1, 0, 10, 0, 0 },
+    { "packets", 6, 4, 1, 0, 7, 0, 0 },
+    { "qlen", 7, 4, 1, 0, 4, 0, 0 },
+    { "ratebps", 8, 4, 1, 0, 7, 0, 0 },
+    { "ratepps", 9, 4, 1, 0, 7, 0, 0 },
+    { "requeues", 10, 4, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t64[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static const struct pbd_field f65[] = {
-    { "Forwarding", 1, 3, 1, 0, 0, 0 },
-    { "DefaultTTL", 2, 3, 1, 0, 0, 0 },
-    { "InReceives", 3, 3, 1, 0, 0, 0 },
-    { "InHdrErrors", 4, 3, 1, 0, 0, 0 },
-    { "InAddrErrors", 5, 3, 1, 0, 0, 0 },
-    { "ForwDatagrams", 6, 3, 1, 0, 0, 0 },
-    { "InUnknownProtos", 7, 3, 1, 0, 0, 0 },
-    { "InDiscards", 8, 3, 1, 0, 0, 0 },
-    { "InDelivers", 9, 3, 1, 0, 0, 0 },
-    { "OutRequests", 10, 3, 1, 0, 0, 0 },
-    { "OutDiscards", 11, 3, 1, 0, 0, 0 },
-    { "OutNoRoutes", 12, 3, 1, 0, 0, 0 },
-    { "ReasmTimeout", 13, 3, 1, 0, 0, 0 },
-    { "ReasmReqds", 14, 3, 1, 0, 0, 0 },
-    { "ReasmOKs", 15, 3, 1, 0, 0, 0 },
-    { "ReasmFails", 16, 3, 1, 0, 0, 0 },
-    { "FragOKs", 17, 3, 1, 0, 0, 0 },
-    { "FragFails", 18, 3, 1, 0, 0, 0 },
-    { "FragCreates", 19, 3, 1, 0, 0, 0 },
+    { "Forwarding", 1, 3, 1, 0, 10, 0, 0 },
+    { "DefaultTTL", 2, 3, 1, 0, 10, 0, 0 },
+    { "InReceives", 3, 3, 1, 0, 10, 0, 0 },
+    { "InHdrErrors", 4, 3, 1, 0, 11, 0, 0 },
+    { "InAddrErrors", 5, 3, 1, 0, 12, 0, 0 },
+    { "ForwDatagrams", 6, 3, 1, 0, 13, 0, 0 },
+    { "InUnknownProtos", 7, 3, 1, 0, 15, 0, 0 },
+    { "InDiscards", 8, 3, 1, 0, 10, 0, 0 },
+    { "InDelivers", 9, 3, 1, 0, 10, 0, 0 },
+    { "OutRequests", 10, 3, 1, 0, 11, 0, 0 },
+    { "OutDiscards", 11, 3, 1, 0, 11, 0, 0 },
+    { "OutNoRoutes", 12, 3, 1, 0, 11, 0, 0 },
+    { "ReasmTimeout", 13, 3, 1, 0, 12, 0, 0 },
+    { "ReasmReqds", 14, 3, 1, 0, 10, 0, 0 },
+    { "ReasmOKs", 15, 3, 1, 0, 8, 0, 0 },
+    { "ReasmFails", 16, 3, 1, 0, 10, 0, 0 },
+    { "FragOKs", 17, 3, 1, 0, 7, 0, 0 },
+    { "FragFails", 18, 3, 1, 0, 9, 0, 0 },
+    { "FragCreates", 19, 3, 1, 0, 11, 0, 0 },
 };
 static const uint16_t t65[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18 };
 static const struct pbd_field f66[] = {
-    { "InMsgs", 1, 3, 1, 0, 0, 0 },
-    { "InErrors", 2, 3, 1, 0, 0, 0 },
-    { "InCsumErrors", 3, 3, 1, 0, 0, 0 },
-    { "InDestUnreachs", 4, 3, 1, 0, 0, 0 },
-    { "InTimeExcds", 5, 3, 1, 0, 0, 0 },
-    { "InParmProbs", 6, 3, 1, 0, 0, 0 },
-    { "InSrcQuenchs", 7, 3, 1, 0, 0, 0 },
-    { "InRedirects", 8, 3, 1, 0, 0, 0 },
-    { "InEchos", 9, 3, 1, 0, 0, 0 },
-    { "InEchoReps", 10, 3, 1, 0, 0, 0 },
-    { "InTimestamps", 11, 3, 1, 0, 0, 0 },
-    { "InTimestampReps", 12, 3, 1, 0, 0, 0 },
-    { "InAddrMasks", 13, 3, 1, 0, 0, 0 },
-    { "InAddrMaskReps", 14, 3, 1, 0, 0, 0 },
-    { "OutMsgs", 15, 3, 1, 0, 0, 0 },
-    { "OutErrors", 16, 3, 1, 0, 0, 0 },
-    { "OutDestUnreachs", 17, 3, 1, 0, 0, 0 },
-    { "OutTimeExcds", 18, 3, 1, 0, 0, 0 },
-    { "OutParmProbs", 19, 3, 1, 0, 0, 0 },
-    { "OutSrcQuenchs", 20, 3, 1, 0, 0, 0 },
-    { "OutRedirects", 21, 3, 1, 0, 0, 0 },
-    { "OutEchos", 22, 3, 1, 0, 0, 0 },
-    { "OutEchoReps", 23, 3, 1, 0, 0, 0 },
-    { "OutTimestamps", 24, 3, 1, 0, 0, 0 },
-    { "OutTimestampReps", 25, 3, 1, 0, 0, 0 },
-    { "OutAddrMasks", 26, 3, 1, 0, 0, 0 },
-    { "OutAddrMaskReps", 27, 3, 1, 0, 0, 0 },
+    { "InMsgs", 1, 3, 1, 0, 6, 0, 0 },
+    { "InErrors", 2, 3, 1, 0, 8, 0, 0 },
+    { "InCsumErrors", 3, 3, 1, 0, 12, 0, 0 },
+    { "InDestUnreachs", 4, 3, 1, 0, 14, 0, 0 },
+    { "InTimeExcds", 5, 3, 1, 0, 11, 0, 0 },
+    { "InParmProbs", 6, 3, 1, 0, 11, 0, 0 },
+    { "InSrcQuenchs", 7, 3, 1, 0, 12, 0, 0 },
+    { "InRedirects", 8, 3, 1, 0, 11, 0, 0 },
+    { "InEchos", 9, 3, 1, 0, 7, 0, 0 },
+    { "InEchoReps", 10, 3, 1, 0, 10, 0, 0 },
+    { "InTimestamps", 11, 3, 1, 0, 12, 0, 0 },
+    { "InTimestampReps", 12, 3, 1, 0, 15, 0, 0 },
+    { "InAddrMasks", 13, 3, 1, 0, 11, 0, 0 },
+    { "InAddrMaskReps", 14, 3, 1, 0, 14, 0, 0 },
+    { "OutMsgs", 15, 3, 1, 0, 7, 0, 0 },
+    { "OutErrors", 16, 3, 1, 0, 9, 0, 0 },
+    { "OutDestUnreachs", 17, 3, 1, 0, 15, 0, 0 },
+    { "OutTimeExcds", 18, 3, 1, 0, 12, 0, 0 },
+    { "OutParmProbs", 19, 3, 1, 0, 12, 0, 0 },
+    { "OutSrcQuenchs", 20, 3, 1, 0, 13, 0, 0 },
+    { "OutRedirects", 21, 3, 1, 0, 12, 0, 0 },
+    { "OutEchos", 22, 3, 1, 0, 8, 0, 0 },
+    { "OutEchoReps", 23, 3, 1, 0, 11, 0, 0 },
+    { "OutTimestamps", 24, 3, 1, 0, 13, 0, 0 },
+    { "OutTimestampReps", 25, 3, 1, 0, 16, 0, 0 },
+    { "OutAddrMasks", 26, 3, 1, 0, 12, 0, 0 },
+    { "OutAddrMaskReps", 27, 3, 1, 0, 15, 0, 0 },
 };
 static const uint16_t t66[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26 };
 static const struct pbd_field f67[] = {
-    { "RtoAlgorithm", 1, 3, 1, 0, 0, 0 },
-    { "RtoMin", 2, 3, 1, 0, 0, 0 },
-    { "RtoMax", 3, 3, 1, 0, 0, 0 },
-    { "MaxConn", 4, 3, 1, 0, 0, 0 },
-    { "ActiveOpens", 5, 3, 1, 0, 0, 0 },
-    { "PassiveOpens", 6, 3, 1, 0, 0, 0 },
-    { "AttemptFails", 7, 3, 1, 0, 0, 0 },
-    { "EstabResets", 8, 3, 1, 0, 0, 0 },
-    { "CurrEstab", 9, 3, 1, 0, 0, 0 },
-    { "InSegs", 10, 3, 1, 0, 0, 0 },
-    { "OutSegs", 11, 3, 1, 0, 0, 0 },
-    { "RetransSegs", 12, 3, 1, 0, 0, 0 },
-    { "InErrs", 13, 3, 1, 0, 0, 0 },
-    { "OutRsts", 14, 3, 1, 0, 0, 0 },
-    { "InCsumErrors", 15, 3, 1, 0, 0, 0 },
+    { "RtoAlgorithm", 1, 3, 1, 0, 12, 0, 0 },
+    { "RtoMin", 2, 3, 1, 0, 6, 0, 0 },
+    { "RtoMax", 3, 3, 1, 0, 6, 0, 0 },
+    { "MaxConn", 4, 3, 1, 0, 7, 0, 0 },
+    { "ActiveOpens", 5, 3, 1, 0, 11, 0, 0 },
+    { "PassiveOpens", 6, 3, 1, 0, 12, 0, 0 },
+    { "AttemptFails", 7, 3, 1, 0, 12, 0, 0 },
+    { "EstabResets", 8, 3, 1, 0, 11, 0, 0 },
+    { "CurrEstab", 9, 3, 1, 0, 9, 0, 0 },
+    { "InSegs", 10, 3, 1, 0, 6, 0, 0 },
+    { "OutSegs", 11, 3, 1, 0, 7, 0, 0 },
+    { "RetransSegs", 12, 3, 1, 0, 11, 0, 0 },
+    { "InErrs", 13, 3, 1, 0, 6, 0, 0 },
+    { "OutRsts", 14, 3, 1, 0, 7, 0, 0 },
+    { "InCsumErrors", 15, 3, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t67[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
 static const struct pbd_field f68[] = {
-    { "InDatagrams", 1, 3, 1, 0, 0, 0 },
-    { "NoPorts", 2, 3, 1, 0, 0, 0 },
-    { "InErrors", 3, 3, 1, 0, 0, 0 },
-    { "OutDatagrams", 4, 3, 1, 0, 0, 0 },
-    { "RcvbufErrors", 5, 3, 1, 0, 0, 0 },
-    { "SndbufErrors", 6, 3, 1, 0, 0, 0 },
-    { "InCsumErrors", 7, 3, 1, 0, 0, 0 },
-    { "IgnoredMulti", 8, 3, 1, 0, 0, 0 },
+    { "InDatagrams", 1, 3, 1, 0, 11, 0, 0 },
+    { "NoPorts", 2, 3, 1, 0, 7, 0, 0 },
+    { "InErrors", 3, 3, 1, 0, 8, 0, 0 },
+    { "OutDatagrams", 4, 3, 1, 0, 12, 0, 0 },
+    { "RcvbufErrors", 5, 3, 1, 0, 12, 0, 0 },
+    { "SndbufErrors", 6, 3, 1, 0, 12, 0, 0 },
+    { "InCsumErrors", 7, 3, 1, 0, 12, 0, 0 },
+    { "IgnoredMulti", 8, 3, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t68[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 static const struct pbd_field f69[] = {
-    { "ip_stats", 1, 11, 1, 0, 65, 0 },
-    { "icmp_stats", 2, 11, 1, 0, 66, 0 },
-    { "tcp_stats", 3, 11, 1, 0, 67, 0 },
-    { "udp_stats", 4, 11, 1, 0, 68, 0 },
+    { "ip_stats", 1, 11, 1, 0, 8, 65, 0 },
+    { "icmp_stats", 2, 11, 1, 0, 10, 66, 0 },
+    { "tcp_stats", 3, 11, 1, 0, 9, 67, 0 },
+    { "udp_stats", 4, 11, 1, 0, 9, 68, 0 },
 };
 static const uint16_t t69[] = { 0, 1, 2, 3 };
 static const struct pbd_field f70[] = {
-    { "source", 1, 11, 1, 0, 55, 0 },
-    { "persistence", 2, 11, 1, 0, 54, 0 },
-    { "limit_bytes", 3, 4, 1, 0, 0, 0 },
-    { "used_bytes", 4, 4, 1, 0, 0, 0 },
+    { "source", 1, 11, 1, 0, 6, 55, 0 },
+    { "persistence", 2, 11, 1, 0, 11, 54, 0 },
+    { "limit_bytes", 3, 4, 1, 0, 11, 0, 0 },
+    { "used_bytes", 4, 4, 1, 0, 10, 0, 0 },
 };
 static const uint16_t t70[] = { 0, 1, 2, 3 };
 static const struct pbd_field f71[] = {
-    { "timestamp", 1, 1, 2, 0, 0, 0 },
-    { "processes", 30, 13, 1, 0, 0, 0 },
-    { "threads", 31, 13, 1, 0, 0, 0 },
-    { "cpus_user_time_secs", 2, 1, 1, 0, 0, 0 },
-    { "cpus_system_time_secs", 3, 1, 1, 0, 0, 0 },
-    { "cpus_limit", 4, 1, 1, 0, 0, 0 },
-    { "cpus_soft_limit", 45, 1, 1, 0, 0, 0 },
-    { "cpus_nr_periods", 7, 13, 1, 0, 0, 0 },
-    { "cpus_nr_throttled", 8, 13, 1, 0, 0, 0 },
-    { "cpus_throttled_time_secs", 9, 1, 1, 0, 0, 0 },
-    { "mem_total_bytes", 36, 4, 1, 0, 0, 0 },
-    { "mem_total_memsw_bytes", 37, 4, 1, 0, 0, 0 },
-    { "mem_kmem_usage_bytes", 52, 4, 1, 0, 0, 0 },
-    { "mem_kmem_tcp_usage_bytes", 53, 4, 1, 0, 0, 0 },
-    { "mem_limit_bytes", 6, 4, 1, 0, 0, 0 },
-    { "mem_soft_limit_bytes", 38, 4, 1, 0, 0, 0 },
-    { "mem_file_bytes", 10, 4, 1, 0, 0, 0 },
-    { "mem_anon_bytes", 11, 4, 1, 0, 0, 0 },
-    { "mem_cache_bytes", 39, 4, 1, 0, 0, 0 },
-    { "mem_rss_bytes", 5, 4, 1, 0, 0, 0 },
-    { "mem_mapped_file_bytes", 12, 4, 1, 0, 0, 0 },
-    { "mem_swap_bytes", 40, 4, 1, 0, 0, 0 },
-    { "mem_unevictable_bytes", 41, 4, 1, 0, 0, 0 },
-    { "mem_low_pressure_counter", 32, 4, 1, 0, 0, 0 },
-    { "mem_medium_pressure_counter", 33, 4, 1, 0, 0, 0 },
-    { "mem_critical_pressure_counter", 34, 4, 1, 0, 0, 0 },
-    { "disk_limit_bytes", 26, 4, 1, 0, 0, 0 },
-    { "disk_used_bytes", 27, 4, 1, 0, 0, 0 },
-    { "disk_statistics", 43, 11, 3, 0, 70, 0 },
-    { "blkio_statistics", 44, 11, 1, 0, 158, 0 },
-    { "perf", 13, 11, 1, 0, 77, 0 },
-    { "net_rx_packets", 14, 4, 1, 0, 0, 0 },
-    { "net_rx_bytes", 15, 4, 1, 0, 0, 0 },
-    { "net_rx_errors", 16, 4, 1, 0, 0, 0 },
-    { "net_rx_dropped", 17, 4, 1, 0, 0, 0 },
-    { "net_tx_packets", 18, 4, 1, 0, 0, 0 },
-    { "net_tx_bytes", 19, 4, 1, 0, 0, 0 },
-    { "net_tx_errors", 20, 4, 1, 0, 0, 0 },
-    { "net_tx_dropped", 21, 4, 1, 0, 0, 0 },
-    { "net_tx_rate_limit", 46, 4, 1, 0, 0, 0 },
-    { "net_tx_burst_rate_limit", 47, 4, 1, 0, 0, 0 },
-    { "net_tx_burst_size", 48, 4, 1, 0, 0, 0 },
-    { "net_rx_rate_limit", 49, 4, 1, 0, 0, 0 },
-    { "net_rx_burst_rate_limit", 50, 4, 1, 0, 0, 0 },
-    { "net_rx_burst_size", 51, 4, 1, 0, 0, 0 },
-    { "net_rate_statistics", 54, 11, 1, 0, 73, 0 },
-    { "net_ephemeral_ports", 55, 11, 1, 0, 45, 0 },
-    { "net_tcp_rtt_microsecs_p50", 22, 1, 1, 0, 0, 0 },
-    { "net_tcp_rtt_microsecs_p90", 23, 1, 1, 0, 0, 0 },
-    { "net_tcp_rtt_microsecs_p95", 24, 1, 1, 0, 0, 0 },
-    { "net_tcp_rtt_microsecs_p99", 25, 1, 1, 0, 0, 0 },
-    { "net_tcp_active_connections", 28, 1, 1, 0, 0, 0 },
-    { "net_tcp_time_wait_connections", 29, 1, 1, 0, 0, 0 },
-    { "net_traffic_control_statistics", 35, 11, 3, 0, 64, 0 },
-    { "net_snmp_statistics", 42, 11, 1, 0, 69, 0 },
+    { "timestamp", 1, 1, 2, 0, 9, 0, 0 },
+    { "processes", 30, 13, 1, 0, 9, 0, 0 },
+    { "threads", 31, 13, 1, 0, 7, 0, 0 },
+    { "cpus_user_time_secs", 2, 1, 1, 0, 19, 0, 0 },
+    { "cpus_system_time_secs", 3, 1, 1, 0, 21, 0, 0 },
+    { "cpus_limit", 4, 1, 1, 0, 10, 0, 0 },
+    { "cpus_soft_limit", 45, 1, 1, 0, 15, 0, 0 },
+    { "cpus_nr_periods", 7, 13, 1, 0, 15, 0, 0 },
+    { "cpus_nr_throttled", 8, 13, 1, 0, 17, 0, 0 },
+    { "cpus_throttled_time_secs", 9, 1, 1, 0, 24, 0, 0 },
+    { "mem_total_bytes", 36, 4, 1, 0, 15, 0, 0 },
+    { "mem_total_memsw_bytes", 37, 4, 1, 0, 21, 0, 0 },
+    { "mem_kmem_usage_bytes", 52, 4, 1, 0, 20, 0, 0 },
+    { "mem_kmem_tcp_usage_bytes", 53, 4, 1, 0, 24, 0, 0 },
+    { "mem_limit_bytes", 6, 4, 1, 0, 15, 0, 0 },
+    { "mem_soft_limit_bytes", 38, 4, 1, 0, 20, 0, 0 },
+    { "mem_file_bytes", 10, 4, 1, 0, 14, 0, 0 },
+    { "mem_anon_bytes", 11, 4, 1, 0, 14, 0, 0 },
+    { "mem_cache_bytes", 39, 4, 1, 0, 15, 0, 0 },
+    { "mem_rss_bytes", 5, 4, 1, 0, 13, 0, 0 },
+    { "mem_mapped_file_bytes", 12, 4, 1, 0, 21, 0, 0 },
+    { "mem_swap_bytes", 40, 4, 1, 0, 14, 0, 0 },
+    { "mem_unevictable_bytes", 41, 4, 1, 0, 21, 0, 0 },
+    { "mem_low_pressure_counter", 32, 4, 1, 0, 24, 0, 0 },
+    { "mem_medium_pressure_counter", 33, 4, 1, 0, 27, 0, 0 },
+    { "mem_critical_pressure_counter", 34, 4, 1, 0, 29, 0, 0 },
+    { "disk_limit_bytes", 26, 4, 1, 0, 16, 0, 0 },
+    { "disk_used_bytes", 27, 4, 1, 0, 15, 0, 0 },
+    { "disk_statistics", 43, 11, 3, 0, 15, 70, 0 },
+    { "blkio_statistics", 44, 11, 1, 0, 16, 158, 0 },
+    { "perf", 13, 11, 1, 0, 4, 77, 0 },
+    { "net_rx_packets", 14, 4, 1, 0, 14, 0, 0 },
+    { "net_rx_bytes", 15, 4, 1, 0, 12, 0, 0 },
+    { "net_rx_errors", 16, 4, 1, 0, 13, 0, 0 },
+    { "net_rx_dropped", 17, 4, 1, 0, 14, 0, 0 },
+    { "net_tx_packets", 18, 4, 1, 0, 14, 0, 0 },
+    { "net_tx_bytes", 19, 4, 1, 0, 12, 0, 0 },
+    { "net_tx_errors", 20, 4, 1, 0, 13, 0, 0 },
+    { "net_tx_dropped", 21, 4, 1, 0, 14, 0, 0 },
+    { "net_tx_rate_limit", 46, 4, 1, 0, 17, 0, 0 },
+    { "net_tx_burst_rate_limit", 47, 4, 1, 0, 23, 0, 0 },
+    { "net_tx_burst_size", 48, 4, 1, 0, 17, 0, 0 },
+    { "net_rx_rate_limit", 49, 4, 1, 0, 17, 0, 0 },
+    { "net_rx_burst_rate_limit", 50, 4, 1, 0, 23, 0, 0 },
+    { "net_rx_burst_size", 51, 4, 1, 0, 17, 0, 0 },
+    { "net_rate_statistics", 54, 11, 1, 0, 19, 73, 0 },
+    { "net_ephemeral_ports", 55, 11, 1, 0, 19, 45, 0 },
+    { "net_tcp_rtt_microsecs_p50", 22, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_rtt_microsecs_p90", 23, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_rtt_microsecs_p95", 24, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_rtt_microsecs_p99", 25, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_active_connections", 28, 1, 1, 0, 26, 0, 0 },
+    { "net_tcp_time_wait_connections", 29, 1, 1, 0, 29, 0, 0 },
+    { "net_traffic_control_statistics", 35, 11, 3, 0, 30, 64, 0 },
+    { "net_snmp_statistics", 42, 11, 1, 0, 19, 69, 0 },
 };
 static const uint16_t t71[] = { 0, 3, 4, 5, 19, 14, 7, 8, 9, 16, 17, 20, 30, 31, 32, 33, 34, 35, 36, 37, 38, 47, 48, 49, 50, 26, 27, 51, 52, 1, 2, 23, 24, 25, 53, 10, 11, 15, 18, 21, 22, 54, 28, 29, 6, 39, 40, 41, 42, 43, 44, 12, 13, 45, 46 };
 static const struct pbd_field f72[] = {
-    { "min", 1, 4, 1, 0, 0, 0 },
-    { "max", 2, 4, 1, 0, 0, 0 },
-    { "p50", 3, 4, 1, 0, 0, 0 },
-    { "p90", 4, 4, 1, 0, 0, 0 },
-    { "p95", 5, 4, 1, 0, 0, 0 },
-    { "p99", 6, 4, 1, 0, 0, 0 },
-    { "p999", 7, 4, 1, 0, 0, 0 },
-    { "p9999", 8, 4, 1, 0, 0, 0 },
-    { "samples", 9, 4, 1, 0, 0, 0 },
+    { "min", 1, 4, 1, 0, 3, 0, 0 },
+    { "max", 2, 4, 1, 0, 3, 0, 0 },
+    { "p50", 3, 4, 1, 0, 3, 0, 0 },
+    { "p90", 4, 4, 1, 0, 3, 0, 0 },
+    { "p95", 5, 4, 1, 0, 3, 0, 0 },
+    { "p99", 6, 4, 1, 0, 3, 0, 0 },
+    { "p999", 7, 4, 1, 0, 4, 0, 0 },
+    { "p9999", 8, 4, 1, 0, 5, 0, 0 },
+    { "samples", 9, 4, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t72[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f73[] = {
-    { "rx_rate", 1, 11, 1, 0, 72, 0 },
-    { "rx_packet_rate", 2, 11, 1, 0, 72, 0 },
-    { "rx_drop_rate", 3, 11, 1, 0, 72, 0 },
-    { "rx_error_rate", 4, 11, 1, 0, 72, 0 },
-    { "tx_rate", 5, 11, 1, 0, 72, 0 },
-    { "tx_packet_rate", 6, 11, 1, 0, 72, 0 },
-    { "tx_drop_rate", 7, 11, 1, 0, 72, 0 },
-    { "tx_error_rate", 8, 11, 1, 0, 72, 0 },
-    { "sampling_window_secs", 9, 1, 1, 0, 0, 0 },
-    { "sampling_interval_secs", 10, 1, 1, 0, 0, 0 },
+    { "rx_rate", 1, 11, 1, 0, 7, 72, 0 },
+    { "rx_packet_rate", 2, 11, 1, 0, 14, 72, 0 },
+    { "rx_drop_rate", 3, 11, 1, 0, 12, 72, 0 },
+    { "rx_error_rate", 4, 11, 1, 0, 13, 72, 0 },
+    { "tx_rate", 5, 11, 1, 0, 7, 72, 0 },
+    { "tx_packet_rate", 6, 11, 1, 0, 14, 72, 0 },
+    { "tx_drop_rate", 7, 11, 1, 0, 12, 72, 0 },
+    { "tx_error_rate", 8, 11, 1, 0, 13, 72, 0 },
+    { "sampling_window_secs", 9, 1, 1, 0, 20, 0, 0 },
+    { "sampling_interval_secs", 10, 1, 1, 0, 22, 0, 0 },
 };
 static const uint16_t t73[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static const struct pbd_field f74[] = {
-    { "executors", 1, 11, 3, 0, 75, 0 },
-    { "total", 2, 11, 3, 0, 50, 0 },
+    { "executors", 1, 11, 3, 0, 9, 75, 0 },
+    { "total", 2, 11, 3, 0, 5, 50, 0 },
 };
 static const uint16_t t74[] = { 0, 1 };
 static const struct pbd_field f75[] = {
-    { "executor_info", 1, 11, 2, 0, 29, 0 },
-    { "allocated", 2, 11, 3, 0, 50, 0 },
-    { "statistics", 3, 11, 1, 0, 71, 0 },
-    { "container_id", 4, 11, 2, 0, 6, 0 },
-    { "tasks", 5, 11, 3, 0, 76, 0 },
+    { "executor_info", 1, 11, 2, 0, 13, 29, 0 },
+    { "allocated", 2, 11, 3, 0, 9, 50, 0 },
+    { "statistics", 3, 11, 1, 0, 10, 71, 0 },
+    { "container_id", 4, 11, 2, 0, 12, 6, 0 },
+    { "tasks", 5, 11, 3, 0, 5, 76, 0 },
 };
 static const uint16_t t75[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f76[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "id", 2, 11, 2, 0, 4, 0 },
-    { "resources", 3, 11, 3, 0, 50, 0 },
-    { "labels", 4, 11, 1, 0, 160, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "id", 2, 11, 2, 0, 2, 4, 0 },
+    { "resources", 3, 11, 3, 0, 9, 50, 0 },
+    { "labels", 4, 11, 1, 0, 6, 160, 0 },
 };
 static const uint16_t t76[] = { 0, 1, 2, 3 };
 static const struct pbd_field f77[] = {
-    { "timestamp", 1, 1, 2, 0, 0, 0 },
-    { "duration", 2, 1, 2, 0, 0, 0 },
-    { "cycles", 3, 4, 1, 0, 0, 0 },
-    { "stalled_cycles_frontend", 4, 4, 1, 0, 0, 0 },
-    { "stalled_cycles_backend", 5, 4, 1, 0, 0, 0 },
-    { "instructions", 6, 4, 1, 0, 0, 0 },
-    { "cache_references", 7, 4, 1, 0, 0, 0 },
-    { "cache_misses", 8, 4, 1, 0, 0, 0 },
-    { "branches", 9, 4, 1, 0, 0, 0 },
-    { "branch_misses", 10, 4, 1, 0, 0, 0 },
-    { "bus_cycles", 11, 4, 1, 0, 0, 0 },
-    { "ref_cycles", 12, 4, 1, 0, 0, 0 },
-    { "cpu_clock", 13, 1, 1, 0, 0, 0 },
-    { "task_clock", 14, 1, 1, 0, 0, 0 },
-    { "page_faults", 15, 4, 1, 0, 0, 0 },
-    { "minor_faults", 16, 4, 1, 0, 0, 0 },
-    { "major_faults", 17, 4, 1, 0, 0, 0 },
-    { "context_switches", 18, 4, 1, 0, 0, 0 },
-    { "cpu_migrations", 19, 4, 1, 0, 0, 0 },
-    { "alignment_faults", 20, 4, 1, 0, 0, 0 },
-    { "emulation_faults", 21, 4, 1, 0, 0, 0 },
-    { "l1_dcache_loads", 22, 4, 1, 0, 0, 0 },
-    { "l1_dcache_load_misses", 23, 4, 1, 0, 0, 0 },
-    { "l1_dcache_stores", 24, 4, 1, 0, 0, 0 },
-    { "l1_dcache_store_misses", 25, 4, 1, 0, 0, 0 },
-    { "l1_dcache_prefetches", 26, 4, 1, 0, 0, 0 },
-    { "l1_dcache_prefetch_misses", 27, 4, 1, 0, 0, 0 },
-    { "l1_icache_loads", 28, 4, 1, 0, 0, 0 },
-    { "l1_icache_load_misses", 29, 4, 1, 0, 0, 0 },
-    { "l1_icache_prefetches", 30, 4, 1, 0, 0, 0 },
-    { "l1_icache_prefetch_misses", 31, 4, 1, 0, 0, 0 },
-    { "llc_loads", 32, 4, 1, 0, 0, 0 },
-    { "llc_load_misses", 33, 4, 1, 0, 0, 0 },
-    { "llc_stores", 34, 4, 1, 0, 0, 0 },
-    { "llc_store_misses", 35, 4, 1, 0, 0, 0 },
-    { "llc_prefetches", 36, 4, 1, 0, 0, 0 },
-    { "llc_prefetch_misses", 37, 4, 1, 0, 0, 0 },
-    { "dtlb_loads", 38, 4, 1, 0, 0, 0 },
-    { "dtlb_load_misses", 39, 4, 1, 0, 0, 0 },
-    { "dtlb_stores", 40, 4, 1, 0, 0, 0 },
-    { "dtlb_store_misses", 41, 4, 1, 0, 0, 0 },
-    { "dtlb_prefetches", 42, 4, 1, 0, 0, 0 },
-    { "dtlb_prefetch_misses", 43, 4, 1, 0, 0, 0 },
-    { "itlb_loads", 44, 4, 1, 0, 0, 0 },
-    { "itlb_load_misses", 45, 4, 1, 0, 0, 0 },
-    { "branch_loads", 46, 4, 1, 0, 0, 0 },
-    { "branch_load_misses", 47, 4, 1, 0, 0, 0 },
-    { "node_loads", 48, 4, 1, 0, 0, 0 },
-    { "node_load_misses", 49, 4, 1, 0, 0, 0 },
-    { "node_stores", 50, 4, 1, 0, 0, 0 },
-    { "node_store_misses", 51, 4, 1, 0, 0, 0 },
-    { "node_prefetches", 52, 4, 1, 0, 0, 0 },
-    { "node_prefetch_misses", 53, 4, 1, 0, 0, 0 },
+    { "timestamp", 1, 1, 2, 0, 9, 0, 0 },
+    { "duration", 2, 1, 2, 0, 8, 0, 0 },
+    { "cycles", 3, 4, 1, 0, 6, 0, 0 },
+    { "stalled_cycles_frontend", 4, 4, 1, 0, 23, 0, 0 },
+    { "stalled_cycles_backend", 5, 4, 1, 0, 22, 0, 0 },
+    { "instructions", 6, 4, 1, 0, 12, 0, 0 },
+    { "cache_references", 7, 4, 1, 0, 16, 0, 0 },
+    { "cache_misses", 8, 4, 1, 0, 12, 0, 0 },
+    { "branches", 9, 4, 1, 0, 8, 0, 0 },
+    { "branch_misses", 10, 4, 1, 0, 13, 0, 0 },
+    { "bus_cycles", 11, 4, 1, 0, 10, 0, 0 },
+    { "ref_cycles", 12, 4, 1, 0, 10, 0, 0 },
+    { "cpu_clock", 13, 1, 1, 0, 9, 0, 0 },
+    { "task_clock", 14, 1, 1, 0, 10, 0, 0 },
+    { "page_faults", 15, 4, 1, 0, 11, 0, 0 },
+    { "minor_faults", 16, 4, 1, 0, 12, 0, 0 },
+    { "major_faults", 17, 4, 1, 0, 12, 0, 0 },
+    { "context_switches", 18, 4, 1, 0, 16, 0, 0 },
+    { "cpu_migrations", 19, 4, 1, 0, 14, 0, 0 },
+    { "alignment_faults", 20, 4, 1, 0, 16, 0, 0 },
+    { "emulation_faults", 21, 4, 1, 0, 16, 0, 0 },
+    { "l1_dcache_loads", 22, 4, 1, 0, 15, 0, 0 },
+    { "l1_dcache_load_misses", 23, 4, 1, 0, 21, 0, 0 },
+    { "l1_dcache_stores", 24, 4, 1, 0, 16, 0, 0 },
+    { "l1_dcache_store_misses", 25, 4, 1, 0, 22, 0, 0 },
+    { "l1_dcache_prefetches", 26, 4, 1, 0, 20, 0, 0 },
+    { "l1_dcache_prefetch_misses", 27, 4, 1, 0, 25, 0, 0 },
+    { "l1_icache_loads", 28, 4, 1, 0, 15, 0, 0 },
+    { "l1_icache_load_misses", 29, 4, 1, 0, 21, 0, 0 },
+    { "l1_icache_prefetches", 30, 4, 1, 0, 20, 0, 0 },
+    { "l1_icache_prefetch_misses", 31, 4, 1, 0, 25, 0, 0 },
+    { "llc_loads", 32, 4, 1, 0, 9, 0, 0 },
+    { "llc_load_misses", 33, 4, 1, 0, 15, 0, 0 },
+    { "llc_stores", 34, 4, 1, 0, 10, 0, 0 },
+    { "llc_store_misses", 35, 4, 1, 0, 16, 0, 0 },
+    { "llc_prefetches", 36, 4, 1, 0, 14, 0, 0 },
+    { "llc_prefetch_misses", 37, 4, 1, 0, 19, 0, 0 },
+    { "dtlb_loads", 38, 4, 1, 0, 10, 0, 0 },
+    { "dtlb_load_misses", 39, 4, 1, 0, 16, 0, 0 },
+    { "dtlb_stores", 40, 4, 1, 0, 11, 0, 0 },
+    { "dtlb_store_misses", 41, 4, 1, 0, 17, 0, 0 },
+    { "dtlb_prefetches", 42, 4, 1, 0, 15, 0, 0 },
+    { "dtlb_prefetch_misses", 43, 4, 1, 0, 20, 0, 0 },
+    { "itlb_loads", 44, 4, 1, 0, 10, 0, 0 },
+    { "itlb_load_misses", 45, 4, 1, 0, 16, 0, 0 },
+    { "branch_loads", 46, 4, 1, 0, 12, 0, 0 },
+    { "branch_load_misses", 47, 4, 1, 0, 18, 0, 0 },
+    { "node_loads", 48, 4, 1, 0, 10, 0, 0 },
+    { "node_load_misses", 49, 4, 1, 0, 16, 0, 0 },
+    { "node_stores", 50, 4, 1, 0, 11, 0, 0 },
+    { "node_store_misses", 51, 4, 1, 0, 17, 0, 0 },
+    { "node_prefetches", 52, 4, 1, 0, 15, 0, 0 },
+    { "node_prefetch_misses", 53, 4, 1, 0, 20, 0, 0 },
 };
 static const uint16_t t77[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52 };
 static const struct pbd_field f78[] = {
-    { "slave_id", 1, 11, 1, 0, 3, 0 },
-    { "resources", 2, 11, 3, 0, 50, 0 },
+    { "slave_id", 1, 11, 1, 0, 8, 3, 0 },
+    { "resources", 2, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t78[] = { 0, 1 };
 static const struct pbd_field f79[] = {
-    { "id", 1, 11, 2, 0, 2, 0 },
-    { "framework_id", 2, 11, 2, 0, 1, 0 },
-    { "slave_id", 3, 11, 2, 0, 3, 0 },
-    { "hostname", 4, 9, 2, 0, 0, 0 },
-    { "url", 8, 11, 1, 0, 12, 0 },
-    { "domain", 11, 11, 1, 0, 30, 0 },
-    { "resources", 5, 11, 3, 0, 50, 0 },
-    { "attributes", 7, 11, 3, 0, 49, 0 },
-    { "executor_ids", 6, 11, 3, 0, 5, 0 },
-    { "unavailability", 9, 11, 1, 0, 13, 0 },
-    { "allocation_info", 10, 11, 1, 0, 51, 0 },
+    { "id", 1, 11, 2, 0, 2, 2, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 1, 0 },
+    { "slave_id", 3, 11, 2, 0, 8, 3, 0 },
+    { "hostname", 4, 9, 2, 0, 8, 0, 0 },
+    { "url", 8, 11, 1, 0, 3, 12, 0 },
+    { "domain", 11, 11, 1, 0, 6, 30, 0 },
+    { "resources", 5, 11, 3, 0, 9, 50, 0 },
+    { "attributes", 7, 11, 3, 0, 10, 49, 0 },
+    { "executor_ids", 6, 11, 3, 0, 12, 5, 0 },
+    { "unavailability", 9, 11, 1, 0, 14, 13, 0 },
+    { "allocation_info", 10, 11, 1, 0, 15, 51, 0 },
 };
 static const uint16_t t79[] = { 0, 1, 2, 3, 6, 8, 7, 4, 9, 10, 5 };
 static const struct pbd_field f80[] = {
-    { "type", 1, 14, 1, 0, 15, 0 },
-    { "id", 12, 11, 1, 0, 8, 0 },
-    { "launch", 2, 11, 1, 0, 81, 0 },
-    { "launch_group", 7, 11, 1, 0, 82, 0 },
-    { "reserve", 3, 11, 1, 0, 83, 0 },
-    { "unreserve", 4, 11, 1, 0, 84, 0 },
-    { "create", 5, 11, 1, 0, 85, 0 },
-    { "destroy", 6, 11, 1, 0, 86, 0 },
-    { "grow_volume", 13, 11, 1, 0, 87, 0 },
-    { "shrink_volume", 14, 11, 1, 0, 88, 0 },
-    { "create_disk", 15, 11, 1, 0, 89, 0 },
-    { "destroy_disk", 16, 11, 1, 0, 90, 0 },
+    { "type", 1, 14, 1, 0, 4, 15, 0 },
+    { "id", 12, 11, 1, 0, 2, 8, 0 },
+    { "launch", 2, 11, 1, 0, 6, 81, 0 },
+    { "launch_group", 7, 11, 1, 0, 12, 82, 0 },
+    { "reserve", 3, 11, 1, 0, 7, 83, 0 },
+    { "unreserve", 4, 11, 1, 0, 9, 84, 0 },
+    { "create", 5, 11, 1, 0, 6, 85, 0 },
+    { "destroy", 6, 11, 1, 0, 7, 86, 0 },
+    { "grow_volume", 13, 11, 1, 0, 11, 87, 0 },
+    { "shrink_volume", 14, 11, 1, 0, 13, 88, 0 },
+    { "create_disk", 15, 11, 1, 0, 11, 89, 0 },
+    { "destroy_disk", 16, 11, 1, 0, 12, 90, 0 },
 };
 static const uint16_t t80[] = { 0, 2, 4, 5, 6, 7, 3, 1, 8, 9, 10, 11 };
 static const struct pbd_field f81[] = {
-    { "task_infos", 1, 11, 3, 0, 92, 0 },
+    { "task_infos", 1, 11, 3, 0, 10, 92, 0 },
 };
 static const uint16_t t81[] = { 0 };
 static const struct pbd_field f82[] = {
-    { "executor", 1, 11, 2, 0, 29, 0 },
-    { "task_group", 2, 11, 2, 0, 94, 0 },
+    { "executor", 1, 11, 2, 0, 8, 29, 0 },
+    { "task_group", 2, 11, 2, 0, 10, 94, 0 },
 };
 static const uint16_t t82[] = { 0, 1 };
 static const struct pbd_field f83[] = {
-    { "source", 2, 11, 3, 0, 50, 0 },
-    { "resources", 1, 11, 3, 0, 50, 0 },
+    { "source", 2, 11, 3, 0, 6, 50, 0 },
+    { "resources", 1, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t83[] = { 1, 0 };
 static const struct pbd_field f84[] = {
-    { "resources", 1, 11, 3, 0, 50, 0 },
+    { "resources", 1, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t84[] = { 0 };
 static const struct pbd_field f85[] = {
-    { "volumes", 1, 11, 3, 0, 50, 0 },
+    { "volumes", 1, 11, 3, 0, 7, 50, 0 },
 };
 static const uint16_t t85[] = { 0 };
 static const struct pbd_field f86[] = {
-    { "volumes", 1, 11, 3, 0, 50, 0 },
+    { "volumes", 1, 11, 3, 0, 7, 50, 0 },
 };
 static const uint16_t t86[] = { 0 };
 static const struct pbd_field f87[] = {
-    { "volume", 1, 11, 2, 0, 50, 0 },
-    { "addition", 2, 11, 2, 0, 50, 0 },
+    { "volume", 1, 11, 2, 0, 6, 50, 0 },
+    { "addition", 2, 11, 2, 0, 8, 50, 0 },
 };
 static const uint16_t t87[] = { 0, 1 };
 static const struct pbd_field f88[] = {
-    { "volume", 1, 11, 2, 0, 50, 0 },
-    { "subtract", 2, 11, 2, 0, 44, 0 },
+    { "volume", 1, 11, 2, 0, 6, 50, 0 },
+    { "subtract", 2, 11, 2, 0, 8, 44, 0 },
 };
 static const uint16_t t88[] = { 0, 1 };
 static const struct pbd_field f89[] = {
-    { "source", 1, 11, 2, 0, 50, 0 },
-    { "target_type", 2, 14, 2, 0, 14, 0 },
-    { "target_profile", 3, 9, 1, 0, 0, 0 },
+    { "source", 1, 11, 2, 0, 6, 50, 0 },
+    { "target_type", 2, 14, 2, 0, 11, 14, 0 },
+    { "target_profile", 3, 9, 1, 0, 14, 0, 0 },
 };
 static const uint16_t t89[] = { 0, 1, 2 };
 static const struct pbd_field f90[] = {
-    { "source", 1, 11, 2, 0, 50, 0 },
+    { "source", 1, 11, 2, 0, 6, 50, 0 },
 };
 static const uint16_t t90[] = { 0 };
 static const struct pbd_field f91[] = {
-    { "id", 1, 11, 2, 0, 2, 0 },
-    { "url", 2, 11, 1, 0, 12, 0 },
-    { "framework_id", 3, 11, 2, 0, 1, 0 },
-    { "slave_id", 4, 11, 1, 0, 3, 0 },
-    { "unavailability", 5, 11, 2, 0, 13, 0 },
-    { "resources", 6, 11, 3, 0, 50, 0 },
+    { "id", 1, 11, 2, 0, 2, 2, 0 },
+    { "url", 2, 11, 1, 0, 3, 12, 0 },
+    { "framework_id", 3, 11, 2, 0, 12, 1, 0 },
+    { "slave_id", 4, 11, 1, 0, 8, 3, 0 },
+    { "unavailability", 5, 11, 2, 0, 14, 13, 0 },
+    { "resources", 6, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t91[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f92[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "task_id", 2, 11, 2, 0, 4, 0 },
-    { "slave_id", 3, 11, 2, 0, 3, 0 },
-    { "resources", 4, 11, 3, 0, 50, 0 },
-    { "executor", 5, 11, 1, 0, 29, 0 },
-    { "command", 7, 11, 1, 0, 27, 0 },
-    { "container", 9, 11, 1, 0, 146, 0 },
-    { "health_check", 8, 11, 1, 0, 23, 0 },
-    { "check", 13, 11, 1, 0, 19, 0 },
-    { "kill_policy", 12, 11, 1, 0, 26, 0 },
-    { "data", 6, 12, 1, 0, 0, 0 },
-    { "labels", 10, 11, 1, 0, 160, 0 },
-    { "discovery", 11, 11, 1, 0, 164, 0 },
-    { "max_completion_time", 14, 11, 1, 0, 10, 0 },
-    { "limits", 15, 11, 3, PBD_MAP, 93, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "task_id", 2, 11, 2, 0, 7, 4, 0 },
+    { "slave_id", 3, 11, 2, 0, 8, 3, 0 },
+    { "resources", 4, 11, 3, 0, 9, 50, 0 },
+    { "executor", 5, 11, 1, 0, 8, 29, 0 },
+    { "command", 7, 11, 1, 0, 7, 27, 0 },
+    { "container", 9, 11, 1, 0, 9, 146, 0 },
+    { "health_check", 8, 11, 1, 0, 12, 23, 0 },
+    { "check", 13, 11, 1, 0, 5, 19, 0 },
+    { "kill_policy", 12, 11, 1, 0, 11, 26, 0 },
+    { "data", 6, 12, 1, 0, 4, 0, 0 },
+    { "labels", 10, 11, 1, 0, 6, 160, 0 },
+    { "discovery", 11, 11, 1, 0, 9, 164, 0 },
+    { "max_completion_time", 14, 11, 1, 0, 19, 10, 0 },
+    { "limits", 15, 11, 3, PBD_MAP, 6, 93, 0 },
 };
 static const uint16_t t92[] = { 0, 1, 2, 3, 4, 10, 5, 7, 6, 11, 12, 9, 8, 13, 14 };
 static const struct pbd_field f93[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 44, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 44, 0 },
 };
 static const uint16_t t93[] = { 0, 1 };
 static const struct pbd_field f94[] = {
-    { "tasks", 1, 11, 3, 0, 92, 0 },
+    { "tasks", 1, 11, 3, 0, 5, 92, 0 },
 };
 static const uint16_t t94[] = { 0 };
 static const struct pbd_field f95[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "task_id", 2, 11, 2, 0, 4, 0 },
-    { "framework_id", 3, 11, 2, 0, 1, 0 },
-    { "executor_id", 4, 11, 1, 0, 5, 0 },
-    { "slave_id", 5, 11, 2, 0, 3, 0 },
-    { "state", 6, 14, 2, 0, 1, 0 },
-    { "resources", 7, 11, 3, 0, 50, 0 },
-    { "statuses", 8, 11, 3, 0, 105, 0 },
-    { "status_update_state", 9, 14, 1, 0, 1, 0 },
-    { "status_update_uuid", 10, 12, 1, 0, 0, 0 },
-    { "labels", 11, 11, 1, 0, 160, 0 },
-    { "discovery", 12, 11, 1, 0, 164, 0 },
-    { "container", 13, 11, 1, 0, 146, 0 },
-    { "health_check", 15, 11, 1, 0, 23, 0 },
-    { "kill_policy", 16, 11, 1, 0, 26, 0 },
-    { "user", 14, 9, 1, 0, 0, 0 },
-    { "limits", 17, 11, 3, PBD_MAP, 96, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "task_id", 2, 11, 2, 0, 7, 4, 0 },
+    { "framework_id", 3, 11, 2, 0, 12, 1, 0 },
+    { "executor_id", 4, 11, 1, 0, 11, 5, 0 },
+    { "slave_id", 5, 11, 2, 0, 8, 3, 0 },
+    { "state", 6, 14, 2, 0, 5, 1, 0 },
+    { "resources", 7, 11, 3, 0, 9, 50, 0 },
+    { "statuses", 8, 11, 3, 0, 8, 105, 0 },
+    { "status_update_state", 9, 14, 1, 0, 19, 1, 0 },
+    { "status_update_uuid", 10, 12, 1, 0, 18, 0, 0 },
+    { "labels", 11, 11, 1, 0, 6, 160, 0 },
+    { "discovery", 12, 11, 1, 0, 9, 164, 0 },
+    { "container", 13, 11, 1, 0, 9, 146, 0 },
+    { "health_check", 15, 11, 1, 0, 12, 23, 0 },
+    { "kill_policy", 16, 11, 1, 0, 11, 26, 0 },
+    { "user", 14, 9, 1, 0, 4, 0, 0 },
+    { "limits", 17, 11, 3, PBD_MAP, 6, 96, 0 },
 };
 static const uint16_t t95[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 13, 14, 16 };
 static const struct pbd_field f96[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 44, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 44, 0 },
 };
 static const uint16_t t96[] = { 0, 1 };
 static const struct pbd_field f97[] = {
-    { "resources", 1, 11, 3, 0, 50, 0 },
+    { "resources", 1, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t97[] = { 0 };
 static const struct pbd_field f98[] = {
-    { "value", 1, 12, 2, 0, 0, 0 },
+    { "value", 1, 12, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t98[] = { 0 };
 static const struct pbd_field f99[] = {
-    { "framework_id", 1, 11, 1, 0, 1, 0 },
-    { "slave_id", 2, 11, 1, 0, 3, 0 },
-    { "info", 3, 11, 2, 0, 80, 0 },
-    { "latest_status", 4, 11, 2, 0, 100, 0 },
-    { "statuses", 5, 11, 3, 0, 100, 0 },
-    { "uuid", 6, 11, 2, 0, 98, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 1, 0 },
+    { "slave_id", 2, 11, 1, 0, 8, 3, 0 },
+    { "info", 3, 11, 2, 0, 4, 80, 0 },
+    { "latest_status", 4, 11, 2, 0, 13, 100, 0 },
+    { "statuses", 5, 11, 3, 0, 8, 100, 0 },
+    { "uuid", 6, 11, 2, 0, 4, 98, 0 },
 };
 static const uint16_t t99[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f100[] = {
-    { "operation_id", 1, 11, 1, 0, 8, 0 },
-    { "state", 2, 14, 2, 0, 2, 0 },
-    { "message", 3, 9, 1, 0, 0, 0 },
-    { "converted_resources", 4, 11, 3, 0, 50, 0 },
-    { "uuid", 5, 11, 1, 0, 98, 0 },
-    { "slave_id", 6, 11, 1, 0, 3, 0 },
-    { "resource_provider_id", 7, 11, 1, 0, 7, 0 },
+    { "operation_id", 1, 11, 1, 0, 12, 8, 0 },
+    { "state", 2, 14, 2, 0, 5, 2, 0 },
+    { "message", 3, 9, 1, 0, 7, 0, 0 },
+    { "converted_resources", 4, 11, 3, 0, 19, 50, 0 },
+    { "uuid", 5, 11, 1, 0, 4, 98, 0 },
+    { "slave_id", 6, 11, 1, 0, 8, 3, 0 },
+    { "resource_provider_id", 7, 11, 1, 0, 20, 7, 0 },
 };
 static const uint16_t t100[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f101[] = {
-    { "type", 1, 14, 1, 0, 6, 0 },
-    { "command", 2, 11, 1, 0, 102, 0 },
-    { "http", 3, 11, 1, 0, 103, 0 },
-    { "tcp", 4, 11, 1, 0, 104, 0 },
+    { "type", 1, 14, 1, 0, 4, 6, 0 },
+    { "command", 2, 11, 1, 0, 7, 102, 0 },
+    { "http", 3, 11, 1, 0, 4, 103, 0 },
+    { "tcp", 4, 11, 1, 0, 3, 104, 0 },
 };
 static const uint16_t t101[] = { 0, 1, 2, 3 };
 static const struct pbd_field f102[] = {
-    { "exit_code", 1, 5, 1, 0, 0, 0 },
+    { "exit_code", 1, 5, 1, 0, 9, 0, 0 },
 };
 static const uint16_t t102[] = { 0 };
 static const struct pbd_field f103[] = {
-    { "status_code", 1, 13, 1, 0, 0, 0 },
+    { "status_code", 1, 13, 1, 0, 11, 0, 0 },
 };
 static const uint16_t t103[] = { 0 };
 static const struct pbd_field f104[] = {
-    { "succeeded", 1, 8, 1, 0, 0, 0 },
+    { "succeeded", 1, 8, 1, 0, 9, 0, 0 },
 };
 static const uint16_t t104[] = { 0 };
 static const struct pbd_field f105[] = {
-    { "task_id", 1, 11, 2, 0, 4, 0 },
-    { "state", 2, 14, 2, 0, 1, 0 },
-    { "message", 4, 9, 1, 0, 0, 0 },
-    { "source", 9, 14, 1, 0, 16, 0 },
-    { "reason", 10, 14, 1, 0, 17, 0 },
-    { "data", 3, 12, 1, 0, 0, 0 },
-    { "slave_id", 5, 11, 1, 0, 3, 0 },
-    { "executor_id", 7, 11, 1, 0, 5, 0 },
-    { "timestamp", 6, 1, 1, 0, 0, 0 },
-    { "uuid", 11, 12, 1, 0, 0, 0 },
-    { "healthy", 8, 8, 1, 0, 0, 0 },
-    { "check_status", 15, 11, 1, 0, 101, 0 },
-    { "labels", 12, 11, 1, 0, 160, 0 },
-    { "container_status", 13, 11, 1, 0, 150, 0 },
-    { "unreachable_time", 14, 11, 1, 0, 9, 0 },
-    { "limitation", 16, 11, 1, 0, 97, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 4, 0 },
+    { "state", 2, 14, 2, 0, 5, 1, 0 },
+    { "message", 4, 9, 1, 0, 7, 0, 0 },
+    { "source", 9, 14, 1, 0, 6, 16, 0 },
+    { "reason", 10, 14, 1, 0, 6, 17, 0 },
+    { "data", 3, 12, 1, 0, 4, 0, 0 },
+    { "slave_id", 5, 11, 1, 0, 8, 3, 0 },
+    { "executor_id", 7, 11, 1, 0, 11, 5, 0 },
+    { "timestamp", 6, 1, 1, 0, 9, 0, 0 },
+    { "uuid", 11, 12, 1, 0, 4, 0, 0 },
+    { "healthy", 8, 8, 1, 0, 7, 0, 0 },
+    { "check_status", 15, 11, 1, 0, 12, 101, 0 },
+    { "labels", 12, 11, 1, 0, 6, 160, 0 },
+    { "container_status", 13, 11, 1, 0, 16, 150, 0 },
+    { "unreachable_time", 14, 11, 1, 0, 16, 9, 0 },
+    { "limitation", 16, 11, 1, 0, 10, 97, 0 },
 };
 static const uint16_t t105[] = { 0, 1, 5, 2, 6, 8, 7, 10, 3, 4, 9, 12, 13, 14, 11, 15 };
 static const struct pbd_field f106[] = {
-    { "refuse_seconds", 1, 1, 1, 0, 0, "5" },
+    { "refuse_seconds", 1, 1, 1, 0, 14, 0, "5" },
 };
 static const uint16_t t106[] = { 0 };
 static const struct pbd_field f107[] = {
-    { "variables", 1, 11, 3, 0, 108, 0 },
+    { "variables", 1, 11, 3, 0, 9, 108, 0 },
 };
 static const uint16_t t107[] = { 0 };
 static const struct pbd_field f108[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "type", 3, 14, 1, 0, 18, "VALUE" },
-    { "value", 2, 9, 1, 0, 0, 0 },
-    { "secret", 4, 11, 1, 0, 113, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "type", 3, 14, 1, 0, 4, 18, "VALUE" },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
+    { "secret", 4, 11, 1, 0, 6, 113, 0 },
 };
 static const uint16_t t108[] = { 0, 2, 1, 3 };
 static const struct pbd_field f109[] = {
-    { "key", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 9, 2, 0, 0, 0 },
+    { "key", 1, 9, 2, 0, 3, 0, 0 },
+    { "value", 2, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t109[] = { 0, 1 };
 static const struct pbd_field f110[] = {
-    { "parameter", 1, 11, 3, 0, 109, 0 },
+    { "parameter", 1, 11, 3, 0, 9, 109, 0 },
 };
 static const uint16_t t110[] = { 0 };
 static const struct pbd_field f111[] = {
-    { "principal", 1, 9, 2, 0, 0, 0 },
-    { "secret", 2, 9, 1, 0, 0, 0 },
+    { "principal", 1, 9, 2, 0, 9, 0, 0 },
+    { "secret", 2, 9, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t111[] = { 0, 1 };
 static const struct pbd_field f112[] = {
-    { "credentials", 1, 11, 3, 0, 111, 0 },
+    { "credentials", 1, 11, 3, 0, 11, 111, 0 },
 };
 static const uint16_t t112[] = { 0 };
 static const struct pbd_field f113[] = {
-    { "type", 1, 14, 1, 0, 19, 0 },
-    { "reference", 2, 11, 1, 0, 114, 0 },
-    { "value", 3, 11, 1, 0, 115, 0 },
+    { "type", 1, 14, 1, 0, 4, 19, 0 },
+    { "reference", 2, 11, 1, 0, 9, 114, 0 },
+    { "value", 3, 11, 1, 0, 5, 115, 0 },
 };
 static const uint16_t t113[] = { 0, 1, 2 };
 static const struct pbd_field f114[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "key", 2, 9, 1, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "key", 2, 9, 1, 0, 3, 0, 0 },
 };
 static const uint16_t t114[] = { 0, 1 };
 static const struct pbd_field f115[] = {
-    { "data", 1, 12, 2, 0, 0, 0 },
+    { "data", 1, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t115[] = { 0 };
 static const struct pbd_field f116[] = {
-    { "qps", 1, 1, 1, 0, 0, 0 },
-    { "principal", 2, 9, 2, 0, 0, 0 },
-    { "capacity", 3, 4, 1, 0, 0, 0 },
+    { "qps", 1, 1, 1, 0, 3, 0, 0 },
+    { "principal", 2, 9, 2, 0, 9, 0, 0 },
+    { "capacity", 3, 4, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t116[] = { 0, 1, 2 };
 static const struct pbd_field f117[] = {
-    { "limits", 1, 11, 3, 0, 116, 0 },
-    { "aggregate_default_qps", 2, 1, 1, 0, 0, 0 },
-    { "aggregate_default_capacity", 3, 4, 1, 0, 0, 0 },
+    { "limits", 1, 11, 3, 0, 6, 116, 0 },
+    { "aggregate_default_qps", 2, 1, 1, 0, 21, 0, 0 },
+    { "aggregate_default_capacity", 3, 4, 1, 0, 26, 0, 0 },
 };
 static const uint16_t t117[] = { 0, 1, 2 };
 static const struct pbd_field f118[] = {
-    { "type", 1, 14, 2, 0, 20, 0 },
-    { "appc", 2, 11, 1, 0, 119, 0 },
-    { "docker", 3, 11, 1, 0, 120, 0 },
-    { "cached", 4, 8, 1, 0, 0, "true" },
+    { "type", 1, 14, 2, 0, 4, 20, 0 },
+    { "appc", 2, 11, 1, 0, 4, 119, 0 },
+    { "docker", 3, 11, 1, 0, 6, 120, 0 },
+    { "cached", 4, 8, 1, 0, 6, 0, "true" },
 };
 static const uint16_t t118[] = { 0, 1, 2, 3 };
 static const struct pbd_field f119[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "id", 2, 9, 1, 0, 0, 0 },
-    { "labels", 3, 11, 1, 0, 160, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "id", 2, 9, 1, 0, 2, 0, 0 },
+    { "labels", 3, 11, 1, 0, 6, 160, 0 },
 };
 static const uint16_t t119[] = { 0, 1, 2 };
 static const struct pbd_field f120[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "credential", 2, 11, 1, PBD_DEPRECATED, 111, 0 },
-    { "config", 3, 11, 1, 0, 113, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "credential", 2, 11, 1, PBD_DEPRECATED, 10, 111, 0 },
+    { "config", 3, 11, 1, 0, 6, 113, 0 },
 };
 static const uint16_t t120[] = { 0, 1, 2 };
 static const struct pbd_field f121[] = {
-    { "mode", 1, 14, 1, 0, 21, 0 },
+    { "mode", 1, 14, 1, 0, 4, 21, 0 },
 };
 static const uint16_t t121[] = { 0 };
 static const struct pbd_field f122[] = {
-    { "mode", 3, 14, 2, 0, 22, 0 },
-    { "container_path", 1, 9, 2, 0, 0, 0 },
-    { "host_path", 2, 9, 1, 0, 0, 0 },
-    { "image", 4, 11, 1, 0, 118, 0 },
-    { "source", 5, 11, 1, 0, 123, 0 },
+    { "mode", 3, 14, 2, 0, 4, 22, 0 },
+    { "container_path", 1, 9, 2, 0, 14, 0, 0 },
+    { "host_path", 2, 9, 1, 0, 9, 0, 0 },
+    { "image", 4, 11, 1, 0, 5, 118, 0 },
+    { "source", 5, 11, 1, 0, 6, 123, 0 },
 };
 static const uint16_t t122[] = { 1, 2, 0, 3, 4 };
 static const struct pbd_field f123[] = {
-    { "type", 1, 14, 1, 0, 23, 0 },
-    { "docker_volume", 2, 11, 1, 0, 124, 0 },
-    { "host_path", 5, 11, 1, 0, 125, 0 },
-    { "sandbox_path", 3, 11, 1, 0, 126, 0 },
-    { "secret", 4, 11, 1, 0, 113, 0 },
-    { "csi_volume", 6, 11, 1, 0, 127, 0 },
+    { "type", 1, 14, 1, 0, 4, 23, 0 },
+    { "docker_volume", 2, 11, 1, 0, 13, 124, 0 },
+    { "host_path", 5, 11, 1, 0, 9, 125, 0 },
+    { "sandbox_path", 3, 11, 1, 0, 12, 126, 0 },
+    { "secret", 4, 11, 1, 0, 6, 113, 0 },
+    { "csi_volume", 6, 11, 1, 0, 10, 127, 0 },
 };
 static const uint16_t t123[] = { 0, 1, 3, 4, 2, 5 };
 static const struct pbd_field f124[] = {
-    { "driver", 1, 9, 1, 0, 0, 0 },
-    { "name", 2, 9, 2, 0, 0, 0 },
-    { "driver_options", 3, 11, 1, 0, 110, 0 },
+    { "driver", 1, 9, 1, 0, 6, 0, 0 },
+    { "name", 2, 9, 2, 0, 4, 0, 0 },
+    { "driver_options", 3, 11, 1, 0, 14, 110, 0 },
 };
 static const uint16_t t124[] = { 0, 1, 2 };
 static const struct pbd_field f125[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
-    { "mount_propagation", 2, 11, 1, 0, 121, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
+    { "mount_propagation", 2, 11, 1, 0, 17, 121, 0 },
 };
 static const uint16_t t125[] = { 0, 1 };
 static const struct pbd_field f126[] = {
-    { "type", 1, 14, 1, 0, 24, 0 },
-    { "path", 2, 9, 2, 0, 0, 0 },
+    { "type", 1, 14, 1, 0, 4, 24, 0 },
+    { "path", 2, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t126[] = { 0, 1 };
 static const struct pbd_field f127[] = {
-    { "plugin_name", 1, 9, 2, 0, 0, 0 },
-    { "static_provisioning", 2, 11, 1, 0, 132, 0 },
+    { "plugin_name", 1, 9, 2, 0, 11, 0, 0 },
+    { "static_provisioning", 2, 11, 1, 0, 19, 132, 0 },
 };
 static const uint16_t t127[] = { 0, 1 };
 static const struct pbd_field f128[] = {
-    { "block", 1, 11, 1, PBD_ONEOF, 129, 0 },
-    { "mount", 2, 11, 1, PBD_ONEOF, 130, 0 },
-    { "access_mode", 3, 11, 2, 0, 131, 0 },
+    { "block", 1, 11, 1, PBD_ONEOF, 5, 129, 0 },
+    { "mount", 2, 11, 1, PBD_ONEOF, 5, 130, 0 },
+    { "access_mode", 3, 11, 2, 0, 11, 131, 0 },
 };
 static const uint16_t t128[] = { 0, 1, 2 };
 static const struct pbd_field f130[] = {
-    { "fs_type", 1, 9, 1, 0, 0, 0 },
-    { "mount_flags", 2, 9, 3, 0, 0, 0 },
+    { "fs_type", 1, 9, 1, 0, 7, 0, 0 },
+    { "mount_flags", 2, 9, 3, 0, 11, 0, 0 },
 };
 static const uint16_t t130[] = { 0, 1 };
 static const struct pbd_field f131[] = {
-    { "mode", 1, 14, 2, 0, 25, 0 },
+    { "mode", 1, 14, 2, 0, 4, 25, 0 },
 };
 static const uint16_t t131[] = { 0 };
 static const struct pbd_field f132[] = {
-    { "volume_id", 1, 9, 2, 0, 0, 0 },
-    { "volume_capability", 2, 11, 2, 0, 128, 0 },
-    { "node_stage_secrets", 3, 11, 3, PBD_MAP, 133, 0 },
-    { "node_publish_secrets", 4, 11, 3, PBD_MAP, 134, 0 },
-    { "volume_context", 5, 11, 3, PBD_MAP, 135, 0 },
+    { "volume_id", 1, 9, 2, 0, 9, 0, 0 },
+    { "volume_capability", 2, 11, 2, 0, 17, 128, 0 },
+    { "node_stage_secrets", 3, 11, 3, PBD_MAP, 18, 133, 0 },
+    { "node_publish_secrets", 4, 11, 3, PBD_MAP, 20, 134, 0 },
+    { "volume_context", 5, 11, 3, PBD_MAP, 14, 135, 0 },
 };
 static const uint16_t t132[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f133[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 113, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 113, 0 },
 };
 static const uint16_t t133[] = { 0, 1 };
 static const struct pbd_field f134[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 113, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 113, 0 },
 };
 static const uint16_t t134[] = { 0, 1 };
 static const struct pbd_field f135[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 9, 1, 0, 0, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t135[] = { 0, 1 };
 static const struct pbd_field f136[] = {
-    { "ip_addresses", 5, 11, 3, 0, 137, 0 },
-    { "name", 6, 9, 1, 0, 0, 0 },
-    { "groups", 3, 9, 3, 0, 0, 0 },
-    { "labels", 4, 11, 1, 0, 160, 0 },
-    { "port_mappings", 7, 11, 3, 0, 138, 0 },
+    { "ip_addresses", 5, 11, 3, 0, 12, 137, 0 },
+    { "name", 6, 9, 1, 0, 4, 0, 0 },
+    { "groups", 3, 9, 3, 0, 6, 0, 0 },
+    { "labels", 4, 11, 1, 0, 6, 160, 0 },
+    { "port_mappings", 7, 11, 3, 0, 13, 138, 0 },
 };
 static const uint16_t t136[] = { 2, 3, 0, 1, 4 };
 static const struct pbd_field f137[] = {
-    { "protocol", 1, 14, 1, 0, 26, "IPv4" },
-    { "ip_address", 2, 9, 1, 0, 0, 0 },
+    { "protocol", 1, 14, 1, 0, 8, 26, "IPv4" },
+    { "ip_address", 2, 9, 1, 0, 10, 0, 0 },
 };
 static const uint16_t t137[] = { 0, 1 };
 static const struct pbd_field f138[] = {
-    { "host_port", 1, 13, 2, 0, 0, 0 },
-    { "container_port", 2, 13, 2, 0, 0, 0 },
-    { "protocol", 3, 9, 1, 0, 0, 0 },
+    { "host_port", 1, 13, 2, 0, 9, 0, 0 },
+    { "container_port", 2, 13, 2, 0, 14, 0, 0 },
+    { "protocol", 3, 9, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t138[] = { 0, 1, 2 };
 static const struct pbd_field f139[] = {
-    { "capabilities", 1, 14, 3, 0, 27, 0 },
+    { "capabilities", 1, 14, 3, 0, 12, 27, 0 },
 };
 static const uint16_t t139[] = { 0 };
 static const struct pbd_field f140[] = {
-    { "profile_name", 1, 9, 1, 0, 0, 0 },
-    { "unconfined", 2, 8, 1, 0, 0, 0 },
+    { "profile_name", 1, 9, 1, 0, 12, 0, 0 },
+    { "unconfined", 2, 8, 1, 0, 10, 0, 0 },
 };
 static const uint16_t t140[] = { 0, 1 };
 static const struct pbd_field f141[] = {
-    { "capability_info", 1, 11, 1, PBD_DEPRECATED, 139, 0 },
-    { "bounding_capabilities", 2, 11, 1, 0, 139, 0 },
-    { "effective_capabilities", 3, 11, 1, 0, 139, 0 },
-    { "share_pid_namespace", 4, 8, 1, 0, 0, 0 },
-    { "seccomp", 5, 11, 1, 0, 140, 0 },
-    { "ipc_mode", 6, 14, 1, 0, 28, 0 },
-    { "shm_size", 7, 13, 1, 0, 0, 0 },
-    { "share_cgroups", 8, 8, 1, 0, 0, "true" },
+    { "capability_info", 1, 11, 1, PBD_DEPRECATED, 15, 139, 0 },
+    { "bounding_capabilities", 2, 11, 1, 0, 21, 139, 0 },
+    { "effective_capabilities", 3, 11, 1, 0, 22, 139, 0 },
+    { "share_pid_namespace", 4, 8, 1, 0, 19, 0, 0 },
+    { "seccomp", 5, 11, 1, 0, 7, 140, 0 },
+    { "ipc_mode", 6, 14, 1, 0, 8, 28, 0 },
+    { "shm_size", 7, 13, 1, 0, 8, 0, 0 },
+    { "share_cgroups", 8, 8, 1, 0, 13, 0, "true" },
 };
 static const uint16_t t141[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 static const struct pbd_field f142[] = {
-    { "rlimits", 1, 11, 3, 0, 143, 0 },
+    { "rlimits", 1, 11, 3, 0, 7, 143, 0 },
 };
 static const uint16_t t142[] = { 0 };
 static const struct pbd_field f143[] = {
-    { "type", 1, 14, 1, 0, 29, 0 },
-    { "hard", 2, 4, 1, 0, 0, 0 },
-    { "soft", 3, 4, 1, 0, 0, 0 },
+    { "type", 1, 14, 1, 0, 4, 29, 0 },
+    { "hard", 2, 4, 1, 0, 4, 0, 0 },
+    { "soft", 3, 4, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t143[] = { 0, 1, 2 };
 static const struct pbd_field f144[] = {
-    { "window_size", 1, 11, 1, 0, 145, 0 },
+    { "window_size", 1, 11, 1, 0, 11, 145, 0 },
 };
 static const uint16_t t144[] = { 0 };
 static const struct pbd_field f145[] = {
-    { "rows", 1, 13, 2, 0, 0, 0 },
-    { "columns", 2, 13, 2, 0, 0, 0 },
+    { "rows", 1, 13, 2, 0, 4, 0, 0 },
+    { "columns", 2, 13, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t145[] = { 0, 1 };
 static const struct pbd_field f146[] = {
-    { "type", 1, 14, 2, 0, 30, 0 },
-    { "volumes", 2, 11, 3, 0, 122, 0 },
-    { "hostname", 4, 9, 1, 0, 0, 0 },
-    { "docker", 3, 11, 1, 0, 147, 0 },
-    { "mesos", 5, 11, 1, 0, 149, 0 },
-    { "network_infos", 7, 11, 3, 0, 136, 0 },
-    { "linux_info", 8, 11, 1, 0, 141, 0 },
-    { "rlimit_info", 9, 11, 1, 0, 142, 0 },
-    { "tty_info", 10, 11, 1, 0, 144, 0 },
+    { "type", 1, 14, 2, 0, 4, 30, 0 },
+    { "volumes", 2, 11, 3, 0, 7, 122, 0 },
+    { "hostname", 4, 9, 1, 0, 8, 0, 0 },
+    { "docker", 3, 11, 1, 0, 6, 147, 0 },
+    { "mesos", 5, 11, 1, 0, 5, 149, 0 },
+    { "network_infos", 7, 11, 3, 0, 13, 136, 0 },
+    { "linux_info", 8, 11, 1, 0, 10, 141, 0 },
+    { "rlimit_info", 9, 11, 1, 0, 11, 142, 0 },
+    { "tty_info", 10, 11, 1, 0, 8, 144, 0 },
 };
 static const uint16_t t146[] = { 0, 1, 3, 2, 4, 5, 6, 7, 8 };
 static const struct pbd_field f147[] = {
-    { "image", 1, 9, 2, 0, 0, 0 },
-    { "network", 2, 14, 1, 0, 31, "HOST" },
-    { "port_mappings", 3, 11, 3, 0, 148, 0 },
-    { "privileged", 4, 8, 1, 0, 0, "false" },
-    { "parameters", 5, 11, 3, 0, 109, 0 },
-    { "force_pull_image", 6, 8, 1, 0, 0, 0 },
-    { "volume_driver", 7, 9, 1, PBD_DEPRECATED, 0, 0 },
+    { "image", 1, 9, 2, 0, 5, 0, 0 },
+    { "network", 2, 14, 1, 0, 7, 31, "HOST" },
+    { "port_mappings", 3, 11, 3, 0, 13, 148, 0 },
+    { "privileged", 4, 8, 1, 0, 10, 0, "false" },
+    { "parameters", 5, 11, 3, 0, 10, 109, 0 },
+    { "force_pull_image", 6, 8, 1, 0, 16, 0, 0 },
+    { "volume_driver", 7, 9, 1, PBD_DEPRECATED, 13, 0, 0 },
 };
 static const uint16_t t147[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f148[] = {
-    { "host_port", 1, 13, 2, 0, 0, 0 },
-    { "container_port", 2, 13, 2, 0, 0, 0 },
-    { "protocol", 3, 9, 1, 0, 0, 0 },
+    { "host_port", 1, 13, 2, 0, 9, 0, 0 },
+    { "container_port", 2, 13, 2, 0, 14, 0, 0 },
+    { "protocol", 3, 9, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t148[] = { 0, 1, 2 };
 static const struct pbd_field f149[] = {
-    { "image", 1, 11, 1, 0, 118, 0 },
+    { "image", 1, 11, 1, 0, 5, 118, 0 },
 };
 static const uint16_t t149[] = { 0 };
 static const struct pbd_field f150[] = {
-    { "container_id", 4, 11, 1, 0, 6, 0 },
-    { "network_infos", 1, 11, 3, 0, 136, 0 },
-    { "cgroup_info", 2, 11, 1, 0, 151, 0 },
-    { "executor_pid", 3, 13, 1, 0, 0, 0 },
+    { "container_id", 4, 11, 1, 0, 12, 6, 0 },
+    { "network_infos", 1, 11, 3, 0, 13, 136, 0 },
+    { "cgroup_info", 2, 11, 1, 0, 11, 151, 0 },
+    { "executor_pid", 3, 13, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t150[] = { 1, 2, 3, 0 };
 static const struct pbd_field f151[] = {
-    { "net_cls", 1, 11, 1, 0, 159, 0 },
+    { "net_cls", 1, 11, 1, 0, 7, 159, 0 },
 };
 static const uint16_t t151[] = { 0 };
 static const struct pbd_field f153[] = {
-    { "op", 1, 14, 1, 0, 32, 0 },
-    { "value", 2, 4, 1, 0, 0, 0 },
+    { "op", 1, 14, 1, 0, 2, 32, 0 },
+    { "value", 2, 4, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t153[] = { 0, 1 };
 static const struct pbd_field f155[] = {
-    { "device", 1, 11, 1, 0, 172, 0 },
-    { "sectors", 2, 4, 1, 0, 0, 0 },
-    { "time", 3, 4, 1, 0, 0, 0 },
-    { "io_serviced", 4, 11, 3, 0, 153, 0 },
-    { "io_service_bytes", 5, 11, 3, 0, 153, 0 },
-    { "io_service_time", 6, 11, 3, 0, 153, 0 },
-    { "io_wait_time", 7, 11, 3, 0, 153, 0 },
-    { "io_merged", 8, 11, 3, 0, 153, 0 },
-    { "io_queued", 9, 11, 3, 0, 153, 0 },
+    { "device", 1, 11, 1, 0, 6, 172, 0 },
+    { "sectors", 2, 4, 1, 0, 7, 0, 0 },
+    { "time", 3, 4, 1, 0, 4, 0, 0 },
+    { "io_serviced", 4, 11, 3, 0, 11, 153, 0 },
+    { "io_service_bytes", 5, 11, 3, 0, 16, 153, 0 },
+    { "io_service_time", 6, 11, 3, 0, 15, 153, 0 },
+    { "io_wait_time", 7, 11, 3, 0, 12, 153, 0 },
+    { "io_merged", 8, 11, 3, 0, 9, 153, 0 },
+    { "io_queued", 9, 11, 3, 0, 9, 153, 0 },
 };
 static const uint16_t t155[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f157[] = {
-    { "device", 1, 11, 1, 0, 172, 0 },
-    { "io_serviced", 2, 11, 3, 0, 153, 0 },
-    { "io_service_bytes", 3, 11, 3, 0, 153, 0 },
+    { "device", 1, 11, 1, 0, 6, 172, 0 },
+    { "io_serviced", 2, 11, 3, 0, 11, 153, 0 },
+    { "io_service_bytes", 3, 11, 3, 0, 16, 153, 0 },
 };
 static const uint16_t t157[] = { 0, 1, 2 };
 static const struct pbd_field f158[] = {
-    { "cfq", 1, 11, 3, 0, 155, 0 },
-    { "cfq_recursive", 2, 11, 3, 0, 155, 0 },
-    { "throttling", 3, 11, 3, 0, 157, 0 },
+    { "cfq", 1, 11, 3, 0, 3, 155, 0 },
+    { "cfq_recursive", 2, 11, 3, 0, 13, 155, 0 },
+    { "throttling", 3, 11, 3, 0, 10, 157, 0 },
 };
 static const uint16_t t158[] = { 0, 1, 2 };
 static const struct pbd_field f159[] = {
-    { "classid", 1, 13, 1, 0, 0, 0 },
+    { "classid", 1, 13, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t159[] = { 0 };
 static const struct pbd_field f160[] = {
-    { "labels", 1, 11, 3, 0, 161, 0 },
+    { "labels", 1, 11, 3, 0, 6, 161, 0 },
 };
 static const uint16_t t160[] = { 0 };
 static const struct pbd_field f161[] = {
-    { "key", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 9, 1, 0, 0, 0 },
+    { "key", 1, 9, 2, 0, 3, 0, 0 },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t161[] = { 0, 1 };
 static const struct pbd_field f162[] = {
-    { "number", 1, 13, 2, 0, 0, 0 },
-    { "name", 2, 9, 1, 0, 0, 0 },
-    { "protocol", 3, 9, 1, 0, 0, 0 },
-    { "visibility", 4, 14, 1, 0, 33, 0 },
-    { "labels", 5, 11, 1, 0, 160, 0 },
+    { "number", 1, 13, 2, 0, 6, 0, 0 },
+    { "name", 2, 9, 1, 0, 4, 0, 0 },
+    { "protocol", 3, 9, 1, 0, 8, 0, 0 },
+    { "visibility", 4, 14, 1, 0, 10, 33, 0 },
+    { "labels", 5, 11, 1, 0, 6, 160, 0 },
 };
 static const uint16_t t162[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f163[] = {
-    { "ports", 1, 11, 3, 0, 162, 0 },
+    { "ports", 1, 11, 3, 0, 5, 162, 0 },
 };
 static const uint16_t t163[] = { 0 };
 static const struct pbd_field f164[] = {
-    { "visibility", 1, 14, 2, 0, 33, 0 },
-    { "name", 2, 9, 1, 0, 0, 0 },
-    { "environment", 3, 9, 1, 0, 0, 0 },
-    { "location", 4, 9, 1, 0, 0, 0 },
-    { "version", 5, 9, 1, 0, 0, 0 },
-    { "ports", 6, 11, 1, 0, 163, 0 },
-    { "labels", 7, 11, 1, 0, 160, 0 },
+    { "visibility", 1, 14, 2, 0, 10, 33, 0 },
+    { "name", 2, 9, 1, 0, 4, 0, 0 },
+    { "environment", 3, 9, 1, 0, 11, 0, 0 },
+    { "location", 4, 9, 1, 0, 8, 0, 0 },
+    { "version", 5, 9, 1, 0, 7, 0, 0 },
+    { "ports", 6, 11, 1, 0, 5, 163, 0 },
+    { "labels", 7, 11, 1, 0, 6, 160, 0 },
 };
 static const uint16_t t164[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f165[] = {
-    { "weight", 1, 1, 2, 0, 0, 0 },
-    { "role", 2, 9, 1, 0, 0, 0 },
+    { "weight", 1, 1, 2, 0, 6, 0, 0 },
+    { "role", 2, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t165[] = { 0, 1 };
 static const struct pbd_field f166[] = {
-    { "version", 1, 9, 2, 0, 0, 0 },
-    { "build_date", 2, 9, 1, 0, 0, 0 },
-    { "build_time", 3, 1, 1, 0, 0, 0 },
-    { "build_user", 4, 9, 1, 0, 0, 0 },
-    { "git_sha", 5, 9, 1, 0, 0, 0 },
-    { "git_branch", 6, 9, 1, 0, 0, 0 },
-    { "git_tag", 7, 9, 1, 0, 0, 0 },
+    { "version", 1, 9, 2, 0, 7, 0, 0 },
+    { "build_date", 2, 9, 1, 0, 10, 0, 0 },
+    { "build_time", 3, 1, 1, 0, 10, 0, 0 },
+    { "build_user", 4, 9, 1, 0, 10, 0, 0 },
+    { "git_sha", 5, 9, 1, 0, 7, 0, 0 },
+    { "git_branch", 6, 9, 1, 0, 10, 0, 0 },
+    { "git_tag", 7, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t166[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f167[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 9, 1, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t167[] = { 0, 1 };
 static const struct pbd_field f168[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "weight", 2, 1, 2, 0, 0, 0 },
-    { "frameworks", 3, 11, 3, 0, 1, 0 },
-    { "resources", 4, 11, 3, 0, 50, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "weight", 2, 1, 2, 0, 6, 0, 0 },
+    { "frameworks", 3, 11, 3, 0, 10, 1, 0 },
+    { "resources", 4, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t168[] = { 0, 1, 2, 3 };
 static const struct pbd_field f169[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 1, 1, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "value", 2, 1, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t169[] = { 0, 1 };
 static const struct pbd_field f170[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
-    { "nlink", 2, 5, 1, 0, 0, 0 },
-    { "size", 3, 4, 1, 0, 0, 0 },
-    { "mtime", 4, 11, 1, 0, 9, 0 },
-    { "mode", 5, 13, 1, 0, 0, 0 },
-    { "uid", 6, 9, 1, 0, 0, 0 },
-    { "gid", 7, 9, 1, 0, 0, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
+    { "nlink", 2, 5, 1, 0, 5, 0, 0 },
+    { "size", 3, 4, 1, 0, 4, 0, 0 },
+    { "mtime", 4, 11, 1, 0, 5, 9, 0 },
+    { "mode", 5, 13, 1, 0, 4, 0, 0 },
+    { "uid", 6, 9, 1, 0, 3, 0, 0 },
+    { "gid", 7, 9, 1, 0, 3, 0, 0 },
 };
 static const uint16_t t170[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f171[] = {
-    { "path", 1, 9, 1, 0, 0, 0 },
-    { "number", 2, 11, 1, 0, 172, 0 },
+    { "path", 1, 9, 1, 0, 4, 0, 0 },
+    { "number", 2, 11, 1, 0, 6, 172, 0 },
 };
 static const uint16_t t171[] = { 0, 1 };
 static const struct pbd_field f172[] = {
-    { "major_number", 1, 4, 2, 0, 0, 0 },
-    { "minor_number", 2, 4, 2, 0, 0, 0 },
+    { "major_number", 1, 4, 2, 0, 12, 0, 0 },
+    { "minor_number", 2, 4, 2, 0, 12, 0, 0 },
 };
 static const uint16_t t172[] = { 0, 1 };
 static const struct pbd_field f173[] = {
-    { "device", 1, 11, 2, 0, 171, 0 },
-    { "access", 2, 11, 2, 0, 174, 0 },
+    { "device", 1, 11, 2, 0, 6, 171, 0 },
+    { "access", 2, 11, 2, 0, 6, 174, 0 },
 };
 static const uint16_t t173[] = { 0, 1 };
 static const struct pbd_field f174[] = {
-    { "read", 1, 8, 1, 0, 0, 0 },
-    { "write", 2, 8, 1, 0, 0, 0 },
-    { "mknod", 3, 8, 1, 0, 0, 0 },
+    { "read", 1, 8, 1, 0, 4, 0, 0 },
+    { "write", 2, 8, 1, 0, 5, 0, 0 },
+    { "mknod", 3, 8, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t174[] = { 0, 1, 2 };
 static const struct pbd_field f175[] = {
-    { "allowed_devices", 1, 11, 3, 0, 173, 0 },
+    { "allowed_devices", 1, 11, 3, 0, 15, 173, 0 },
 };
 static const uint16_t t175[] = { 0 };
 static const struct pbd_field f176[] = {
-    { "max_grace_period", 1, 11, 1, 0, 10, 0 },
-    { "mark_gone", 2, 8, 1, 0, 0, "false" },
+    { "max_grace_period", 1, 11, 1, 0, 16, 10, 0 },
+    { "mark_gone", 2, 8, 1, 0, 9, 0, "false" },
 };
 static const uint16_t t176[] = { 0, 1 };
 static const struct pbd_field f177[] = {
-    { "state", 1, 14, 2, 0, 3, 0 },
-    { "config", 2, 11, 2, 0, 176, 0 },
+    { "state", 1, 14, 2, 0, 5, 3, 0 },
+    { "config", 2, 11, 2, 0, 6, 176, 0 },
 };
 static const uint16_t t177[] = { 0, 1 };
 static const struct pbd_field f178[] = {
-    { "type", 1, 14, 1, 0, 34, 0 },
-    { "subscribed", 2, 11, 1, 0, 179, 0 },
-    { "apply_operation", 3, 11, 1, 0, 180, 0 },
-    { "publish_resources", 4, 11, 1, 0, 181, 0 },
-    { "acknowledge_operation_status", 5, 11, 1, 0, 182, 0 },
-    { "reconcile_operations", 6, 11, 1, 0, 183, 0 },
+    { "type", 1, 14, 1, 0, 4, 34, 0 },
+    { "subscribed", 2, 11, 1, 0, 10, 179, 0 },
+    { "apply_operation", 3, 11, 1, 0, 15, 180, 0 },
+    { "publish_resources", 4, 11, 1, 0, 17, 181, 0 },
+    { "acknowledge_operation_status", 5, 11, 1, 0, 28, 182, 0 },
+    { "reconcile_operations", 6, 11, 1, 0, 20, 183, 0 },
 };
 static const uint16_t t178[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f179[] = {
-    { "provider_id", 1, 11, 2, 0, 7, 0 },
+    { "provider_id", 1, 11, 2, 0, 11, 7, 0 },
 };
 static const uint16_t t179[] = { 0 };
 static const struct pbd_field f180[] = {
-    { "framework_id", 1, 11, 1, 0, 1, 0 },
-    { "info", 2, 11, 2, 0, 80, 0 },
-    { "operation_uuid", 3, 11, 2, 0, 98, 0 },
-    { "resource_version_uuid", 4, 11, 2, 0, 98, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 1, 0 },
+    { "info", 2, 11, 2, 0, 4, 80, 0 },
+    { "operation_uuid", 3, 11, 2, 0, 14, 98, 0 },
+    { "resource_version_uuid", 4, 11, 2, 0, 21, 98, 0 },
 };
 static const uint16_t t180[] = { 0, 1, 2, 3 };
 static const struct pbd_field f181[] = {
-    { "uuid", 1, 11, 2, 0, 98, 0 },
-    { "resources", 2, 11, 3, 0, 50, 0 },
+    { "uuid", 1, 11, 2, 0, 4, 98, 0 },
+    { "resources", 2, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t181[] = { 0, 1 };
 static const struct pbd_field f182[] = {
-    { "status_uuid", 1, 11, 2, 0, 98, 0 },
-    { "operation_uuid", 2, 11, 2, 0, 98, 0 },
+    { "status_uuid", 1, 11, 2, 0, 11, 98, 0 },
+    { "operation_uuid", 2, 11, 2, 0, 14, 98, 0 },
 };
 static const uint16_t t182[] = { 0, 1 };
 static const struct pbd_field f183[] = {
-    { "operation_uuids", 1, 11, 3, 0, 98, 0 },
+    { "operation_uuids", 1, 11, 3, 0, 15, 98, 0 },
 };
 static const uint16_t t183[] = { 0 };
 static const struct pbd_field f184[] = {
-    { "resource_provider_id", 1, 11, 1, 0, 7, 0 },
-    { "type", 2, 14, 1, 0, 35, 0 },
-    { "subscribe", 3, 11, 1, 0, 185, 0 },
-    { "update_operation_status", 4, 11, 1, 0, 186, 0 },
-    { "update_state", 5, 11, 1, 0, 187, 0 },
-    { "update_publish_resources_status", 6, 11, 1, 0, 188, 0 },
+    { "resource_provider_id", 1, 11, 1, 0, 20, 7, 0 },
+    { "type", 2, 14, 1, 0, 4, 35, 0 },
+    { "subscribe", 3, 11, 1, 0, 9, 185, 0 },
+    { "update_operation_status", 4, 11, 1, 0, 23, 186, 0 },
+    { "update_state", 5, 11, 1, 0, 12, 187, 0 },
+    { "update_publish_resources_status", 6, 11, 1, 0, 31, 188, 0 },
 };
 static const uint16_t t184[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f185[] = {
-    { "resource_provider_info", 1, 11, 2, 0, 41, 0 },
+    { "resource_provider_info", 1, 11, 2, 0, 22, 41, 0 },
 };
 static const uint16_t t185[] = { 0 };
 static const struct pbd_field f186[] = {
-    { "framework_id", 1, 11, 1, 0, 1, 0 },
-    { "status", 2, 11, 2, 0, 100, 0 },
-    { "latest_status", 3, 11, 1, 0, 100, 0 },
-    { "operation_uuid", 4, 11, 2, 0, 98, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 1, 0 },
+    { "status", 2, 11, 2, 0, 6, 100, 0 },
+    { "latest_status", 3, 11, 1, 0, 13, 100, 0 },
+    { "operation_uuid", 4, 11, 2, 0, 14, 98, 0 },
 };
 static const uint16_t t186[] = { 0, 1, 2, 3 };
 static const struct pbd_field f187[] = {
-    { "operations", 1, 11, 3, 0, 99, 0 },
-    { "resources", 2, 11, 3, 0, 50, 0 },
-    { "resource_version_uuid", 3, 11, 2, 0, 98, 0 },
+    { "operations", 1, 11, 3, 0, 10, 99, 0 },
+    { "resources", 2, 11, 3, 0, 9, 50, 0 },
+    { "resource_version_uuid", 3, 11, 2, 0, 21, 98, 0 },
 };
 static const uint16_t t187[] = { 0, 1, 2 };
 static const struct pbd_field f188[] = {
-    { "uuid", 1, 11, 2, 0, 98, 0 },
-    { "status", 2, 14, 2, 0, 36, 0 },
+    { "uuid", 1, 11, 2, 0, 4, 98, 0 },
+    { "status", 2, 14, 2, 0, 6, 36, 0 },
 };
 static const uint16_t t188[] = { 0, 1 };
 static const struct pbd_field f189[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t189[] = { 0 };
 static const struct pbd_field f190[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t190[] = { 0 };
 static const struct pbd_field f191[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t191[] = { 0 };
 static const struct pbd_field f192[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t192[] = { 0 };
 static const struct pbd_field f193[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t193[] = { 0 };
 static const struct pbd_field f194[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
-    { "parent", 2, 11, 1, 0, 194, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
+    { "parent", 2, 11, 1, 0, 6, 194, 0 },
 };
 static const uint16_t t194[] = { 0, 1 };
 static const struct pbd_field f195[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t195[] = { 0 };
 static const struct pbd_field f196[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t196[] = { 0 };
 static const struct pbd_field f197[] = {
-    { "nanoseconds", 1, 3, 2, 0, 0, 0 },
+    { "nanoseconds", 1, 3, 2, 0, 11, 0, 0 },
 };
 static const uint16_t t197[] = { 0 };
 static const struct pbd_field f198[] = {
-    { "nanoseconds", 1, 3, 2, 0, 0, 0 },
+    { "nanoseconds", 1, 3, 2, 0, 11, 0, 0 },
 };
 static const uint16_t t198[] = { 0 };
 static const struct pbd_field f199[] = {
-    { "hostname", 1, 9, 1, 0, 0, 0 },
-    { "ip", 2, 9, 1, 0, 0, 0 },
-    { "port", 3, 5, 2, 0, 0, 0 },
+    { "hostname", 1, 9, 1, 0, 8, 0, 0 },
+    { "ip", 2, 9, 1, 0, 2, 0, 0 },
+    { "port", 3, 5, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t199[] = { 0, 1, 2 };
 static const struct pbd_field f200[] = {
-    { "scheme", 1, 9, 2, 0, 0, 0 },
-    { "address", 2, 11, 2, 0, 199, 0 },
-    { "path", 3, 9, 1, 0, 0, 0 },
-    { "query", 4, 11, 3, 0, 297, 0 },
-    { "fragment", 5, 9, 1, 0, 0, 0 },
+    { "scheme", 1, 9, 2, 0, 6, 0, 0 },
+    { "address", 2, 11, 2, 0, 7, 199, 0 },
+    { "path", 3, 9, 1, 0, 4, 0, 0 },
+    { "query", 4, 11, 3, 0, 5, 297, 0 },
+    { "fragment", 5, 9, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t200[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f201[] = {
-    { "start", 1, 11, 2, 0, 197, 0 },
-    { "duration", 2, 11, 1, 0, 198, 0 },
+    { "start", 1, 11, 2, 0, 5, 197, 0 },
+    { "duration", 2, 11, 1, 0, 8, 198, 0 },
 };
 static const uint16_t t201[] = { 0, 1 };
 static const struct pbd_field f202[] = {
-    { "hostname", 1, 9, 1, 0, 0, 0 },
-    { "ip", 2, 9, 1, 0, 0, 0 },
+    { "hostname", 1, 9, 1, 0, 8, 0, 0 },
+    { "ip", 2, 9, 1, 0, 2, 0, 0 },
 };
 static const uint16_t t202[] = { 0, 1 };
 static const struct pbd_field f203[] = {
-    { "id", 1, 11, 2, 0, 202, 0 },
-    { "mode", 2, 14, 1, 0, 41, 0 },
-    { "unavailability", 3, 11, 1, 0, 201, 0 },
+    { "id", 1, 11, 2, 0, 2, 202, 0 },
+    { "mode", 2, 14, 1, 0, 4, 41, 0 },
+    { "unavailability", 3, 11, 1, 0, 14, 201, 0 },
 };
 static const uint16_t t203[] = { 0, 1, 2 };
 static const struct pbd_field f204[] = {
-    { "user", 1, 9, 2, 0, 0, 0 },
-    { "name", 2, 9, 2, 0, 0, 0 },
-    { "id", 3, 11, 1, 0, 189, 0 },
-    { "failover_timeout", 4, 1, 1, 0, 0, "0" },
-    { "checkpoint", 5, 8, 1, 0, 0, "false" },
-    { "role", 6, 9, 1, PBD_DEPRECATED, 0, "*" },
-    { "roles", 12, 9, 3, 0, 0, 0 },
-    { "hostname", 7, 9, 1, 0, 0, 0 },
-    { "principal", 8, 9, 1, 0, 0, 0 },
-    { "webui_url", 9, 9, 1, 0, 0, 0 },
-    { "capabilities", 10, 11, 3, 0, 205, 0 },
-    { "labels", 11, 11, 1, 0, 348, 0 },
-    { "offer_filters", 13, 11, 3, PBD_MAP, 206, 0 },
+    { "user", 1, 9, 2, 0, 4, 0, 0 },
+    { "name", 2, 9, 2, 0, 4, 0, 0 },
+    { "id", 3, 11, 1, 0, 2, 189, 0 },
+    { "failover_timeout", 4, 1, 1, 0, 16, 0, "0" },
+    { "checkpoint", 5, 8, 1, 0, 10, 0, "false" },
+    { "role", 6, 9, 1, PBD_DEPRECATED, 4, 0, "*" },
+    { "roles", 12, 9, 3, 0, 5, 0, 0 },
+    { "hostname", 7, 9, 1, 0, 8, 0, 0 },
+    { "principal", 8, 9, 1, 0, 9, 0, 0 },
+    { "webui_url", 9, 9, 1, 0, 9, 0, 0 },
+    { "capabilities", 10, 11, 3, 0, 12, 205, 0 },
+    { "labels", 11, 11, 1, 0, 6, 348, 0 },
+    { "offer_filters", 13, 11, 3, PBD_MAP, 13, 206, 0 },
 };
 static const uint16_t t204[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 6, 12 };
 static const struct pbd_field f205[] = {
-    { "type", 1, 14, 1, 0, 42, 0 },
+    { "type", 1, 14, 1, 0, 4, 42, 0 },
 };
 static const uint16_t t205[] = { 0 };
 static const struct pbd_field f206[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 262, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 262, 0 },
 };
 static const uint16_t t206[] = { 0, 1 };
 static const struct pbd_field f207[] = {
-    { "type", 1, 14, 1, 0, 43, 0 },
-    { "command", 2, 11, 1, 0, 208, 0 },
-    { "http", 3, 11, 1, 0, 209, 0 },
-    { "tcp", 7, 11, 1, 0, 210, 0 },
-    { "delay_seconds", 4, 1, 1, 0, 0, "15" },
-    { "interval_seconds", 5, 1, 1, 0, 0, "10" },
-    { "timeout_seconds", 6, 1, 1, 0, 0, "20" },
+    { "type", 1, 14, 1, 0, 4, 43, 0 },
+    { "command", 2, 11, 1, 0, 7, 208, 0 },
+    { "http", 3, 11, 1, 0, 4, 209, 0 },
+    { "tcp", 7, 11, 1, 0, 3, 210, 0 },
+    { "delay_seconds", 4, 1, 1, 0, 13, 0, "15" },
+    { "interval_seconds", 5, 1, 1, 0, 16, 0, "10" },
+    { "timeout_seconds", 6, 1, 1, 0, 15, 0, "20" },
 };
 static const uint16_t t207[] = { 0, 1, 2, 4, 5, 6, 3 };
 static const struct pbd_field f208[] = {
-    { "command", 1, 11, 2, 0, 215, 0 },
+    { "command", 1, 11, 2, 0, 7, 215, 0 },
 };
 static const uint16_t t208[] = { 0 };
 static const struct pbd_field f209[] = {
-    { "port", 1, 13, 2, 0, 0, 0 },
-    { "path", 2, 9, 1, 0, 0, 0 },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
+    { "path", 2, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t209[] = { 0, 1 };
 static const struct pbd_field f210[] = {
-    { "port", 1, 13, 2, 0, 0, 0 },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t210[] = { 0 };
 static const struct pbd_field f211[] = {
-    { "delay_seconds", 2, 1, 1, 0, 0, "15" },
-    { "interval_seconds", 3, 1, 1, 0, 0, "10" },
-    { "timeout_seconds", 4, 1, 1, 0, 0, "20" },
-    { "consecutive_failures", 5, 13, 1, 0, 0, "3" },
-    { "grace_period_seconds", 6, 1, 1, 0, 0, "10" },
-    { "type", 8, 14, 1, 0, 44, 0 },
-    { "command", 7, 11, 1, 0, 215, 0 },
-    { "http", 1, 11, 1, 0, 212, 0 },
-    { "tcp", 9, 11, 1, 0, 213, 0 },
+    { "delay_seconds", 2, 1, 1, 0, 13, 0, "15" },
+    { "interval_seconds", 3, 1, 1, 0, 16, 0, "10" },
+    { "timeout_seconds", 4, 1, 1, 0, 15, 0, "20" },
+    { "consecutive_failures", 5, 13, 1, 0, 20, 0, "3" },
+    { "grace_period_seconds", 6, 1, 1, 0, 20, 0, "10" },
+    { "type", 8, 14, 1, 0, 4, 44, 0 },
+    { "command", 7, 11, 1, 0, 7, 215, 0 },
+    { "http", 1, 11, 1, 0, 4, 212, 0 },
+    { "tcp", 9, 11, 1, 0, 3, 213, 0 },
 };
 static const uint16_t t211[] = { 7, 0, 1, 2, 3, 4, 6, 5, 8 };
 static const struct pbd_field f212[] = {
-    { "protocol", 5, 14, 1, 0, 63, "IPv4" },
-    { "scheme", 3, 9, 1, 0, 0, 0 },
-    { "port", 1, 13, 2, 0, 0, 0 },
-    { "path", 2, 9, 1, 0, 0, 0 },
-    { "statuses", 4, 13, 3, 0, 0, 0 },
+    { "protocol", 5, 14, 1, 0, 8, 63, "IPv4" },
+    { "scheme", 3, 9, 1, 0, 6, 0, 0 },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
+    { "path", 2, 9, 1, 0, 4, 0, 0 },
+    { "statuses", 4, 13, 3, 0, 8, 0, 0 },
 };
 static const uint16_t t212[] = { 2, 3, 1, 4, 0 };
 static const struct pbd_field f213[] = {
-    { "protocol", 2, 14, 1, 0, 63, "IPv4" },
-    { "port", 1, 13, 2, 0, 0, 0 },
+    { "protocol", 2, 14, 1, 0, 8, 63, "IPv4" },
+    { "port", 1, 13, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t213[] = { 1, 0 };
 static const struct pbd_field f214[] = {
-    { "grace_period", 1, 11, 1, 0, 198, 0 },
+    { "grace_period", 1, 11, 1, 0, 12, 198, 0 },
 };
 static const uint16_t t214[] = { 0 };
 static const struct pbd_field f215[] = {
-    { "uris", 1, 11, 3, 0, 216, 0 },
-    { "environment", 2, 11, 1, 0, 295, 0 },
-    { "shell", 6, 8, 1, 0, 0, "true" },
-    { "value", 3, 9, 1, 0, 0, 0 },
-    { "arguments", 7, 9, 3, 0, 0, 0 },
-    { "user", 5, 9, 1, 0, 0, 0 },
+    { "uris", 1, 11, 3, 0, 4, 216, 0 },
+    { "environment", 2, 11, 1, 0, 11, 295, 0 },
+    { "shell", 6, 8, 1, 0, 5, 0, "true" },
+    { "value", 3, 9, 1, 0, 5, 0, 0 },
+    { "arguments", 7, 9, 3, 0, 9, 0, 0 },
+    { "user", 5, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t215[] = { 0, 1, 3, 5, 2, 4 };
 static const struct pbd_field f216[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
-    { "executable", 2, 8, 1, 0, 0, 0 },
-    { "extract", 3, 8, 1, 0, 0, "true" },
-    { "cache", 4, 8, 1, 0, 0, 0 },
-    { "output_file", 5, 9, 1, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
+    { "executable", 2, 8, 1, 0, 10, 0, 0 },
+    { "extract", 3, 8, 1, 0, 7, 0, "true" },
+    { "cache", 4, 8, 1, 0, 5, 0, 0 },
+    { "output_file", 5, 9, 1, 0, 11, 0, 0 },
 };
 static const uint16_t t216[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f217[] = {
-    { "type", 15, 14, 1, 0, 45, 0 },
-    { "executor_id", 1, 11, 2, 0, 193, 0 },
-    { "framework_id", 8, 11, 1, 0, 189, 0 },
-    { "command", 7, 11, 1, 0, 215, 0 },
-    { "container", 11, 11, 1, 0, 334, 0 },
-    { "resources", 5, 11, 3, 0, 238, 0 },
-    { "name", 9, 9, 1, 0, 0, 0 },
-    { "source", 10, 9, 1, PBD_DEPRECATED, 0, 0 },
-    { "data", 4, 12, 1, 0, 0, 0 },
-    { "discovery", 12, 11, 1, 0, 352, 0 },
-    { "shutdown_grace_period", 13, 11, 1, 0, 198, 0 },
-    { "labels", 14, 11, 1, 0, 348, 0 },
+    { "type", 15, 14, 1, 0, 4, 45, 0 },
+    { "executor_id", 1, 11, 2, 0, 11, 193, 0 },
+    { "framework_id", 8, 11, 1, 0, 12, 189, 0 },
+    { "command", 7, 11, 1, 0, 7, 215, 0 },
+    { "container", 11, 11, 1, 0, 9, 334, 0 },
+    { "resources", 5, 11, 3, 0, 9, 238, 0 },
+    { "name", 9, 9, 1, 0, 4, 0, 0 },
+    { "source", 10, 9, 1, PBD_DEPRECATED, 6, 0, 0 },
+    { "data", 4, 12, 1, 0, 4, 0, 0 },
+    { "discovery", 12, 11, 1, 0, 9, 352, 0 },
+    { "shutdown_grace_period", 13, 11, 1, 0, 21, 198, 0 },
+    { "labels", 14, 11, 1, 0, 6, 348, 0 },
 };
 static const uint16_t t217[] = { 1, 8, 5, 3, 2, 6, 7, 4, 9, 10, 11, 0 };
 static const struct pbd_field f218[] = {
-    { "fault_domain", 1, 11, 1, 0, 219, 0 },
+    { "fault_domain", 1, 11, 1, 0, 12, 219, 0 },
 };
 static const uint16_t t218[] = { 0 };
 static const struct pbd_field f219[] = {
-    { "region", 1, 11, 2, 0, 220, 0 },
-    { "zone", 2, 11, 2, 0, 221, 0 },
+    { "region", 1, 11, 2, 0, 6, 220, 0 },
+    { "zone", 2, 11, 2, 0, 4, 221, 0 },
 };
 static const uint16_t t219[] = { 0, 1 };
 static const struct pbd_field f220[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t220[] = { 0 };
 static const struct pbd_field f221[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t221[] = { 0 };
 static const struct pbd_field f222[] = {
-    { "id", 1, 9, 2, 0, 0, 0 },
-    { "ip", 2, 13, 2, 0, 0, 0 },
-    { "port", 3, 13, 2, 0, 0, "5050" },
-    { "pid", 4, 9, 1, 0, 0, 0 },
-    { "hostname", 5, 9, 1, 0, 0, 0 },
-    { "version", 6, 9, 1, 0, 0, 0 },
-    { "address", 7, 11, 1, 0, 199, 0 },
-    { "domain", 8, 11, 1, 0, 218, 0 },
-    { "capabilities", 9, 11, 3, 0, 223, 0 },
+    { "id", 1, 9, 2, 0, 2, 0, 0 },
+    { "ip", 2, 13, 2, 0, 2, 0, 0 },
+    { "port", 3, 13, 2, 0, 4, 0, "5050" },
+    { "pid", 4, 9, 1, 0, 3, 0, 0 },
+    { "hostname", 5, 9, 1, 0, 8, 0, 0 },
+    { "version", 6, 9, 1, 0, 7, 0, 0 },
+    { "address", 7, 11, 1, 0, 7, 199, 0 },
+    { "domain", 8, 11, 1, 0, 6, 218, 0 },
+    { "capabilities", 9, 11, 3, 0, 12, 223, 0 },
 };
 static const uint16_t t222[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f223[] = {
-    { "type", 1, 14, 1, 0, 46, 0 },
+    { "type", 1, 14, 1, 0, 4, 46, 0 },
 };
 static const uint16_t t223[] = { 0 };
 static const struct pbd_field f224[] = {
-    { "hostname", 1, 9, 2, 0, 0, 0 },
-    { "port", 8, 5, 1, 0, 0, "5051" },
-    { "resources", 3, 11, 3, 0, 238, 0 },
-    { "attributes", 5, 11, 3, 0, 237, 0 },
-    { "id", 6, 11, 1, 0, 191, 0 },
-    { "domain", 10, 11, 1, 0, 218, 0 },
+    { "hostname", 1, 9, 2, 0, 8, 0, 0 },
+    { "port", 8, 5, 1, 0, 4, 0, "5051" },
+    { "resources", 3, 11, 3, 0, 9, 238, 0 },
+    { "attributes", 5, 11, 3, 0, 10, 237, 0 },
+    { "id", 6, 11, 1, 0, 2, 191, 0 },
+    { "domain", 10, 11, 1, 0, 6, 218, 0 },
 };
 static const uint16_t t224[] = { 0, 2, 3, 4, 1, 5 };
 static const struct pbd_field f225[] = {
-    { "type", 1, 14, 1, 0, 47, 0 },
+    { "type", 1, 14, 1, 0, 4, 47, 0 },
 };
 static const uint16_t t225[] = { 0 };
 static const struct pbd_field f226[] = {
-    { "services", 1, 14, 3, 0, 48, 0 },
-    { "command", 2, 11, 1, 0, 215, 0 },
-    { "resources", 3, 11, 3, 0, 238, 0 },
-    { "container", 4, 11, 1, 0, 334, 0 },
+    { "services", 1, 14, 3, 0, 8, 48, 0 },
+    { "command", 2, 11, 1, 0, 7, 215, 0 },
+    { "resources", 3, 11, 3, 0, 9, 238, 0 },
+    { "container", 4, 11, 1, 0, 9, 334, 0 },
 };
 static const uint16_t t226[] = { 0, 1, 2, 3 };
 static const struct pbd_field f227[] = {
-    { "csi_service", 1, 14, 2, 0, 48, 0 },
-    { "endpoint", 2, 9, 2, 0, 0, 0 },
+    { "csi_service", 1, 14, 2, 0, 11, 48, 0 },
+    { "endpoint", 2, 9, 2, 0, 8, 0, 0 },
 };
 static const uint16_t t227[] = { 0, 1 };
 static const struct pbd_field f228[] = {
-    { "type", 1, 9, 2, 0, 0, 0 },
-    { "name", 2, 9, 1, 0, 0, "default" },
-    { "containers", 3, 11, 3, 0, 226, 0 },
-    { "endpoints", 4, 11, 3, 0, 227, 0 },
-    { "target_path_root", 5, 9, 1, 0, 0, 0 },
-    { "target_path_exists", 6, 8, 1, 0, 0, 0 },
+    { "type", 1, 9, 2, 0, 4, 0, 0 },
+    { "name", 2, 9, 1, 0, 4, 0, "default" },
+    { "containers", 3, 11, 3, 0, 10, 226, 0 },
+    { "endpoints", 4, 11, 3, 0, 9, 227, 0 },
+    { "target_path_root", 5, 9, 1, 0, 16, 0, 0 },
+    { "target_path_exists", 6, 8, 1, 0, 18, 0, 0 },
 };
 static const uint16_t t228[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f229[] = {
-    { "id", 1, 11, 1, 0, 195, 0 },
-    { "attributes", 2, 11, 3, 0, 237, 0 },
-    { "type", 3, 9, 2, 0, 0, 0 },
-    { "name", 4, 9, 2, 0, 0, 0 },
-    { "default_reservations", 5, 11, 3, 0, 240, 0 },
-    { "storage", 6, 11, 1, 0, 230, 0 },
+    { "id", 1, 11, 1, 0, 2, 195, 0 },
+    { "attributes", 2, 11, 3, 0, 10, 237, 0 },
+    { "type", 3, 9, 2, 0, 4, 0, 0 },
+    { "name", 4, 9, 2, 0, 4, 0, 0 },
+    { "default_reservations", 5, 11, 3, 0, 20, 240, 0 },
+    { "storage", 6, 11, 1, 0, 7, 230, 0 },
 };
 static const uint16_t t229[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f230[] = {
-    { "plugin", 1, 11, 2, 0, 228, 0 },
-    { "reconciliation_interval_seconds", 2, 1, 1, 0, 0, 0 },
+    { "plugin", 1, 11, 2, 0, 6, 228, 0 },
+    { "reconciliation_interval_seconds", 2, 1, 1, 0, 31, 0, 0 },
 };
 static const uint16_t t230[] = { 0, 1 };
 static const struct pbd_field f231[] = {
-    { "type", 1, 14, 2, 0, 49, 0 },
-    { "scalar", 2, 11, 1, 0, 232, 0 },
-    { "ranges", 3, 11, 1, 0, 234, 0 },
-    { "set", 4, 11, 1, 0, 235, 0 },
-    { "text", 5, 11, 1, 0, 236, 0 },
+    { "type", 1, 14, 2, 0, 4, 49, 0 },
+    { "scalar", 2, 11, 1, 0, 6, 232, 0 },
+    { "ranges", 3, 11, 1, 0, 6, 234, 0 },
+    { "set", 4, 11, 1, 0, 3, 235, 0 },
+    { "text", 5, 11, 1, 0, 4, 236, 0 },
 };
 static const uint16_t t231[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f232[] = {
-    { "value", 1, 1, 2, 0, 0, 0 },
+    { "value", 1, 1, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t232[] = { 0 };
 static const struct pbd_field f233[] = {
-    { "begin", 1, 4, 2, 0, 0, 0 },
-    { "end", 2, 4, 2, 0, 0, 0 },
+    { "begin", 1, 4, 2, 0, 5, 0, 0 },
+    { "end", 2, 4, 2, 0, 3, 0, 0 },
 };
 static const uint16_t t233[] = { 0, 1 };
 static const struct pbd_field f234[] = {
-    { "range", 1, 11, 3, 0, 233, 0 },
+    { "range", 1, 11, 3, 0, 5, 233, 0 },
 };
 static const uint16_t t234[] = { 0 };
 static const struct pbd_field f235[] = {
-    { "item", 1, 9, 3, 0, 0, 0 },
+    { "item", 1, 9, 3, 0, 4, 0, 0 },
 };
 static const uint16_t t235[] = { 0 };
 static const struct pbd_field f236[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t236[] = { 0 };
 static const struct pbd_field f237[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "type", 2, 14, 2, 0, 49, 0 },
-    { "scalar", 3, 11, 1, 0, 232, 0 },
-    { "ranges", 4, 11, 1, 0, 234, 0 },
-    { "set", 6, 11, 1, 0, 235, 0 },
-    { "text", 5, 11, 1, 0, 236, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "type", 2, 14, 2, 0, 4, 49, 0 },
+    { "scalar", 3, 11, 1, 0, 6, 232, 0 },
+    { "ranges", 4, 11, 1, 0, 6, 234, 0 },
+    { "set", 6, 11, 1, 0, 3, 235, 0 },
+    { "text", 5, 11, 1, 0, 4, 236, 0 },
 };
 static const uint16_t t237[] = { 0, 1, 2, 3, 5, 4 };
 static const struct pbd_field f238[] = {
-    { "provider_id", 12, 11, 1, 0, 195, 0 },
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "type", 2, 14, 2, 0, 49, 0 },
-    { "scalar", 3, 11, 1, 0, 232, 0 },
-    { "ranges", 4, 11, 1, 0, 234, 0 },
-    { "set", 5, 11, 1, 0, 235, 0 },
-    { "role", 6, 9, 1, PBD_DEPRECATED, 0, "*" },
-    { "allocation_info", 11, 11, 1, 0, 239, 0 },
-    { "reservation", 8, 11, 1, 0, 240, 0 },
-    { "reservations", 13, 11, 3, 0, 240, 0 },
-    { "disk", 7, 11, 1, 0, 241, 0 },
-    { "revocable", 9, 11, 1, 0, 246, 0 },
-    { "shared", 10, 11, 1, 0, 247, 0 },
+    { "provider_id", 12, 11, 1, 0, 11, 195, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "type", 2, 14, 2, 0, 4, 49, 0 },
+    { "scalar", 3, 11, 1, 0, 6, 232, 0 },
+    { "ranges", 4, 11, 1, 0, 6, 234, 0 },
+    { "set", 5, 11, 1, 0, 3, 235, 0 },
+    { "role", 6, 9, 1, PBD_DEPRECATED, 4, 0, "*" },
+    { "allocation_info", 11, 11, 1, 0, 15, 239, 0 },
+    { "reservation", 8, 11, 1, 0, 11, 240, 0 },
+    { "reservations", 13, 11, 3, 0, 12, 240, 0 },
+    { "disk", 7, 11, 1, 0, 4, 241, 0 },
+    { "revocable", 9, 11, 1, 0, 9, 246, 0 },
+    { "shared", 10, 11, 1, 0, 6, 247, 0 },
 };
 static const uint16_t t238[] = { 1, 2, 3, 4, 5, 6, 10, 8, 11, 12, 7, 0, 9 };
 static const struct pbd_field f239[] = {
-    { "role", 1, 9, 1, 0, 0, 0 },
+    { "role", 1, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t239[] = { 0 };
 static const struct pbd_field f240[] = {
-    { "type", 4, 14, 1, 0, 50, 0 },
-    { "role", 3, 9, 1, 0, 0, 0 },
-    { "principal", 1, 9, 1, 0, 0, 0 },
-    { "labels", 2, 11, 1, 0, 348, 0 },
+    { "type", 4, 14, 1, 0, 4, 50, 0 },
+    { "role", 3, 9, 1, 0, 4, 0, 0 },
+    { "principal", 1, 9, 1, 0, 9, 0, 0 },
+    { "labels", 2, 11, 1, 0, 6, 348, 0 },
 };
 static const uint16_t t240[] = { 2, 3, 1, 0 };
 static const struct pbd_field f241[] = {
-    { "persistence", 1, 11, 1, 0, 242, 0 },
-    { "volume", 2, 11, 1, 0, 310, 0 },
-    { "source", 3, 11, 1, 0, 243, 0 },
+    { "persistence", 1, 11, 1, 0, 11, 242, 0 },
+    { "volume", 2, 11, 1, 0, 6, 310, 0 },
+    { "source", 3, 11, 1, 0, 6, 243, 0 },
 };
 static const uint16_t t241[] = { 0, 1, 2 };
 static const struct pbd_field f242[] = {
-    { "id", 1, 9, 2, 0, 0, 0 },
-    { "principal", 2, 9, 1, 0, 0, 0 },
+    { "id", 1, 9, 2, 0, 2, 0, 0 },
+    { "principal", 2, 9, 1, 0, 9, 0, 0 },
 };
 static const uint16_t t242[] = { 0, 1 };
 static const struct pbd_field f243[] = {
-    { "type", 1, 14, 2, 0, 51, 0 },
-    { "path", 2, 11, 1, 0, 244, 0 },
-    { "mount", 3, 11, 1, 0, 245, 0 },
-    { "vendor", 7, 9, 1, 0, 0, 0 },
-    { "id", 4, 9, 1, 0, 0, 0 },
-    { "metadata", 5, 11, 1, 0, 348, 0 },
-    { "profile", 6, 9, 1, 0, 0, 0 },
+    { "type", 1, 14, 2, 0, 4, 51, 0 },
+    { "path", 2, 11, 1, 0, 4, 244, 0 },
+    { "mount", 3, 11, 1, 0, 5, 245, 0 },
+    { "vendor", 7, 9, 1, 0, 6, 0, 0 },
+    { "id", 4, 9, 1, 0, 2, 0, 0 },
+    { "metadata", 5, 11, 1, 0, 8, 348, 0 },
+    { "profile", 6, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t243[] = { 0, 1, 2, 4, 5, 6, 3 };
 static const struct pbd_field f244[] = {
-    { "root", 1, 9, 1, 0, 0, 0 },
+    { "root", 1, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t244[] = { 0 };
 static const struct pbd_field f245[] = {
-    { "root", 1, 9, 1, 0, 0, 0 },
+    { "root", 1, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t245[] = { 0 };
 static const struct pbd_field f248[] = {
-    { "id", 1, 9, 2, 0, 0, 0 },
-    { "backlog", 2, 4, 1, 0, 0, 0 },
-    { "bytes", 3, 4, 1, 0, 0, 0 },
-    { "drops", 4, 4, 1, 0, 0, 0 },
-    { "overlimits", 5, 4, 1, 0, 0, 0 },
-    { "packets", 6, 4, 1, 0, 0, 0 },
-    { "qlen", 7, 4, 1, 0, 0, 0 },
-    { "ratebps", 8, 4, 1, 0, 0, 0 },
-    { "ratepps", 9, 4, 1, 0, 0, 0 },
-    { "requeues", 10, 4, 1, 0, 0, 0 },
+    { "id", 1, 9, 2, 0, 2, 0, 0 },
+    { "backlog", 2, 4, 1, 0, 7, 0, 0 },
+    { "bytes", 3, 4, 1, 0, 5, 0, 0 },
+    { "drops", 4, 4, 1, 0, 5, 0, 0 },
+    { "overlimits", 5, 4, 1, 0, 10, 0, 0 },
+    { "packets", 6, 4, 1, 0, 7, 0, 0 },
+    { "qlen", 7, 4, 1, 0, 4, 0, 0 },
+    { "ratebps", 8, 4, 1, 0, 7, 0, 0 },
+    { "ratepps", 9, 4, 1, 0, 7, 0, 0 },
+    { "requeues", 10, 4, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t248[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static const struct pbd_field f249[] = {
-    { "Forwarding", 1, 3, 1, 0, 0, 0 },
-    { "DefaultTTL", 2, 3, 1, 0, 0, 0 },
-    { "InReceives", 3, 3, 1, 0, 0, 0 },
-    { "InHdrErrors", 4, 3, 1, 0, 0, 0 },
-    { "InAddrErrors", 5, 3, 1, 0, 0, 0 },
-    { "ForwDatagrams", 6, 3, 1, 0, 0, 0 },
-    { "InUnknownProtos", 7, 3, 1, 0, 0, 0 },
-    { "InDiscards", 8, 3, 1, 0, 0, 0 },
-    { "InDelivers", 9, 3, 1, 0, 0, 0 },
-    { "OutRequests", 10, 3, 1, 0, 0, 0 },
-    { "OutDiscards", 11, 3, 1, 0, 0, 0 },
-    { "OutNoRoutes", 12, 3, 1, 0, 0, 0 },
-    { "ReasmTimeout", 13, 3, 1, 0, 0, 0 },
-    { "ReasmReqds", 14, 3, 1, 0, 0, 0 },
-    { "ReasmOKs", 15, 3, 1, 0, 0, 0 },
-    { "ReasmFails", 16, 3, 1, 0, 0, 0 },
-    { "FragOKs", 17, 3, 1, 0, 0, 0 },
-    { "FragFails", 18, 3, 1, 0, 0, 0 },
-    { "FragCreates", 19, 3, 1, 0, 0, 0 },
+    { "Forwarding", 1, 3, 1, 0, 10, 0, 0 },
+    { "DefaultTTL", 2, 3, 1, 0, 10, 0, 0 },
+    { "InReceives", 3, 3, 1, 0, 10, 0, 0 },
+    { "InHdrErrors", 4, 3, 1, 0, 11, 0, 0 },
+    { "InAddrErrors", 5, 3, 1, 0, 12, 0, 0 },
+    { "ForwDatagrams", 6, 3, 1, 0, 13, 0, 0 },
+    { "InUnknownProtos", 7, 3, 1, 0, 15, 0, 0 },
+    { "InDiscards", 8, 3, 1, 0, 10, 0, 0 },
+    { "InDelivers", 9, 3, 1, 0, 10, 0, 0 },
+    { "OutRequests", 10, 3, 1, 0, 11, 0, 0 },
+    { "OutDiscards", 11, 3, 1, 0, 11, 0, 0 },
+    { "OutNoRoutes", 12, 3, 1, 0, 11, 0, 0 },
+    { "ReasmTimeout", 13, 3, 1, 0, 12, 0, 0 },
+    { "ReasmReqds", 14, 3, 1, 0, 10, 0, 0 },
+    { "ReasmOKs", 15, 3, 1, 0, 8, 0, 0 },
+    { "ReasmFails", 16, 3, 1, 0, 10, 0, 0 },
+    { "FragOKs", 17, 3, 1, 0, 7, 0, 0 },
+    { "FragFails", 18, 3, 1, 0, 9, 0, 0 },
+    { "FragCreates", 19, 3, 1, 0, 11, 0, 0 },
 };
 static const uint16_t t249[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18 };
 static const struct pbd_field f250[] = {
-    { "InMsgs", 1, 3, 1, 0, 0, 0 },
-    { "InErrors", 2, 3, 1, 0, 0, 0 },
-    { "InCsumErrors", 3, 3, 1, 0, 0, 0 },
-    { "InDestUnreachs", 4, 3, 1, 0, 0, 0 },
-    { "InTimeExcds", 5, 3, 1, 0, 0, 0 },
-    { "InParmProbs", 6, 3, 1, 0, 0, 0 },
-    { "InSrcQuenchs", 7, 3, 1, 0, 0, 0 },
-    { "InRedirects", 8, 3, 1, 0, 0, 0 },
-    { "InEchos", 9, 3, 1, 0, 0, 0 },
-    { "InEchoReps", 10, 3, 1, 0, 0, 0 },
-    { "InTimestamps", 11, 3, 1, 0, 0, 0 },
-    { "InTimestampReps", 12, 3, 1, 0, 0, 0 },
-    { "InAddrMasks", 13, 3, 1, 0, 0, 0 },
-    { "InAddrMaskReps", 14, 3, 1, 0, 0, 0 },
-    { "OutMsgs", 15, 3, 1, 0, 0, 0 },
-    { "OutErrors", 16, 3, 1, 0, 0, 0 },
-    { "OutDestUnreachs", 17, 3, 1, 0, 0, 0 },
-    { "OutTimeExcds", 18, 3, 1, 0, 0, 0 },
-    { "OutParmProbs", 19, 3, 1, 0, 0, 0 },
-    { "OutSrcQuenchs", 20, 3, 1, 0, 0, 0 },
-    { "OutRedirects", 21, 3, 1, 0, 0, 0 },
-    { "OutEchos", 22, 3, 1, 0, 0, 0 },
-    { "OutEchoReps", 23, 3, 1, 0, 0, 0 },
-    { "OutTimestamps", 24, 3, 1, 0, 0, 0 },
-    { "OutTimestampReps", 25, 3, 1, 0, 0, 0 },
-    { "OutAddrMasks", 26, 3, 1, 0, 0, 0 },
-    { "OutAddrMaskReps", 27, 3, 1, 0, 0, 0 },
+    { "InMsgs", 1, 3, 1, 0, 6, 0, 0 },
+    { "InErrors", 2, 3, 1, 0, 8, 0, 0 },
+    { "InCsumErrors", 3, 3, 1, 0, 12, 0, 0 },
+    { "InDestUnreachs", 4, 3, 1, 0, 14, 0, 0 },
+    { "InTimeExcds", 5, 3, 1, 0, 11, 0, 0 },
+    { "InParmProbs", 6, 3, 1, 0, 11, 0, 0 },
+    { "InSrcQuenchs", 7, 3, 1, 0, 12, 0, 0 },
+    { "InRedirects", 8, 3, 1, 0, 11, 0, 0 },
+    { "InEchos", 9, 3, 1, 0, 7, 0, 0 },
+    { "InEchoReps", 10, 3, 1, 0, 10, 0, 0 },
+    { "InTimestamps", 11, 3, 1, 0, 12, 0, 0 },
+    { "InTimestampReps", 12, 3, 1, 0, 15, 0, 0 },
+    { "InAddrMasks", 13, 3, 1, 0, 11, 0, 0 },
+    { "InAddrMaskReps", 14, 3, 1, 0, 14, 0, 0 },
+    { "OutMsgs", 15, 3, 1, 0, 7, 0, 0 },
+    { "OutErrors", 16, 3, 1, 0, 9, 0, 0 },
+    { "OutDestUnreachs", 17, 3, 1, 0, 15, 0, 0 },
+    { "OutTimeExcds", 18, 3, 1, 0, 12, 0, 0 },
+    { "OutParmProbs", 19, 3, 1, 0, 12, 0, 0 },
+    { "OutSrcQuenchs", 20, 3, 1, 0, 13, 0, 0 },
+    { "OutRedirects", 21, 3, 1, 0, 12, 0, 0 },
+    { "OutEchos", 22, 3, 1, 0, 8, 0, 0 },
+    { "OutEchoReps", 23, 3, 1, 0, 11, 0, 0 },
+    { "OutTimestamps", 24, 3, 1, 0, 13, 0, 0 },
+    { "OutTimestampReps", 25, 3, 1, 0, 16, 0, 0 },
+    { "OutAddrMasks", 26, 3, 1, 0, 12, 0, 0 },
+    { "OutAddrMaskReps", 27, 3, 1, 0, 15, 0, 0 },
 };
 static const uint16_t t250[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26 };
 static const struct pbd_field f251[] = {
-    { "RtoAlgorithm", 1, 3, 1, 0, 0, 0 },
-    { "RtoMin", 2, 3, 1, 0, 0, 0 },
-    { "RtoMax", 3, 3, 1, 0, 0, 0 },
-    { "MaxConn", 4, 3, 1, 0, 0, 0 },
-    { "ActiveOpens", 5, 3, 1, 0, 0, 0 },
-    { "PassiveOpens", 6, 3, 1, 0, 0, 0 },
-    { "AttemptFails", 7, 3, 1, 0, 0, 0 },
-    { "EstabResets", 8, 3, 1, 0, 0, 0 },
-    { "CurrEstab", 9, 3, 1, 0, 0, 0 },
-    { "InSegs", 10, 3, 1, 0, 0, 0 },
-    { "OutSegs", 11, 3, 1, 0, 0, 0 },
-    { "RetransSegs", 12, 3, 1, 0, 0, 0 },
-    { "InErrs", 13, 3, 1, 0, 0, 0 },
-    { "OutRsts", 14, 3, 1, 0, 0, 0 },
-    { "InCsumErrors", 15, 3, 1, 0, 0, 0 },
+    { "RtoAlgorithm", 1, 3, 1, 0, 12, 0, 0 },
+    { "RtoMin", 2, 3, 1, 0, 6, 0, 0 },
+    { "RtoMax", 3, 3, 1, 0, 6, 0, 0 },
+    { "MaxConn", 4, 3, 1, 0, 7, 0, 0 },
+    { "ActiveOpens", 5, 3, 1, 0, 11, 0, 0 },
+    { "PassiveOpens", 6, 3, 1, 0, 12, 0, 0 },
+    { "AttemptFails", 7, 3, 1, 0, 12, 0, 0 },
+    { "EstabResets", 8, 3, 1, 0, 11, 0, 0 },
+    { "CurrEstab", 9, 3, 1, 0, 9, 0, 0 },
+    { "InSegs", 10, 3, 1, 0, 6, 0, 0 },
+    { "OutSegs", 11, 3, 1, 0, 7, 0, 0 },
+    { "RetransSegs", 12, 3, 1, 0, 11, 0, 0 },
+    { "InErrs", 13, 3, 1, 0, 6, 0, 0 },
+    { "OutRsts", 14, 3, 1, 0, 7, 0, 0 },
+    { "InCsumErrors", 15, 3, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t251[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
 static const struct pbd_field f252[] = {
-    { "InDatagrams", 1, 3, 1, 0, 0, 0 },
-    { "NoPorts", 2, 3, 1, 0, 0, 0 },
-    { "InErrors", 3, 3, 1, 0, 0, 0 },
-    { "OutDatagrams", 4, 3, 1, 0, 0, 0 },
-    { "RcvbufErrors", 5, 3, 1, 0, 0, 0 },
-    { "SndbufErrors", 6, 3, 1, 0, 0, 0 },
-    { "InCsumErrors", 7, 3, 1, 0, 0, 0 },
-    { "IgnoredMulti", 8, 3, 1, 0, 0, 0 },
+    { "InDatagrams", 1, 3, 1, 0, 11, 0, 0 },
+    { "NoPorts", 2, 3, 1, 0, 7, 0, 0 },
+    { "InErrors", 3, 3, 1, 0, 8, 0, 0 },
+    { "OutDatagrams", 4, 3, 1, 0, 12, 0, 0 },
+    { "RcvbufErrors", 5, 3, 1, 0, 12, 0, 0 },
+    { "SndbufErrors", 6, 3, 1, 0, 12, 0, 0 },
+    { "InCsumErrors", 7, 3, 1, 0, 12, 0, 0 },
+    { "IgnoredMulti", 8, 3, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t252[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 static const struct pbd_field f253[] = {
-    { "ip_stats", 1, 11, 1, 0, 249, 0 },
-    { "icmp_stats", 2, 11, 1, 0, 250, 0 },
-    { "tcp_stats", 3, 11, 1, 0, 251, 0 },
-    { "udp_stats", 4, 11, 1, 0, 252, 0 },
+    { "ip_stats", 1, 11, 1, 0, 8, 249, 0 },
+    { "icmp_stats", 2, 11, 1, 0, 10, 250, 0 },
+    { "tcp_stats", 3, 11, 1, 0, 9, 251, 0 },
+    { "udp_stats", 4, 11, 1, 0, 9, 252, 0 },
 };
 static const uint16_t t253[] = { 0, 1, 2, 3 };
 static const struct pbd_field f254[] = {
-    { "source", 1, 11, 1, 0, 243, 0 },
-    { "persistence", 2, 11, 1, 0, 242, 0 },
-    { "limit_bytes", 3, 4, 1, 0, 0, 0 },
-    { "used_bytes", 4, 4, 1, 0, 0, 0 },
+    { "source", 1, 11, 1, 0, 6, 243, 0 },
+    { "persistence", 2, 11, 1, 0, 11, 242, 0 },
+    { "limit_bytes", 3, 4, 1, 0, 11, 0, 0 },
+    { "used_bytes", 4, 4, 1, 0, 10, 0, 0 },
 };
 static const uint16_t t254[] = { 0, 1, 2, 3 };
 static const struct pbd_field f255[] = {
-    { "timestamp", 1, 1, 2, 0, 0, 0 },
-    { "processes", 30, 13, 1, 0, 0, 0 },
-    { "threads", 31, 13, 1, 0, 0, 0 },
-    { "cpus_user_time_secs", 2, 1, 1, 0, 0, 0 },
-    { "cpus_system_time_secs", 3, 1, 1, 0, 0, 0 },
-    { "cpus_limit", 4, 1, 1, 0, 0, 0 },
-    { "cpus_soft_limit", 45, 1, 1, 0, 0, 0 },
-    { "cpus_nr_periods", 7, 13, 1, 0, 0, 0 },
-    { "cpus_nr_throttled", 8, 13, 1, 0, 0, 0 },
-    { "cpus_throttled_time_secs", 9, 1, 1, 0, 0, 0 },
-    { "mem_total_bytes", 36, 4, 1, 0, 0, 0 },
-    { "mem_total_memsw_bytes", 37, 4, 1, 0, 0, 0 },
-    { "mem_kmem_usage_bytes", 52, 4, 1, 0, 0, 0 },
-    { "mem_kmem_tcp_usage_bytes", 53, 4, 1, 0, 0, 0 },
-    { "mem_limit_bytes", 6, 4, 1, 0, 0, 0 },
-    { "mem_soft_limit_bytes", 38, 4, 1, 0, 0, 0 },
-    { "mem_file_bytes", 10, 4, 1, 0, 0, 0 },
-    { "mem_anon_bytes", 11, 4, 1, 0, 0, 0 },
-    { "mem_cache_bytes", 39, 4, 1, 0, 0, 0 },
-    { "mem_rss_bytes", 5, 4, 1, 0, 0, 0 },
-    { "mem_mapped_file_bytes", 12, 4, 1, 0, 0, 0 },
-    { "mem_swap_bytes", 40, 4, 1, 0, 0, 0 },
-    { "mem_unevictable_bytes", 41, 4, 1, 0, 0, 0 },
-    { "mem_low_pressure_counter", 32, 4, 1, 0, 0, 0 },
-    { "mem_medium_pressure_counter", 33, 4, 1, 0, 0, 0 },
-    { "mem_critical_pressure_counter", 34, 4, 1, 0, 0, 0 },
-    { "disk_limit_bytes", 26, 4, 1, 0, 0, 0 },
-    { "disk_used_bytes", 27, 4, 1, 0, 0, 0 },
-    { "disk_statistics", 43, 11, 3, 0, 254, 0 },
-    { "blkio_statistics", 44, 11, 1, 0, 346, 0 },
-    { "perf", 13, 11, 1, 0, 261, 0 },
-    { "net_rx_packets", 14, 4, 1, 0, 0, 0 },
-    { "net_rx_bytes", 15, 4, 1, 0, 0, 0 },
-    { "net_rx_errors", 16, 4, 1, 0, 0, 0 },
-    { "net_rx_dropped", 17, 4, 1, 0, 0, 0 },
-    { "net_tx_packets", 18, 4, 1, 0, 0, 0 },
-    { "net_tx_bytes", 19, 4, 1, 0, 0, 0 },
-    { "net_tx_errors", 20, 4, 1, 0, 0, 0 },
-    { "net_tx_dropped", 21, 4, 1, 0, 0, 0 },
-    { "net_tx_rate_limit", 46, 4, 1, 0, 0, 0 },
-    { "net_tx_burst_rate_limit", 47, 4, 1, 0, 0, 0 },
-    { "net_tx_burst_size", 48, 4, 1, 0, 0, 0 },
-    { "net_rx_rate_limit", 49, 4, 1, 0, 0, 0 },
-    { "net_rx_burst_rate_limit", 50, 4, 1, 0, 0, 0 },
-    { "net_rx_burst_size", 51, 4, 1, 0, 0, 0 },
-    { "net_rate_statistics", 54, 11, 1, 0, 257, 0 },
-    { "net_ephemeral_ports", 55, 11, 1, 0, 233, 0 },
-    { "net_tcp_rtt_microsecs_p50", 22, 1, 1, 0, 0, 0 },
-    { "net_tcp_rtt_microsecs_p90", 23, 1, 1, 0, 0, 0 },
-    { "net_tcp_rtt_microsecs_p95", 24, 1, 1, 0, 0, 0 },
-    { "net_tcp_rtt_microsecs_p99", 25, 1, 1, 0, 0, 0 },
-    { "net_tcp_active_connections", 28, 1, 1, 0, 0, 0 },
-    { "net_tcp_time_wait_connections", 29, 1, 1, 0, 0, 0 },
-    { "net_traffic_control_statistics", 35, 11, 3, 0, 248, 0 },
-    { "net_snmp_statistics", 42, 11, 1, 0, 253, 0 },
+    { "timestamp", 1, 1, 2, 0, 9, 0, 0 },
+    { "processes", 30, 13, 1, 0, 9, 0, 0 },
+    { "threads", 31, 13, 1, 0, 7, 0, 0 },
+    { "cpus_user_time_secs", 2, 1, 1, 0, 19, 0, 0 },
+    { "cpus_system_time_secs", 3, 1, 1, 0, 21, 0, 0 },
+    { "cpus_limit", 4, 1, 1, 0, 10, 0, 0 },
+    { "cpus_soft_limit", 45, 1, 1, 0, 15, 0, 0 },
+    { "cpus_nr_periods", 7, 13, 1, 0, 15, 0, 0 },
+    { "cpus_nr_throttled", 8, 13, 1, 0, 17, 0, 0 },
+    { "cpus_throttled_time_secs", 9, 1, 1, 0, 24, 0, 0 },
+    { "mem_total_bytes", 36, 4, 1, 0, 15, 0, 0 },
+    { "mem_total_memsw_bytes", 37, 4, 1, 0, 21, 0, 0 },
+    { "mem_kmem_usage_bytes", 52, 4, 1, 0, 20, 0, 0 },
+    { "mem_kmem_tcp_usage_bytes", 53, 4, 1, 0, 24, 0, 0 },
+    { "mem_limit_bytes", 6, 4, 1, 0, 15, 0, 0 },
+    { "mem_soft_limit_bytes", 38, 4, 1, 0, 20, 0, 0 },
+    { "mem_file_bytes", 10, 4, 1, 0, 14, 0, 0 },
+    { "mem_anon_bytes", 11, 4, 1, 0, 14, 0, 0 },
+    { "mem_cache_bytes", 39, 4, 1, 0, 15, 0, 0 },
+    { "mem_rss_bytes", 5, 4, 1, 0, 13, 0, 0 },
+    { "mem_mapped_file_bytes", 12, 4, 1, 0, 21, 0, 0 },
+    { "mem_swap_bytes", 40, 4, 1, 0, 14, 0, 0 },
+    { "mem_unevictable_bytes", 41, 4, 1, 0, 21, 0, 0 },
+    { "mem_low_pressure_counter", 32, 4, 1, 0, 24, 0, 0 },
+    { "mem_medium_pressure_counter", 33, 4, 1, 0, 27, 0, 0 },
+    { "mem_critical_pressure_counter", 34, 4, 1, 0, 29, 0, 0 },
+    { "disk_limit_bytes", 26, 4, 1, 0, 16, 0, 0 },
+    { "disk_used_bytes", 27, 4, 1, 0, 15, 0, 0 },
+    { "disk_statistics", 43, 11, 3, 0, 15, 254, 0 },
+    { "blkio_statistics", 44, 11, 1, 0, 16, 346, 0 },
+    { "perf", 13, 11, 1, 0, 4, 261, 0 },
+    { "net_rx_packets", 14, 4, 1, 0, 14, 0, 0 },
+    { "net_rx_bytes", 15, 4, 1, 0, 12, 0, 0 },
+    { "net_rx_errors", 16, 4, 1, 0, 13, 0, 0 },
+    { "net_rx_dropped", 17, 4, 1, 0, 14, 0, 0 },
+    { "net_tx_packets", 18, 4, 1, 0, 14, 0, 0 },
+    { "net_tx_bytes", 19, 4, 1, 0, 12, 0, 0 },
+    { "net_tx_errors", 20, 4, 1, 0, 13, 0, 0 },
+    { "net_tx_dropped", 21, 4, 1, 0, 14, 0, 0 },
+    { "net_tx_rate_limit", 46, 4, 1, 0, 17, 0, 0 },
+    { "net_tx_burst_rate_limit", 47, 4, 1, 0, 23, 0, 0 },
+    { "net_tx_burst_size", 48, 4, 1, 0, 17, 0, 0 },
+    { "net_rx_rate_limit", 49, 4, 1, 0, 17, 0, 0 },
+    { "net_rx_burst_rate_limit", 50, 4, 1, 0, 23, 0, 0 },
+    { "net_rx_burst_size", 51, 4, 1, 0, 17, 0, 0 },
+    { "net_rate_statistics", 54, 11, 1, 0, 19, 257, 0 },
+    { "net_ephemeral_ports", 55, 11, 1, 0, 19, 233, 0 },
+    { "net_tcp_rtt_microsecs_p50", 22, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_rtt_microsecs_p90", 23, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_rtt_microsecs_p95", 24, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_rtt_microsecs_p99", 25, 1, 1, 0, 25, 0, 0 },
+    { "net_tcp_active_connections", 28, 1, 1, 0, 26, 0, 0 },
+    { "net_tcp_time_wait_connections", 29, 1, 1, 0, 29, 0, 0 },
+    { "net_traffic_control_statistics", 35, 11, 3, 0, 30, 248, 0 },
+    { "net_snmp_statistics", 42, 11, 1, 0, 19, 253, 0 },
 };
 static const uint16_t t255[] = { 0, 3, 4, 5, 19, 14, 7, 8, 9, 16, 17, 20, 30, 31, 32, 33, 34, 35, 36, 37, 38, 47, 48, 49, 50, 26, 27, 51, 52, 1, 2, 23, 24, 25, 53, 10, 11, 15, 18, 21, 22, 54, 28, 29, 6, 39, 40, 41, 42, 43, 44, 12, 13, 45, 46 };
 static const struct pbd_field f256[] = {
-    { "min", 1, 4, 1, 0, 0, 0 },
-    { "max", 2, 4, 1, 0, 0, 0 },
-    { "p50", 3, 4, 1, 0, 0, 0 },
-    { "p90", 4, 4, 1, 0, 0, 0 },
-    { "p95", 5, 4, 1, 0, 0, 0 },
-    { "p99", 6, 4, 1, 0, 0, 0 },
-    { "p999", 7, 4, 1, 0, 0, 0 },
-    { "p9999", 8, 4, 1, 0, 0, 0 },
-    { "samples", 9, 4, 1, 0, 0, 0 },
+    { "min", 1, 4, 1, 0, 3, 0, 0 },
+    { "max", 2, 4, 1, 0, 3, 0, 0 },
+    { "p50", 3, 4, 1, 0, 3, 0, 0 },
+    { "p90", 4, 4, 1, 0, 3, 0, 0 },
+    { "p95", 5, 4, 1, 0, 3, 0, 0 },
+    { "p99", 6, 4, 1, 0, 3, 0, 0 },
+    { "p999", 7, 4, 1, 0, 4, 0, 0 },
+    { "p9999", 8, 4, 1, 0, 5, 0, 0 },
+    { "samples", 9, 4, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t256[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f257[] = {
-    { "rx_rate", 1, 11, 1, 0, 256, 0 },
-    { "rx_packet_rate", 2, 11, 1, 0, 256, 0 },
-    { "rx_drop_rate", 3, 11, 1, 0, 256, 0 },
-    { "rx_error_rate", 4, 11, 1, 0, 256, 0 },
-    { "tx_rate", 5, 11, 1, 0, 256, 0 },
-    { "tx_packet_rate", 6, 11, 1, 0, 256, 0 },
-    { "tx_drop_rate", 7, 11, 1, 0, 256, 0 },
-    { "tx_error_rate", 8, 11, 1, 0, 256, 0 },
-    { "sampling_window_secs", 9, 1, 1, 0, 0, 0 },
-    { "sampling_interval_secs", 10, 1, 1, 0, 0, 0 },
+    { "rx_rate", 1, 11, 1, 0, 7, 256, 0 },
+    { "rx_packet_rate", 2, 11, 1, 0, 14, 256, 0 },
+    { "rx_drop_rate", 3, 11, 1, 0, 12, 256, 0 },
+    { "rx_error_rate", 4, 11, 1, 0, 13, 256, 0 },
+    { "tx_rate", 5, 11, 1, 0, 7, 256, 0 },
+    { "tx_packet_rate", 6, 11, 1, 0, 14, 256, 0 },
+    { "tx_drop_rate", 7, 11, 1, 0, 12, 256, 0 },
+    { "tx_error_rate", 8, 11, 1, 0, 13, 256, 0 },
+    { "sampling_window_secs", 9, 1, 1, 0, 20, 0, 0 },
+    { "sampling_interval_secs", 10, 1, 1, 0, 22, 0, 0 },
 };
 static const uint16_t t257[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static const struct pbd_field f258[] = {
-    { "executors", 1, 11, 3, 0, 259, 0 },
-    { "total", 2, 11, 3, 0, 238, 0 },
+    { "executors", 1, 11, 3, 0, 9, 259, 0 },
+    { "total", 2, 11, 3, 0, 5, 238, 0 },
 };
 static const uint16_t t258[] = { 0, 1 };
 static const struct pbd_field f259[] = {
-    { "executor_info", 1, 11, 2, 0, 217, 0 },
-    { "allocated", 2, 11, 3, 0, 238, 0 },
-    { "statistics", 3, 11, 1, 0, 255, 0 },
-    { "container_id", 4, 11, 2, 0, 194, 0 },
-    { "tasks", 5, 11, 3, 0, 260, 0 },
+    { "executor_info", 1, 11, 2, 0, 13, 217, 0 },
+    { "allocated", 2, 11, 3, 0, 9, 238, 0 },
+    { "statistics", 3, 11, 1, 0, 10, 255, 0 },
+    { "container_id", 4, 11, 2, 0, 12, 194, 0 },
+    { "tasks", 5, 11, 3, 0, 5, 260, 0 },
 };
 static const uint16_t t259[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f260[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "id", 2, 11, 2, 0, 192, 0 },
-    { "resources", 3, 11, 3, 0, 238, 0 },
-    { "labels", 4, 11, 1, 0, 348, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "id", 2, 11, 2, 0, 2, 192, 0 },
+    { "resources", 3, 11, 3, 0, 9, 238, 0 },
+    { "labels", 4, 11, 1, 0, 6, 348, 0 },
 };
 static const uint16_t t260[] = { 0, 1, 2, 3 };
 static const struct pbd_field f261[] = {
-    { "timestamp", 1, 1, 2, 0, 0, 0 },
-    { "duration", 2, 1, 2, 0, 0, 0 },
-    { "cycles", 3, 4, 1, 0, 0, 0 },
-    { "stalled_cycles_frontend", 4, 4, 1, 0, 0, 0 },
-    { "stalled_cycles_backend", 5, 4, 1, 0, 0, 0 },
-    { "instructions", 6, 4, 1, 0, 0, 0 },
-    { "cache_references", 7, 4, 1, 0, 0, 0 },
-    { "cache_misses", 8, 4, 1, 0, 0, 0 },
-    { "branches", 9, 4, 1, 0, 0, 0 },
-    { "branch_misses", 10, 4, 1, 0, 0, 0 },
-    { "bus_cycles", 11, 4, 1, 0, 0, 0 },
-    { "ref_cycles", 12, 4, 1, 0, 0, 0 },
-    { "cpu_clock", 13, 1, 1, 0, 0, 0 },
-    { "task_clock", 14, 1, 1, 0, 0, 0 },
-    { "page_faults", 15, 4, 1, 0, 0, 0 },
-    { "minor_faults", 16, 4, 1, 0, 0, 0 },
-    { "major_faults", 17, 4, 1, 0, 0, 0 },
-    { "context_switches", 18, 4, 1, 0, 0, 0 },
-    { "cpu_migrations", 19, 4, 1, 0, 0, 0 },
-    { "alignment_faults", 20, 4, 1, 0, 0, 0 },
-    { "emulation_faults", 21, 4, 1, 0, 0, 0 },
-    { "l1_dcache_loads", 22, 4, 1, 0, 0, 0 },
-    { "l1_dcache_load_misses", 23, 4, 1, 0, 0, 0 },
-    { "l1_dcache_stores", 24, 4, 1, 0, 0, 0 },
-    { "l1_dcache_store_misses", 25, 4, 1, 0, 0, 0 },
-    { "l1_dcache_prefetches", 26, 4, 1, 0, 0, 0 },
-    { "l1_dcache_prefetch_misses", 27, 4, 1, 0, 0, 0 },
-    { "l1_icache_loads", 28, 4, 1, 0, 0, 0 },
-    { "l1_icache_load_misses", 29, 4, 1, 0, 0, 0 },
-    { "l1_icache_prefetches", 30, 4, 1, 0, 0, 0 },
-    { "l1_icache_prefetch_misses", 31, 4, 1, 0, 0, 0 },
-    { "llc_loads", 32, 4, 1, 0, 0, 0 },
-    { "llc_load_misses", 33, 4, 1, 0, 0, 0 },
-    { "llc_stores", 34, 4, 1, 0, 0, 0 },
-    { "llc_store_misses", 35, 4, 1, 0, 0, 0 },
-    { "llc_prefetches", 36, 4, 1, 0, 0, 0 },
-    { "llc_prefetch_misses", 37, 4, 1, 0, 0, 0 },
-    { "dtlb_loads", 38, 4, 1, 0, 0, 0 },
-    { "dtlb_load_misses", 39, 4, 1, 0, 0, 0 },
-    { "dtlb_stores", 40, 4, 1, 0, 0, 0 },
-    { "dtlb_store_misses", 41, 4, 1, 0, 0, 0 },
-    { "dtlb_prefetches", 42, 4, 1, 0, 0, 0 },
-    { "dtlb_prefetch_misses", 43, 4, 1, 0, 0, 0 },
-    { "itlb_loads", 44, 4, 1, 0, 0, 0 },
-    { "itlb_load_misses", 45, 4, 1, 0, 0, 0 },
-    { "branch_loads", 46, 4, 1, 0, 0, 0 },
-    { "branch_load_misses", 47, 4, 1, 0, 0, 0 },
-    { "node_loads", 48, 4, 1, 0, 0, 0 },
-    { "node_load_misses", 49, 4, 1, 0, 0, 0 },
-    { "node_stores", 50, 4, 1, 0, 0, 0 },
-    { "node_store_misses", 51, 4, 1, 0, 0, 0 },
-    { "node_prefetches", 52, 4, 1, 0, 0, 0 },
-    { "node_prefetch_misses", 53, 4, 1, 0, 0, 0 },
+    { "timestamp", 1, 1, 2, 0, 9, 0, 0 },
+    { "duration", 2, 1, 2, 0, 8, 0, 0 },
+    { "cycles", 3, 4, 1, 0, 6, 0, 0 },
+    { "stalled_cycles_frontend", 4, 4, 1, 0, 23, 0, 0 },
+    { "stalled_cycles_backend", 5, 4, 1, 0, 22, 0, 0 },
+    { "instructions", 6, 4, 1, 0, 12, 0, 0 },
+    { "cache_references", 7, 4, 1, 0, 16, 0, 0 },
+    { "cache_misses", 8, 4, 1, 0, 12, 0, 0 },
+    { "branches", 9, 4, 1, 0, 8, 0, 0 },
+    { "branch_misses", 10, 4, 1, 0, 13, 0, 0 },
+    { "bus_cycles", 11, 4, 1, 0, 10, 0, 0 },
+    { "ref_cycles", 12, 4, 1, 0, 10, 0, 0 },
+    { "cpu_clock", 13, 1, 1, 0, 9, 0, 0 },
+    { "task_clock", 14, 1, 1, 0, 10, 0, 0 },
+    { "page_faults", 15, 4, 1, 0, 11, 0, 0 },
+    { "minor_faults", 16, 4, 1, 0, 12, 0, 0 },
+    { "major_faults", 17, 4, 1, 0, 12, 0, 0 },
+    { "context_switches", 18, 4, 1, 0, 16, 0, 0 },
+    { "cpu_migrations", 19, 4, 1, 0, 14, 0, 0 },
+    { "alignment_faults", 20, 4, 1, 0, 16, 0, 0 },
+    { "emulation_faults", 21, 4, 1, 0, 16, 0, 0 },
+    { "l1_dcache_loads", 22, 4, 1, 0, 15, 0, 0 },
+    { "l1_dcache_load_misses", 23, 4, 1, 0, 21, 0, 0 },
+    { "l1_dcache_stores", 24, 4, 1, 0, 16, 0, 0 },
+    { "l1_dcache_store_misses", 25, 4, 1, 0, 22, 0, 0 },
+    { "l1_dcache_prefetches", 26, 4, 1, 0, 20, 0, 0 },
+    { "l1_dcache_prefetch_misses", 27, 4, 1, 0, 25, 0, 0 },
+    { "l1_icache_loads", 28, 4, 1, 0, 15, 0, 0 },
+    { "l1_icache_load_misses", 29, 4, 1, 0, 21, 0, 0 },
+    { "l1_icache_prefetches", 30, 4, 1, 0, 20, 0, 0 },
+    { "l1_icache_prefetch_misses", 31, 4, 1, 0, 25, 0, 0 },
+    { "llc_loads", 32, 4, 1, 0, 9, 0, 0 },
+    { "llc_load_misses", 33, 4, 1, 0, 15, 0, 0 },
+    { "llc_stores", 34, 4, 1, 0, 10, 0, 0 },
+    { "llc_store_misses", 35, 4, 1, 0, 16, 0, 0 },
+    { "llc_prefetches", 36, 4, 1, 0, 14, 0, 0 },
+    { "llc_prefetch_misses", 37, 4, 1, 0, 19, 0, 0 },
+    { "dtlb_loads", 38, 4, 1, 0, 10, 0, 0 },
+    { "dtlb_load_misses", 39, 4, 1, 0, 16, 0, 0 },
+    { "dtlb_stores", 40, 4, 1, 0, 11, 0, 0 },
+    { "dtlb_store_misses", 41, 4, 1, 0, 17, 0, 0 },
+    { "dtlb_prefetches", 42, 4, 1, 0, 15, 0, 0 },
+    { "dtlb_prefetch_misses", 43, 4, 1, 0, 20, 0, 0 },
+    { "itlb_loads", 44, 4, 1, 0, 10, 0, 0 },
+    { "itlb_load_misses", 45, 4, 1, 0, 16, 0, 0 },
+    { "branch_loads", 46, 4, 1, 0, 12, 0, 0 },
+    { "branch_load_misses", 47, 4, 1, 0, 18, 0, 0 },
+    { "node_loads", 48, 4, 1, 0, 10, 0, 0 },
+    { "node_load_misses", 49, 4, 1, 0, 16, 0, 0 },
+    { "node_stores", 50, 4, 1, 0, 11, 0, 0 },
+    { "node_store_misses", 51, 4, 1, 0, 17, 0, 0 },
+    { "node_prefetches", 52, 4, 1, 0, 15, 0, 0 },
+    { "node_prefetch_misses", 53, 4, 1, 0, 20, 0, 0 },
 };
 static const uint16_t t261[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52 };
 static const struct pbd_field f262[] = {
-    { "min_allocatable_resources", 1, 11, 1, 0, 265, 0 },
+    { "min_allocatable_resources", 1, 11, 1, 0, 25, 265, 0 },
 };
 static const uint16_t t262[] = { 0 };
 static const struct pbd_field f263[] = {
-    { "quantities", 1, 11, 3, PBD_MAP, 264, 0 },
+    { "quantities", 1, 11, 3, PBD_MAP, 10, 264, 0 },
 };
 static const uint16_t t263[] = { 0 };
 static const struct pbd_field f264[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 232, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 232, 0 },
 };
 static const uint16_t t264[] = { 0, 1 };
 static const struct pbd_field f265[] = {
-    { "quantities", 1, 11, 3, 0, 263, 0 },
+    { "quantities", 1, 11, 3, 0, 10, 263, 0 },
 };
 static const uint16_t t265[] = { 0 };
 static const struct pbd_field f266[] = {
-    { "agent_id", 1, 11, 1, 0, 191, 0 },
-    { "resources", 2, 11, 3, 0, 238, 0 },
+    { "agent_id", 1, 11, 1, 0, 8, 191, 0 },
+    { "resources", 2, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t266[] = { 0, 1 };
 static const struct pbd_field f267[] = {
-    { "id", 1, 11, 2, 0, 190, 0 },
-    { "framework_id", 2, 11, 2, 0, 189, 0 },
-    { "agent_id", 3, 11, 2, 0, 191, 0 },
-    { "hostname", 4, 9, 2, 0, 0, 0 },
-    { "url", 8, 11, 1, 0, 200, 0 },
-    { "domain", 11, 11, 1, 0, 218, 0 },
-    { "resources", 5, 11, 3, 0, 238, 0 },
-    { "attributes", 7, 11, 3, 0, 237, 0 },
-    { "executor_ids", 6, 11, 3, 0, 193, 0 },
-    { "unavailability", 9, 11, 1, 0, 201, 0 },
-    { "allocation_info", 10, 11, 1, 0, 239, 0 },
+    { "id", 1, 11, 2, 0, 2, 190, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 189, 0 },
+    { "agent_id", 3, 11, 2, 0, 8, 191, 0 },
+    { "hostname", 4, 9, 2, 0, 8, 0, 0 },
+    { "url", 8, 11, 1, 0, 3, 200, 0 },
+    { "domain", 11, 11, 1, 0, 6, 218, 0 },
+    { "resources", 5, 11, 3, 0, 9, 238, 0 },
+    { "attributes", 7, 11, 3, 0, 10, 237, 0 },
+    { "executor_ids", 6, 11, 3, 0, 12, 193, 0 },
+    { "unavailability", 9, 11, 1, 0, 14, 201, 0 },
+    { "allocation_info", 10, 11, 1, 0, 15, 239, 0 },
 };
 static const uint16_t t267[] = { 0, 1, 2, 3, 6, 8, 7, 4, 9, 10, 5 };
 static const struct pbd_field f268[] = {
-    { "type", 1, 14, 1, 0, 52, 0 },
-    { "id", 12, 11, 1, 0, 196, 0 },
-    { "launch", 2, 11, 1, 0, 269, 0 },
-    { "launch_group", 7, 11, 1, 0, 270, 0 },
-    { "reserve", 3, 11, 1, 0, 271, 0 },
-    { "unreserve", 4, 11, 1, 0, 272, 0 },
-    { "create", 5, 11, 1, 0, 273, 0 },
-    { "destroy", 6, 11, 1, 0, 274, 0 },
-    { "grow_volume", 13, 11, 1, 0, 275, 0 },
-    { "shrink_volume", 14, 11, 1, 0, 276, 0 },
-    { "create_disk", 15, 11, 1, 0, 277, 0 },
-    { "destroy_disk", 16, 11, 1, 0, 278, 0 },
+    { "type", 1, 14, 1, 0, 4, 52, 0 },
+    { "id", 12, 11, 1, 0, 2, 196, 0 },
+    { "launch", 2, 11, 1, 0, 6, 269, 0 },
+    { "launch_group", 7, 11, 1, 0, 12, 270, 0 },
+    { "reserve", 3, 11, 1, 0, 7, 271, 0 },
+    { "unreserve", 4, 11, 1, 0, 9, 272, 0 },
+    { "create", 5, 11, 1, 0, 6, 273, 0 },
+    { "destroy", 6, 11, 1, 0, 7, 274, 0 },
+    { "grow_volume", 13, 11, 1, 0, 11, 275, 0 },
+    { "shrink_volume", 14, 11, 1, 0, 13, 276, 0 },
+    { "create_disk", 15, 11, 1, 0, 11, 277, 0 },
+    { "destroy_disk", 16, 11, 1, 0, 12, 278, 0 },
 };
 static const uint16_t t268[] = { 0, 2, 4, 5, 6, 7, 3, 1, 8, 9, 10, 11 };
 static const struct pbd_field f269[] = {
-    { "task_infos", 1, 11, 3, 0, 280, 0 },
+    { "task_infos", 1, 11, 3, 0, 10, 280, 0 },
 };
 static const uint16_t t269[] = { 0 };
 static const struct pbd_field f270[] = {
-    { "executor", 1, 11, 2, 0, 217, 0 },
-    { "task_group", 2, 11, 2, 0, 282, 0 },
+    { "executor", 1, 11, 2, 0, 8, 217, 0 },
+    { "task_group", 2, 11, 2, 0, 10, 282, 0 },
 };
 static const uint16_t t270[] = { 0, 1 };
 static const struct pbd_field f271[] = {
-    { "source", 2, 11, 3, 0, 238, 0 },
-    { "resources", 1, 11, 3, 0, 238, 0 },
+    { "source", 2, 11, 3, 0, 6, 238, 0 },
+    { "resources", 1, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t271[] = { 1, 0 };
 static const struct pbd_field f272[] = {
-    { "resources", 1, 11, 3, 0, 238, 0 },
+    { "resources", 1, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t272[] = { 0 };
 static const struct pbd_field f273[] = {
-    { "volumes", 1, 11, 3, 0, 238, 0 },
+    { "volumes", 1, 11, 3, 0, 7, 238, 0 },
 };
 static const uint16_t t273[] = { 0 };
 static const struct pbd_field f274[] = {
-    { "volumes", 1, 11, 3, 0, 238, 0 },
+    { "volumes", 1, 11, 3, 0, 7, 238, 0 },
 };
 static const uint16_t t274[] = { 0 };
 static const struct pbd_field f275[] = {
-    { "volume", 1, 11, 2, 0, 238, 0 },
-    { "addition", 2, 11, 2, 0, 238, 0 },
+    { "volume", 1, 11, 2, 0, 6, 238, 0 },
+    { "addition", 2, 11, 2, 0, 8, 238, 0 },
 };
 static const uint16_t t275[] = { 0, 1 };
 static const struct pbd_field f276[] = {
-    { "volume", 1, 11, 2, 0, 238, 0 },
-    { "subtract", 2, 11, 2, 0, 232, 0 },
+    { "volume", 1, 11, 2, 0, 6, 238, 0 },
+    { "subtract", 2, 11, 2, 0, 8, 232, 0 },
 };
 static const uint16_t t276[] = { 0, 1 };
 static const struct pbd_field f277[] = {
-    { "source", 1, 11, 2, 0, 238, 0 },
-    { "target_type", 2, 14, 2, 0, 51, 0 },
-    { "target_profile", 3, 9, 1, 0, 0, 0 },
+    { "source", 1, 11, 2, 0, 6, 238, 0 },
+    { "target_type", 2, 14, 2, 0, 11, 51, 0 },
+    { "target_profile", 3, 9, 1, 0, 14, 0, 0 },
 };
 static const uint16_t t277[] = { 0, 1, 2 };
 static const struct pbd_field f278[] = {
-    { "source", 1, 11, 2, 0, 238, 0 },
+    { "source", 1, 11, 2, 0, 6, 238, 0 },
 };
 static const uint16_t t278[] = { 0 };
 static const struct pbd_field f279[] = {
-    { "id", 1, 11, 2, 0, 190, 0 },
-    { "url", 2, 11, 1, 0, 200, 0 },
-    { "framework_id", 3, 11, 2, 0, 189, 0 },
-    { "agent_id", 4, 11, 1, 0, 191, 0 },
-    { "unavailability", 5, 11, 2, 0, 201, 0 },
-    { "resources", 6, 11, 3, 0, 238, 0 },
+    { "id", 1, 11, 2, 0, 2, 190, 0 },
+    { "url", 2, 11, 1, 0, 3, 200, 0 },
+    { "framework_id", 3, 11, 2, 0, 12, 189, 0 },
+    { "agent_id", 4, 11, 1, 0, 8, 191, 0 },
+    { "unavailability", 5, 11, 2, 0, 14, 201, 0 },
+    { "resources", 6, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t279[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f280[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "task_id", 2, 11, 2, 0, 192, 0 },
-    { "agent_id", 3, 11, 2, 0, 191, 0 },
-    { "resources", 4, 11, 3, 0, 238, 0 },
-    { "executor", 5, 11, 1, 0, 217, 0 },
-    { "command", 7, 11, 1, 0, 215, 0 },
-    { "container", 9, 11, 1, 0, 334, 0 },
-    { "health_check", 8, 11, 1, 0, 211, 0 },
-    { "check", 13, 11, 1, 0, 207, 0 },
-    { "kill_policy", 12, 11, 1, 0, 214, 0 },
-    { "data", 6, 12, 1, 0, 0, 0 },
-    { "labels", 10, 11, 1, 0, 348, 0 },
-    { "discovery", 11, 11, 1, 0, 352, 0 },
-    { "max_completion_time", 14, 11, 1, 0, 198, 0 },
-    { "limits", 15, 11, 3, PBD_MAP, 281, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "task_id", 2, 11, 2, 0, 7, 192, 0 },
+    { "agent_id", 3, 11, 2, 0, 8, 191, 0 },
+    { "resources", 4, 11, 3, 0, 9, 238, 0 },
+    { "executor", 5, 11, 1, 0, 8, 217, 0 },
+    { "command", 7, 11, 1, 0, 7, 215, 0 },
+    { "container", 9, 11, 1, 0, 9, 334, 0 },
+    { "health_check", 8, 11, 1, 0, 12, 211, 0 },
+    { "check", 13, 11, 1, 0, 5, 207, 0 },
+    { "kill_policy", 12, 11, 1, 0, 11, 214, 0 },
+    { "data", 6, 12, 1, 0, 4, 0, 0 },
+    { "labels", 10, 11, 1, 0, 6, 348, 0 },
+    { "discovery", 11, 11, 1, 0, 9, 352, 0 },
+    { "max_completion_time", 14, 11, 1, 0, 19, 198, 0 },
+    { "limits", 15, 11, 3, PBD_MAP, 6, 281, 0 },
 };
 static const uint16_t t280[] = { 0, 1, 2, 3, 4, 10, 5, 7, 6, 11, 12, 9, 8, 13, 14 };
 static const struct pbd_field f281[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 232, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 232, 0 },
 };
 static const uint16_t t281[] = { 0, 1 };
 static const struct pbd_field f282[] = {
-    { "tasks", 1, 11, 3, 0, 280, 0 },
+    { "tasks", 1, 11, 3, 0, 5, 280, 0 },
 };
 static const uint16_t t282[] = { 0 };
 static const struct pbd_field f283[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "task_id", 2, 11, 2, 0, 192, 0 },
-    { "framework_id", 3, 11, 2, 0, 189, 0 },
-    { "executor_id", 4, 11, 1, 0, 193, 0 },
-    { "agent_id", 5, 11, 2, 0, 191, 0 },
-    { "state", 6, 14, 2, 0, 38, 0 },
-    { "resources", 7, 11, 3, 0, 238, 0 },
-    { "statuses", 8, 11, 3, 0, 293, 0 },
-    { "status_update_state", 9, 14, 1, 0, 38, 0 },
-    { "status_update_uuid", 10, 12, 1, 0, 0, 0 },
-    { "labels", 11, 11, 1, 0, 348, 0 },
-    { "discovery", 12, 11, 1, 0, 352, 0 },
-    { "container", 13, 11, 1, 0, 334, 0 },
-    { "health_check", 15, 11, 1, 0, 211, 0 },
-    { "kill_policy", 16, 11, 1, 0, 214, 0 },
-    { "user", 14, 9, 1, 0, 0, 0 },
-    { "limits", 17, 11, 3, PBD_MAP, 284, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "task_id", 2, 11, 2, 0, 7, 192, 0 },
+    { "framework_id", 3, 11, 2, 0, 12, 189, 0 },
+    { "executor_id", 4, 11, 1, 0, 11, 193, 0 },
+    { "agent_id", 5, 11, 2, 0, 8, 191, 0 },
+    { "state", 6, 14, 2, 0, 5, 38, 0 },
+    { "resources", 7, 11, 3, 0, 9, 238, 0 },
+    { "statuses", 8, 11, 3, 0, 8, 293, 0 },
+    { "status_update_state", 9, 14, 1, 0, 19, 38, 0 },
+    { "status_update_uuid", 10, 12, 1, 0, 18, 0, 0 },
+    { "labels", 11, 11, 1, 0, 6, 348, 0 },
+    { "discovery", 12, 11, 1, 0, 9, 352, 0 },
+    { "container", 13, 11, 1, 0, 9, 334, 0 },
+    { "health_check", 15, 11, 1, 0, 12, 211, 0 },
+    { "kill_policy", 16, 11, 1, 0, 11, 214, 0 },
+    { "user", 14, 9, 1, 0, 4, 0, 0 },
+    { "limits", 17, 11, 3, PBD_MAP, 6, 284, 0 },
 };
 static const uint16_t t283[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 13, 14, 16 };
 static const struct pbd_field f284[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 232, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 232, 0 },
 };
 static const uint16_t t284[] = { 0, 1 };
 static const struct pbd_field f285[] = {
-    { "resources", 1, 11, 3, 0, 238, 0 },
+    { "resources", 1, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t285[] = { 0 };
 static const struct pbd_field f286[] = {
-    { "value", 1, 12, 2, 0, 0, 0 },
+    { "value", 1, 12, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t286[] = { 0 };
 static const struct pbd_field f287[] = {
-    { "framework_id", 1, 11, 1, 0, 189, 0 },
-    { "agent_id", 2, 11, 1, 0, 191, 0 },
-    { "info", 3, 11, 2, 0, 268, 0 },
-    { "latest_status", 4, 11, 2, 0, 288, 0 },
-    { "statuses", 5, 11, 3, 0, 288, 0 },
-    { "uuid", 6, 11, 2, 0, 286, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 189, 0 },
+    { "agent_id", 2, 11, 1, 0, 8, 191, 0 },
+    { "info", 3, 11, 2, 0, 4, 268, 0 },
+    { "latest_status", 4, 11, 2, 0, 13, 288, 0 },
+    { "statuses", 5, 11, 3, 0, 8, 288, 0 },
+    { "uuid", 6, 11, 2, 0, 4, 286, 0 },
 };
 static const uint16_t t287[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f288[] = {
-    { "operation_id", 1, 11, 1, 0, 196, 0 },
-    { "state", 2, 14, 2, 0, 39, 0 },
-    { "message", 3, 9, 1, 0, 0, 0 },
-    { "converted_resources", 4, 11, 3, 0, 238, 0 },
-    { "uuid", 5, 11, 1, 0, 286, 0 },
-    { "agent_id", 6, 11, 1, 0, 191, 0 },
-    { "resource_provider_id", 7, 11, 1, 0, 195, 0 },
+    { "operation_id", 1, 11, 1, 0, 12, 196, 0 },
+    { "state", 2, 14, 2, 0, 5, 39, 0 },
+    { "message", 3, 9, 1, 0, 7, 0, 0 },
+    { "converted_resources", 4, 11, 3, 0, 19, 238, 0 },
+    { "uuid", 5, 11, 1, 0, 4, 286, 0 },
+    { "agent_id", 6, 11, 1, 0, 8, 191, 0 },
+    { "resource_provider_id", 7, 11, 1, 0, 20, 195, 0 },
 };
 static const uint16_t t288[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f289[] = {
-    { "type", 1, 14, 1, 0, 43, 0 },
-    { "command", 2, 11, 1, 0, 290, 0 },
-    { "http", 3, 11, 1, 0, 291, 0 },
-    { "tcp", 4, 11, 1, 0, 292, 0 },
+    { "type", 1, 14, 1, 0, 4, 43, 0 },
+    { "command", 2, 11, 1, 0, 7, 290, 0 },
+    { "http", 3, 11, 1, 0, 4, 291, 0 },
+    { "tcp", 4, 11, 1, 0, 3, 292, 0 },
 };
 static const uint16_t t289[] = { 0, 1, 2, 3 };
 static const struct pbd_field f290[] = {
-    { "exit_code", 1, 5, 1, 0, 0, 0 },
+    { "exit_code", 1, 5, 1, 0, 9, 0, 0 },
 };
 static const uint16_t t290[] = { 0 };
 static const struct pbd_field f291[] = {
-    { "status_code", 1, 13, 1, 0, 0, 0 },
+    { "status_code", 1, 13, 1, 0, 11, 0, 0 },
 };
 static const uint16_t t291[] = { 0 };
 static const struct pbd_field f292[] = {
-    { "succeeded", 1, 8, 1, 0, 0, 0 },
+    { "succeeded", 1, 8, 1, 0, 9, 0, 0 },
 };
 static const uint16_t t292[] = { 0 };
 static const struct pbd_field f293[] = {
-    { "task_id", 1, 11, 2, 0, 192, 0 },
-    { "state", 2, 14, 2, 0, 38, 0 },
-    { "message", 4, 9, 1, 0, 0, 0 },
-    { "source", 9, 14, 1, 0, 53, 0 },
-    { "reason", 10, 14, 1, 0, 54, 0 },
-    { "data", 3, 12, 1, 0, 0, 0 },
-    { "agent_id", 5, 11, 1, 0, 191, 0 },
-    { "executor_id", 7, 11, 1, 0, 193, 0 },
-    { "timestamp", 6, 1, 1, 0, 0, 0 },
-    { "uuid", 11, 12, 1, 0, 0, 0 },
-    { "healthy", 8, 8, 1, 0, 0, 0 },
-    { "check_status", 15, 11, 1, 0, 289, 0 },
-    { "labels", 12, 11, 1, 0, 348, 0 },
-    { "container_status", 13, 11, 1, 0, 338, 0 },
-    { "unreachable_time", 14, 11, 1, 0, 197, 0 },
-    { "limitation", 16, 11, 1, 0, 285, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 192, 0 },
+    { "state", 2, 14, 2, 0, 5, 38, 0 },
+    { "message", 4, 9, 1, 0, 7, 0, 0 },
+    { "source", 9, 14, 1, 0, 6, 53, 0 },
+    { "reason", 10, 14, 1, 0, 6, 54, 0 },
+    { "data", 3, 12, 1, 0, 4, 0, 0 },
+    { "agent_id", 5, 11, 1, 0, 8, 191, 0 },
+    { "executor_id", 7, 11, 1, 0, 11, 193, 0 },
+    { "timestamp", 6, 1, 1, 0, 9, 0, 0 },
+    { "uuid", 11, 12, 1, 0, 4, 0, 0 },
+    { "healthy", 8, 8, 1, 0, 7, 0, 0 },
+    { "check_status", 15, 11, 1, 0, 12, 289, 0 },
+    { "labels", 12, 11, 1, 0, 6, 348, 0 },
+    { "container_status", 13, 11, 1, 0, 16, 338, 0 },
+    { "unreachable_time", 14, 11, 1, 0, 16, 197, 0 },
+    { "limitation", 16, 11, 1, 0, 10, 285, 0 },
 };
 static const uint16_t t293[] = { 0, 1, 5, 2, 6, 8, 7, 10, 3, 4, 9, 12, 13, 14, 11, 15 };
 static const struct pbd_field f294[] = {
-    { "refuse_seconds", 1, 1, 1, 0, 0, "5" },
+    { "refuse_seconds", 1, 1, 1, 0, 14, 0, "5" },
 };
 static const uint16_t t294[] = { 0 };
 static const struct pbd_field f295[] = {
-    { "variables", 1, 11, 3, 0, 296, 0 },
+    { "variables", 1, 11, 3, 0, 9, 296, 0 },
 };
 static const uint16_t t295[] = { 0 };
 static const struct pbd_field f296[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "type", 3, 14, 1, 0, 55, "VALUE" },
-    { "value", 2, 9, 1, 0, 0, 0 },
-    { "secret", 4, 11, 1, 0, 301, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "type", 3, 14, 1, 0, 4, 55, "VALUE" },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
+    { "secret", 4, 11, 1, 0, 6, 301, 0 },
 };
 static const uint16_t t296[] = { 0, 2, 1, 3 };
 static const struct pbd_field f297[] = {
-    { "key", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 9, 2, 0, 0, 0 },
+    { "key", 1, 9, 2, 0, 3, 0, 0 },
+    { "value", 2, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t297[] = { 0, 1 };
 static const struct pbd_field f298[] = {
-    { "parameter", 1, 11, 3, 0, 297, 0 },
+    { "parameter", 1, 11, 3, 0, 9, 297, 0 },
 };
 static const uint16_t t298[] = { 0 };
 static const struct pbd_field f299[] = {
-    { "principal", 1, 9, 2, 0, 0, 0 },
-    { "secret", 2, 9, 1, 0, 0, 0 },
+    { "principal", 1, 9, 2, 0, 9, 0, 0 },
+    { "secret", 2, 9, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t299[] = { 0, 1 };
 static const struct pbd_field f300[] = {
-    { "credentials", 1, 11, 3, 0, 299, 0 },
+    { "credentials", 1, 11, 3, 0, 11, 299, 0 },
 };
 static const uint16_t t300[] = { 0 };
 static const struct pbd_field f301[] = {
-    { "type", 1, 14, 1, 0, 56, 0 },
-    { "reference", 2, 11, 1, 0, 302, 0 },
-    { "value", 3, 11, 1, 0, 303, 0 },
+    { "type", 1, 14, 1, 0, 4, 56, 0 },
+    { "reference", 2, 11, 1, 0, 9, 302, 0 },
+    { "value", 3, 11, 1, 0, 5, 303, 0 },
 };
 static const uint16_t t301[] = { 0, 1, 2 };
 static const struct pbd_field f302[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "key", 2, 9, 1, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "key", 2, 9, 1, 0, 3, 0, 0 },
 };
 static const uint16_t t302[] = { 0, 1 };
 static const struct pbd_field f303[] = {
-    { "data", 1, 12, 2, 0, 0, 0 },
+    { "data", 1, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t303[] = { 0 };
 static const struct pbd_field f304[] = {
-    { "qps", 1, 1, 1, 0, 0, 0 },
-    { "principal", 2, 9, 2, 0, 0, 0 },
-    { "capacity", 3, 4, 1, 0, 0, 0 },
+    { "qps", 1, 1, 1, 0, 3, 0, 0 },
+    { "principal", 2, 9, 2, 0, 9, 0, 0 },
+    { "capacity", 3, 4, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t304[] = { 0, 1, 2 };
 static const struct pbd_field f305[] = {
-    { "limits", 1, 11, 3, 0, 304, 0 },
-    { "aggregate_default_qps", 2, 1, 1, 0, 0, 0 },
-    { "aggregate_default_capacity", 3, 4, 1, 0, 0, 0 },
+    { "limits", 1, 11, 3, 0, 6, 304, 0 },
+    { "aggregate_default_qps", 2, 1, 1, 0, 21, 0, 0 },
+    { "aggregate_default_capacity", 3, 4, 1, 0, 26, 0, 0 },
 };
 static const uint16_t t305[] = { 0, 1, 2 };
 static const struct pbd_field f306[] = {
-    { "type", 1, 14, 2, 0, 57, 0 },
-    { "appc", 2, 11, 1, 0, 307, 0 },
-    { "docker", 3, 11, 1, 0, 308, 0 },
-    { "cached", 4, 8, 1, 0, 0, "true" },
+    { "type", 1, 14, 2, 0, 4, 57, 0 },
+    { "appc", 2, 11, 1, 0, 4, 307, 0 },
+    { "docker", 3, 11, 1, 0, 6, 308, 0 },
+    { "cached", 4, 8, 1, 0, 6, 0, "true" },
 };
 static const uint16_t t306[] = { 0, 1, 2, 3 };
 static const struct pbd_field f307[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "id", 2, 9, 1, 0, 0, 0 },
-    { "labels", 3, 11, 1, 0, 348, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "id", 2, 9, 1, 0, 2, 0, 0 },
+    { "labels", 3, 11, 1, 0, 6, 348, 0 },
 };
 static const uint16_t t307[] = { 0, 1, 2 };
 static const struct pbd_field f308[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "credential", 2, 11, 1, PBD_DEPRECATED, 299, 0 },
-    { "config", 3, 11, 1, 0, 301, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "credential", 2, 11, 1, PBD_DEPRECATED, 10, 299, 0 },
+    { "config", 3, 11, 1, 0, 6, 301, 0 },
 };
 static const uint16_t t308[] = { 0, 1, 2 };
 static const struct pbd_field f309[] = {
-    { "mode", 1, 14, 1, 0, 58, 0 },
+    { "mode", 1, 14, 1, 0, 4, 58, 0 },
 };
 static const uint16_t t309[] = { 0 };
 static const struct pbd_field f310[] = {
-    { "mode", 3, 14, 2, 0, 59, 0 },
-    { "container_path", 1, 9, 2, 0, 0, 0 },
-    { "host_path", 2, 9, 1, 0, 0, 0 },
-    { "image", 4, 11, 1, 0, 306, 0 },
-    { "source", 5, 11, 1, 0, 311, 0 },
+    { "mode", 3, 14, 2, 0, 4, 59, 0 },
+    { "container_path", 1, 9, 2, 0, 14, 0, 0 },
+    { "host_path", 2, 9, 1, 0, 9, 0, 0 },
+    { "image", 4, 11, 1, 0, 5, 306, 0 },
+    { "source", 5, 11, 1, 0, 6, 311, 0 },
 };
 static const uint16_t t310[] = { 1, 2, 0, 3, 4 };
 static const struct pbd_field f311[] = {
-    { "type", 1, 14, 1, 0, 60, 0 },
-    { "docker_volume", 2, 11, 1, 0, 312, 0 },
-    { "host_path", 5, 11, 1, 0, 313, 0 },
-    { "sandbox_path", 3, 11, 1, 0, 314, 0 },
-    { "secret", 4, 11, 1, 0, 301, 0 },
-    { "csi_volume", 6, 11, 1, 0, 315, 0 },
+    { "type", 1, 14, 1, 0, 4, 60, 0 },
+    { "docker_volume", 2, 11, 1, 0, 13, 312, 0 },
+    { "host_path", 5, 11, 1, 0, 9, 313, 0 },
+    { "sandbox_path", 3, 11, 1, 0, 12, 314, 0 },
+    { "secret", 4, 11, 1, 0, 6, 301, 0 },
+    { "csi_volume", 6, 11, 1, 0, 10, 315, 0 },
 };
 static const uint16_t t311[] = { 0, 1, 3, 4, 2, 5 };
 static const struct pbd_field f312[] = {
-    { "driver", 1, 9, 1, 0, 0, 0 },
-    { "name", 2, 9, 2, 0, 0, 0 },
-    { "driver_options", 3, 11, 1, 0, 298, 0 },
+    { "driver", 1, 9, 1, 0, 6, 0, 0 },
+    { "name", 2, 9, 2, 0, 4, 0, 0 },
+    { "driver_options", 3, 11, 1, 0, 14, 298, 0 },
 };
 static const uint16_t t312[] = { 0, 1, 2 };
 static const struct pbd_field f313[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
-    { "mount_propagation", 2, 11, 1, 0, 309, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
+    { "mount_propagation", 2, 11, 1, 0, 17, 309, 0 },
 };
 static const uint16_t t313[] = { 0, 1 };
 static const struct pbd_field f314[] = {
-    { "type", 1, 14, 1, 0, 61, 0 },
-    { "path", 2, 9, 2, 0, 0, 0 },
+    { "type", 1, 14, 1, 0, 4, 61, 0 },
+    { "path", 2, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t314[] = { 0, 1 };
 static const struct pbd_field f315[] = {
-    { "plugin_name", 1, 9, 2, 0, 0, 0 },
-    { "static_provisioning", 2, 11, 1, 0, 320, 0 },
+    { "plugin_name", 1, 9, 2, 0, 11, 0, 0 },
+    { "static_provisioning", 2, 11, 1, 0, 19, 320, 0 },
 };
 static const uint16_t t315[] = { 0, 1 };
 static const struct pbd_field f316[] = {
-    { "block", 1, 11, 1, PBD_ONEOF, 317, 0 },
-    { "mount", 2, 11, 1, PBD_ONEOF, 318, 0 },
-    { "access_mode", 3, 11, 2, 0, 319, 0 },
+    { "block", 1, 11, 1, PBD_ONEOF, 5, 317, 0 },
+    { "mount", 2, 11, 1, PBD_ONEOF, 5, 318, 0 },
+    { "access_mode", 3, 11, 2, 0, 11, 319, 0 },
 };
 static const uint16_t t316[] = { 0, 1, 2 };
 static const struct pbd_field f318[] = {
-    { "fs_type", 1, 9, 1, 0, 0, 0 },
-    { "mount_flags", 2, 9, 3, 0, 0, 0 },
+    { "fs_type", 1, 9, 1, 0, 7, 0, 0 },
+    { "mount_flags", 2, 9, 3, 0, 11, 0, 0 },
 };
 static const uint16_t t318[] = { 0, 1 };
 static const struct pbd_field f319[] = {
-    { "mode", 1, 14, 2, 0, 62, 0 },
+    { "mode", 1, 14, 2, 0, 4, 62, 0 },
 };
 static const uint16_t t319[] = { 0 };
 static const struct pbd_field f320[] = {
-    { "volume_id", 1, 9, 2, 0, 0, 0 },
-    { "volume_capability", 2, 11, 2, 0, 316, 0 },
-    { "node_stage_secrets", 3, 11, 3, PBD_MAP, 321, 0 },
-    { "node_publish_secrets", 4, 11, 3, PBD_MAP, 322, 0 },
-    { "volume_context", 5, 11, 3, PBD_MAP, 323, 0 },
+    { "volume_id", 1, 9, 2, 0, 9, 0, 0 },
+    { "volume_capability", 2, 11, 2, 0, 17, 316, 0 },
+    { "node_stage_secrets", 3, 11, 3, PBD_MAP, 18, 321, 0 },
+    { "node_publish_secrets", 4, 11, 3, PBD_MAP, 20, 322, 0 },
+    { "volume_context", 5, 11, 3, PBD_MAP, 14, 323, 0 },
 };
 static const uint16_t t320[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f321[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 301, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 301, 0 },
 };
 static const uint16_t t321[] = { 0, 1 };
 static const struct pbd_field f322[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 301, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 301, 0 },
 };
 static const uint16_t t322[] = { 0, 1 };
 static const struct pbd_field f323[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 9, 1, 0, 0, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t323[] = { 0, 1 };
 static const struct pbd_field f324[] = {
-    { "ip_addresses", 5, 11, 3, 0, 325, 0 },
-    { "name", 6, 9, 1, 0, 0, 0 },
-    { "groups", 3, 9, 3, 0, 0, 0 },
-    { "labels", 4, 11, 1, 0, 348, 0 },
-    { "port_mappings", 7, 11, 3, 0, 326, 0 },
+    { "ip_addresses", 5, 11, 3, 0, 12, 325, 0 },
+    { "name", 6, 9, 1, 0, 4, 0, 0 },
+    { "groups", 3, 9, 3, 0, 6, 0, 0 },
+    { "labels", 4, 11, 1, 0, 6, 348, 0 },
+    { "port_mappings", 7, 11, 3, 0, 13, 326, 0 },
 };
 static const uint16_t t324[] = { 2, 3, 0, 1, 4 };
 static const struct pbd_field f325[] = {
-    { "protocol", 1, 14, 1, 0, 63, "IPv4" },
-    { "ip_address", 2, 9, 1, 0, 0, 0 },
+    { "protocol", 1, 14, 1, 0, 8, 63, "IPv4" },
+    { "ip_address", 2, 9, 1, 0, 10, 0, 0 },
 };
 static const uint16_t t325[] = { 0, 1 };
 static const struct pbd_field f326[] = {
-    { "host_port", 1, 13, 2, 0, 0, 0 },
-    { "container_port", 2, 13, 2, 0, 0, 0 },
-    { "protocol", 3, 9, 1, 0, 0, 0 },
+    { "host_port", 1, 13, 2, 0, 9, 0, 0 },
+    { "container_port", 2, 13, 2, 0, 14, 0, 0 },
+    { "protocol", 3, 9, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t326[] = { 0, 1, 2 };
 static const struct pbd_field f327[] = {
-    { "capabilities", 1, 14, 3, 0, 64, 0 },
+    { "capabilities", 1, 14, 3, 0, 12, 64, 0 },
 };
 static const uint16_t t327[] = { 0 };
 static const struct pbd_field f328[] = {
-    { "profile_name", 1, 9, 1, 0, 0, 0 },
-    { "unconfined", 2, 8, 1, 0, 0, 0 },
+    { "profile_name", 1, 9, 1, 0, 12, 0, 0 },
+    { "unconfined", 2, 8, 1, 0, 10, 0, 0 },
 };
 static const uint16_t t328[] = { 0, 1 };
 static const struct pbd_field f329[] = {
-    { "capability_info", 1, 11, 1, PBD_DEPRECATED, 327, 0 },
-    { "bounding_capabilities", 2, 11, 1, 0, 327, 0 },
-    { "effective_capabilities", 3, 11, 1, 0, 327, 0 },
-    { "share_pid_namespace", 4, 8, 1, 0, 0, 0 },
-    { "seccomp", 5, 11, 1, 0, 328, 0 },
-    { "ipc_mode", 6, 14, 1, 0, 65, 0 },
-    { "shm_size", 7, 13, 1, 0, 0, 0 },
-    { "share_cgroups", 8, 8, 1, 0, 0, "true" },
+    { "capability_info", 1, 11, 1, PBD_DEPRECATED, 15, 327, 0 },
+    { "bounding_capabilities", 2, 11, 1, 0, 21, 327, 0 },
+    { "effective_capabilities", 3, 11, 1, 0, 22, 327, 0 },
+    { "share_pid_namespace", 4, 8, 1, 0, 19, 0, 0 },
+    { "seccomp", 5, 11, 1, 0, 7, 328, 0 },
+    { "ipc_mode", 6, 14, 1, 0, 8, 65, 0 },
+    { "shm_size", 7, 13, 1, 0, 8, 0, 0 },
+    { "share_cgroups", 8, 8, 1, 0, 13, 0, "true" },
 };
 static const uint16_t t329[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 static const struct pbd_field f330[] = {
-    { "rlimits", 1, 11, 3, 0, 331, 0 },
+    { "rlimits", 1, 11, 3, 0, 7, 331, 0 },
 };
 static const uint16_t t330[] = { 0 };
 static const struct pbd_field f331[] = {
-    { "type", 1, 14, 1, 0, 66, 0 },
-    { "hard", 2, 4, 1, 0, 0, 0 },
-    { "soft", 3, 4, 1, 0, 0, 0 },
+    { "type", 1, 14, 1, 0, 4, 66, 0 },
+    { "hard", 2, 4, 1, 0, 4, 0, 0 },
+    { "soft", 3, 4, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t331[] = { 0, 1, 2 };
 static const struct pbd_field f332[] = {
-    { "window_size", 1, 11, 1, 0, 333, 0 },
+    { "window_size", 1, 11, 1, 0, 11, 333, 0 },
 };
 static const uint16_t t332[] = { 0 };
 static const struct pbd_field f333[] = {
-    { "rows", 1, 13, 2, 0, 0, 0 },
-    { "columns", 2, 13, 2, 0, 0, 0 },
+    { "rows", 1, 13, 2, 0, 4, 0, 0 },
+    { "columns", 2, 13, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t333[] = { 0, 1 };
 static const struct pbd_field f334[] = {
-    { "type", 1, 14, 2, 0, 67, 0 },
-    { "volumes", 2, 11, 3, 0, 310, 0 },
-    { "hostname", 4, 9, 1, 0, 0, 0 },
-    { "docker", 3, 11, 1, 0, 335, 0 },
-    { "mesos", 5, 11, 1, 0, 337, 0 },
-    { "network_infos", 7, 11, 3, 0, 324, 0 },
-    { "linux_info", 8, 11, 1, 0, 329, 0 },
-    { "rlimit_info", 9, 11, 1, 0, 330, 0 },
-    { "tty_info", 10, 11, 1, 0, 332, 0 },
+    { "type", 1, 14, 2, 0, 4, 67, 0 },
+    { "volumes", 2, 11, 3, 0, 7, 310, 0 },
+    { "hostname", 4, 9, 1, 0, 8, 0, 0 },
+    { "docker", 3, 11, 1, 0, 6, 335, 0 },
+    { "mesos", 5, 11, 1, 0, 5, 337, 0 },
+    { "network_infos", 7, 11, 3, 0, 13, 324, 0 },
+    { "linux_info", 8, 11, 1, 0, 10, 329, 0 },
+    { "rlimit_info", 9, 11, 1, 0, 11, 330, 0 },
+    { "tty_info", 10, 11, 1, 0, 8, 332, 0 },
 };
 static const uint16_t t334[] = { 0, 1, 3, 2, 4, 5, 6, 7, 8 };
 static const struct pbd_field f335[] = {
-    { "image", 1, 9, 2, 0, 0, 0 },
-    { "network", 2, 14, 1, 0, 68, "HOST" },
-    { "port_mappings", 3, 11, 3, 0, 336, 0 },
-    { "privileged", 4, 8, 1, 0, 0, "false" },
-    { "parameters", 5, 11, 3, 0, 297, 0 },
-    { "force_pull_image", 6, 8, 1, 0, 0, 0 },
-    { "volume_driver", 7, 9, 1, PBD_DEPRECATED, 0, 0 },
+    { "image", 1, 9, 2, 0, 5, 0, 0 },
+    { "network", 2, 14, 1, 0, 7, 68, "HOST" },
+    { "port_mappings", 3, 11, 3, 0, 13, 336, 0 },
+    { "privileged", 4, 8, 1, 0, 10, 0, "false" },
+    { "parameters", 5, 11, 3, 0, 10, 297, 0 },
+    { "force_pull_image", 6, 8, 1, 0, 16, 0, 0 },
+    { "volume_driver", 7, 9, 1, PBD_DEPRECATED, 13, 0, 0 },
 };
 static const uint16_t t335[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f336[] = {
-    { "host_port", 1, 13, 2, 0, 0, 0 },
-    { "container_port", 2, 13, 2, 0, 0, 0 },
-    { "protocol", 3, 9, 1, 0, 0, 0 },
+    { "host_port", 1, 13, 2, 0, 9, 0, 0 },
+    { "container_port", 2, 13, 2, 0, 14, 0, 0 },
+    { "protocol", 3, 9, 1, 0, 8, 0, 0 },
 };
 static const uint16_t t336[] = { 0, 1, 2 };
 static const struct pbd_field f337[] = {
-    { "image", 1, 11, 1, 0, 306, 0 },
+    { "image", 1, 11, 1, 0, 5, 306, 0 },
 };
 static const uint16_t t337[] = { 0 };
 static const struct pbd_field f338[] = {
-    { "container_id", 4, 11, 1, 0, 194, 0 },
-    { "network_infos", 1, 11, 3, 0, 324, 0 },
-    { "cgroup_info", 2, 11, 1, 0, 339, 0 },
-    { "executor_pid", 3, 13, 1, 0, 0, 0 },
+    { "container_id", 4, 11, 1, 0, 12, 194, 0 },
+    { "network_infos", 1, 11, 3, 0, 13, 324, 0 },
+    { "cgroup_info", 2, 11, 1, 0, 11, 339, 0 },
+    { "executor_pid", 3, 13, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t338[] = { 1, 2, 3, 0 };
 static const struct pbd_field f339[] = {
-    { "net_cls", 1, 11, 1, 0, 347, 0 },
+    { "net_cls", 1, 11, 1, 0, 7, 347, 0 },
 };
 static const uint16_t t339[] = { 0 };
 static const struct pbd_field f341[] = {
-    { "op", 1, 14, 1, 0, 69, 0 },
-    { "value", 2, 4, 1, 0, 0, 0 },
+    { "op", 1, 14, 1, 0, 2, 69, 0 },
+    { "value", 2, 4, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t341[] = { 0, 1 };
 static const struct pbd_field f343[] = {
-    { "device", 1, 11, 1, 0, 360, 0 },
-    { "sectors", 2, 4, 1, 0, 0, 0 },
-    { "time", 3, 4, 1, 0, 0, 0 },
-    { "io_serviced", 4, 11, 3, 0, 341, 0 },
-    { "io_service_bytes", 5, 11, 3, 0, 341, 0 },
-    { "io_service_time", 6, 11, 3, 0, 341, 0 },
-    { "io_wait_time", 7, 11, 3, 0, 341, 0 },
-    { "io_merged", 8, 11, 3, 0, 341, 0 },
-    { "io_queued", 9, 11, 3, 0, 341, 0 },
+    { "device", 1, 11, 1, 0, 6, 360, 0 },
+    { "sectors", 2, 4, 1, 0, 7, 0, 0 },
+    { "time", 3, 4, 1, 0, 4, 0, 0 },
+    { "io_serviced", 4, 11, 3, 0, 11, 341, 0 },
+    { "io_service_bytes", 5, 11, 3, 0, 16, 341, 0 },
+    { "io_service_time", 6, 11, 3, 0, 15, 341, 0 },
+    { "io_wait_time", 7, 11, 3, 0, 12, 341, 0 },
+    { "io_merged", 8, 11, 3, 0, 9, 341, 0 },
+    { "io_queued", 9, 11, 3, 0, 9, 341, 0 },
 };
 static const uint16_t t343[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f345[] = {
-    { "device", 1, 11, 1, 0, 360, 0 },
-    { "io_serviced", 2, 11, 3, 0, 341, 0 },
-    { "io_service_bytes", 3, 11, 3, 0, 341, 0 },
+    { "device", 1, 11, 1, 0, 6, 360, 0 },
+    { "io_serviced", 2, 11, 3, 0, 11, 341, 0 },
+    { "io_service_bytes", 3, 11, 3, 0, 16, 341, 0 },
 };
 static const uint16_t t345[] = { 0, 1, 2 };
 static const struct pbd_field f346[] = {
-    { "cfq", 1, 11, 3, 0, 343, 0 },
-    { "cfq_recursive", 2, 11, 3, 0, 343, 0 },
-    { "throttling", 3, 11, 3, 0, 345, 0 },
+    { "cfq", 1, 11, 3, 0, 3, 343, 0 },
+    { "cfq_recursive", 2, 11, 3, 0, 13, 343, 0 },
+    { "throttling", 3, 11, 3, 0, 10, 345, 0 },
 };
 static const uint16_t t346[] = { 0, 1, 2 };
 static const struct pbd_field f347[] = {
-    { "classid", 1, 13, 1, 0, 0, 0 },
+    { "classid", 1, 13, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t347[] = { 0 };
 static const struct pbd_field f348[] = {
-    { "labels", 1, 11, 3, 0, 349, 0 },
+    { "labels", 1, 11, 3, 0, 6, 349, 0 },
 };
 static const uint16_t t348[] = { 0 };
 static const struct pbd_field f349[] = {
-    { "key", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 9, 1, 0, 0, 0 },
+    { "key", 1, 9, 2, 0, 3, 0, 0 },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t349[] = { 0, 1 };
 static const struct pbd_field f350[] = {
-    { "number", 1, 13, 2, 0, 0, 0 },
-    { "name", 2, 9, 1, 0, 0, 0 },
-    { "protocol", 3, 9, 1, 0, 0, 0 },
-    { "visibility", 4, 14, 1, 0, 70, 0 },
-    { "labels", 5, 11, 1, 0, 348, 0 },
+    { "number", 1, 13, 2, 0, 6, 0, 0 },
+    { "name", 2, 9, 1, 0, 4, 0, 0 },
+    { "protocol", 3, 9, 1, 0, 8, 0, 0 },
+    { "visibility", 4, 14, 1, 0, 10, 70, 0 },
+    { "labels", 5, 11, 1, 0, 6, 348, 0 },
 };
 static const uint16_t t350[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f351[] = {
-    { "ports", 1, 11, 3, 0, 350, 0 },
+    { "ports", 1, 11, 3, 0, 5, 350, 0 },
 };
 static const uint16_t t351[] = { 0 };
 static const struct pbd_field f352[] = {
-    { "visibility", 1, 14, 2, 0, 70, 0 },
-    { "name", 2, 9, 1, 0, 0, 0 },
-    { "environment", 3, 9, 1, 0, 0, 0 },
-    { "location", 4, 9, 1, 0, 0, 0 },
-    { "version", 5, 9, 1, 0, 0, 0 },
-    { "ports", 6, 11, 1, 0, 351, 0 },
-    { "labels", 7, 11, 1, 0, 348, 0 },
+    { "visibility", 1, 14, 2, 0, 10, 70, 0 },
+    { "name", 2, 9, 1, 0, 4, 0, 0 },
+    { "environment", 3, 9, 1, 0, 11, 0, 0 },
+    { "location", 4, 9, 1, 0, 8, 0, 0 },
+    { "version", 5, 9, 1, 0, 7, 0, 0 },
+    { "ports", 6, 11, 1, 0, 5, 351, 0 },
+    { "labels", 7, 11, 1, 0, 6, 348, 0 },
 };
 static const uint16_t t352[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f353[] = {
-    { "weight", 1, 1, 2, 0, 0, 0 },
-    { "role", 2, 9, 1, 0, 0, 0 },
+    { "weight", 1, 1, 2, 0, 6, 0, 0 },
+    { "role", 2, 9, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t353[] = { 0, 1 };
 static const struct pbd_field f354[] = {
-    { "version", 1, 9, 2, 0, 0, 0 },
-    { "build_date", 2, 9, 1, 0, 0, 0 },
-    { "build_time", 3, 1, 1, 0, 0, 0 },
-    { "build_user", 4, 9, 1, 0, 0, 0 },
-    { "git_sha", 5, 9, 1, 0, 0, 0 },
-    { "git_branch", 6, 9, 1, 0, 0, 0 },
-    { "git_tag", 7, 9, 1, 0, 0, 0 },
+    { "version", 1, 9, 2, 0, 7, 0, 0 },
+    { "build_date", 2, 9, 1, 0, 10, 0, 0 },
+    { "build_time", 3, 1, 1, 0, 10, 0, 0 },
+    { "build_user", 4, 9, 1, 0, 10, 0, 0 },
+    { "git_sha", 5, 9, 1, 0, 7, 0, 0 },
+    { "git_branch", 6, 9, 1, 0, 10, 0, 0 },
+    { "git_tag", 7, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t354[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f355[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 9, 1, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "value", 2, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t355[] = { 0, 1 };
 static const struct pbd_field f356[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "weight", 2, 1, 2, 0, 0, 0 },
-    { "frameworks", 3, 11, 3, 0, 189, 0 },
-    { "resources", 4, 11, 3, 0, 238, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "weight", 2, 1, 2, 0, 6, 0, 0 },
+    { "frameworks", 3, 11, 3, 0, 10, 189, 0 },
+    { "resources", 4, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t356[] = { 0, 1, 2, 3 };
 static const struct pbd_field f357[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
-    { "value", 2, 1, 1, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
+    { "value", 2, 1, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t357[] = { 0, 1 };
 static const struct pbd_field f358[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
-    { "nlink", 2, 5, 1, 0, 0, 0 },
-    { "size", 3, 4, 1, 0, 0, 0 },
-    { "mtime", 4, 11, 1, 0, 197, 0 },
-    { "mode", 5, 13, 1, 0, 0, 0 },
-    { "uid", 6, 9, 1, 0, 0, 0 },
-    { "gid", 7, 9, 1, 0, 0, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
+    { "nlink", 2, 5, 1, 0, 5, 0, 0 },
+    { "size", 3, 4, 1, 0, 4, 0, 0 },
+    { "mtime", 4, 11, 1, 0, 5, 197, 0 },
+    { "mode", 5, 13, 1, 0, 4, 0, 0 },
+    { "uid", 6, 9, 1, 0, 3, 0, 0 },
+    { "gid", 7, 9, 1, 0, 3, 0, 0 },
 };
 static const uint16_t t358[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f359[] = {
-    { "path", 1, 9, 1, 0, 0, 0 },
-    { "number", 2, 11, 1, 0, 360, 0 },
+    { "path", 1, 9, 1, 0, 4, 0, 0 },
+    { "number", 2, 11, 1, 0, 6, 360, 0 },
 };
 static const uint16_t t359[] = { 0, 1 };
 static const struct pbd_field f360[] = {
-    { "major_number", 1, 4, 2, 0, 0, 0 },
-    { "minor_number", 2, 4, 2, 0, 0, 0 },
+    { "major_number", 1, 4, 2, 0, 12, 0, 0 },
+    { "minor_number", 2, 4, 2, 0, 12, 0, 0 },
 };
 static const uint16_t t360[] = { 0, 1 };
 static const struct pbd_field f361[] = {
-    { "device", 1, 11, 2, 0, 359, 0 },
-    { "access", 2, 11, 2, 0, 362, 0 },
+    { "device", 1, 11, 2, 0, 6, 359, 0 },
+    { "access", 2, 11, 2, 0, 6, 362, 0 },
 };
 static const uint16_t t361[] = { 0, 1 };
 static const struct pbd_field f362[] = {
-    { "read", 1, 8, 1, 0, 0, 0 },
-    { "write", 2, 8, 1, 0, 0, 0 },
-    { "mknod", 3, 8, 1, 0, 0, 0 },
+    { "read", 1, 8, 1, 0, 4, 0, 0 },
+    { "write", 2, 8, 1, 0, 5, 0, 0 },
+    { "mknod", 3, 8, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t362[] = { 0, 1, 2 };
 static const struct pbd_field f363[] = {
-    { "allowed_devices", 1, 11, 3, 0, 361, 0 },
+    { "allowed_devices", 1, 11, 3, 0, 15, 361, 0 },
 };
 static const uint16_t t363[] = { 0 };
 static const struct pbd_field f364[] = {
-    { "max_grace_period", 1, 11, 1, 0, 198, 0 },
-    { "mark_gone", 2, 8, 1, 0, 0, "false" },
+    { "max_grace_period", 1, 11, 1, 0, 16, 198, 0 },
+    { "mark_gone", 2, 8, 1, 0, 9, 0, "false" },
 };
 static const uint16_t t364[] = { 0, 1 };
 static const struct pbd_field f365[] = {
-    { "state", 1, 14, 2, 0, 40, 0 },
-    { "config", 2, 11, 2, 0, 364, 0 },
+    { "state", 1, 14, 2, 0, 5, 40, 0 },
+    { "config", 2, 11, 2, 0, 6, 364, 0 },
 };
 static const uint16_t t365[] = { 0, 1 };
 static const struct pbd_field f366[] = {
-    { "type", 1, 14, 1, 0, 71, 0 },
-    { "get_metrics", 2, 11, 1, 0, 367, 0 },
-    { "set_logging_level", 3, 11, 1, 0, 368, 0 },
-    { "list_files", 4, 11, 1, 0, 369, 0 },
-    { "read_file", 5, 11, 1, 0, 370, 0 },
-    { "get_containers", 20, 11, 1, 0, 371, 0 },
-    { "launch_nested_container", 6, 11, 1, PBD_DEPRECATED, 372, 0 },
-    { "wait_nested_container", 7, 11, 1, PBD_DEPRECATED, 373, 0 },
-    { "kill_nested_container", 8, 11, 1, PBD_DEPRECATED, 374, 0 },
-    { "remove_nested_container", 12, 11, 1, PBD_DEPRECATED, 375, 0 },
-    { "launch_nested_container_session", 9, 11, 1, 0, 376, 0 },
-    { "attach_container_input", 10, 11, 1, 0, 377, 0 },
-    { "attach_container_output", 11, 11, 1, 0, 378, 0 },
-    { "launch_container", 13, 11, 1, 0, 379, 0 },
-    { "wait_container", 14, 11, 1, 0, 381, 0 },
-    { "kill_container", 15, 11, 1, 0, 382, 0 },
-    { "remove_container", 16, 11, 1, 0, 383, 0 },
-    { "add_resource_provider_config", 17, 11, 1, 0, 384, 0 },
-    { "update_resource_provider_config", 18, 11, 1, 0, 385, 0 },
-    { "remove_resource_provider_config", 19, 11, 1, 0, 386, 0 },
-    { "mark_resource_provider_gone", 22, 11, 1, 0, 387, 0 },
-    { "prune_images", 21, 11, 1, 0, 388, 0 },
+    { "type", 1, 14, 1, 0, 4, 71, 0 },
+    { "get_metrics", 2, 11, 1, 0, 11, 367, 0 },
+    { "set_logging_level", 3, 11, 1, 0, 17, 368, 0 },
+    { "list_files", 4, 11, 1, 0, 10, 369, 0 },
+    { "read_file", 5, 11, 1, 0, 9, 370, 0 },
+    { "get_containers", 20, 11, 1, 0, 14, 371, 0 },
+    { "launch_nested_container", 6, 11, 1, PBD_DEPRECATED, 23, 372, 0 },
+    { "wait_nested_container", 7, 11, 1, PBD_DEPRECATED, 21, 373, 0 },
+    { "kill_nested_container", 8, 11, 1, PBD_DEPRECATED, 21, 374, 0 },
+    { "remove_nested_container", 12, 11, 1, PBD_DEPRECATED, 23, 375, 0 },
+    { "launch_nested_container_session", 9, 11, 1, 0, 31, 376, 0 },
+    { "attach_container_input", 10, 11, 1, 0, 22, 377, 0 },
+    { "attach_container_output", 11, 11, 1, 0, 23, 378, 0 },
+    { "launch_container", 13, 11, 1, 0, 16, 379, 0 },
+    { "wait_container", 14, 11, 1, 0, 14, 381, 0 },
+    { "kill_container", 15, 11, 1, 0, 14, 382, 0 },
+    { "remove_container", 16, 11, 1, 0, 16, 383, 0 },
+    { "add_resource_provider_config", 17, 11, 1, 0, 28, 384, 0 },
+    { "update_resource_provider_config", 18, 11, 1, 0, 31, 385, 0 },
+    { "remove_resource_provider_config", 19, 11, 1, 0, 31, 386, 0 },
+    { "mark_resource_provider_gone", 22, 11, 1, 0, 27, 387, 0 },
+    { "prune_images", 21, 11, 1, 0, 12, 388, 0 },
 };
 static const uint16_t t366[] = { 0, 1, 2, 3, 4, 6, 7, 8, 10, 11, 12, 9, 13, 14, 15, 16, 17, 18, 19, 5, 21, 20 };
 static const struct pbd_field f367[] = {
-    { "timeout", 1, 11, 1, 0, 198, 0 },
+    { "timeout", 1, 11, 1, 0, 7, 198, 0 },
 };
 static const uint16_t t367[] = { 0 };
 static const struct pbd_field f368[] = {
-    { "level", 1, 13, 2, 0, 0, 0 },
-    { "duration", 2, 11, 2, 0, 198, 0 },
+    { "level", 1, 13, 2, 0, 5, 0, 0 },
+    { "duration", 2, 11, 2, 0, 8, 198, 0 },
 };
 static const uint16_t t368[] = { 0, 1 };
 static const struct pbd_field f369[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t369[] = { 0 };
 static const struct pbd_field f370[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
-    { "offset", 2, 4, 2, 0, 0, 0 },
-    { "length", 3, 4, 1, 0, 0, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
+    { "offset", 2, 4, 2, 0, 6, 0, 0 },
+    { "length", 3, 4, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t370[] = { 0, 1, 2 };
 static const struct pbd_field f371[] = {
-    { "show_nested", 1, 8, 1, 0, 0, 0 },
-    { "show_standalone", 2, 8, 1, 0, 0, 0 },
+    { "show_nested", 1, 8, 1, 0, 11, 0, 0 },
+    { "show_standalone", 2, 8, 1, 0, 15, 0, 0 },
 };
 static const uint16_t t371[] = { 0, 1 };
 static const struct pbd_field f372[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
-    { "command", 2, 11, 1, 0, 215, 0 },
-    { "container", 3, 11, 1, 0, 334, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
+    { "command", 2, 11, 1, 0, 7, 215, 0 },
+    { "container", 3, 11, 1, 0, 9, 334, 0 },
 };
 static const uint16_t t372[] = { 0, 1, 2 };
 static const struct pbd_field f373[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
 };
 static const uint16_t t373[] = { 0 };
 static const struct pbd_field f374[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
-    { "signal", 2, 5, 1, 0, 0, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
+    { "signal", 2, 5, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t374[] = { 0, 1 };
 static const struct pbd_field f375[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
 };
 static const uint16_t t375[] = { 0 };
 static const struct pbd_field f376[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
-    { "command", 2, 11, 1, 0, 215, 0 },
-    { "container", 3, 11, 1, 0, 334, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
+    { "command", 2, 11, 1, 0, 7, 215, 0 },
+    { "container", 3, 11, 1, 0, 9, 334, 0 },
 };
 static const uint16_t t376[] = { 0, 1, 2 };
 static const struct pbd_field f377[] = {
-    { "type", 1, 14, 1, 0, 72, 0 },
-    { "container_id", 2, 11, 1, 0, 194, 0 },
-    { "process_io", 3, 11, 1, 0, 411, 0 },
+    { "type", 1, 14, 1, 0, 4, 72, 0 },
+    { "container_id", 2, 11, 1, 0, 12, 194, 0 },
+    { "process_io", 3, 11, 1, 0, 10, 411, 0 },
 };
 static const uint16_t t377[] = { 0, 1, 2 };
 static const struct pbd_field f378[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
 };
 static const uint16_t t378[] = { 0 };
 static const struct pbd_field f379[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
-    { "command", 2, 11, 1, 0, 215, 0 },
-    { "resources", 3, 11, 3, 0, 238, 0 },
-    { "container", 4, 11, 1, 0, 334, 0 },
-    { "limits", 5, 11, 3, PBD_MAP, 380, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
+    { "command", 2, 11, 1, 0, 7, 215, 0 },
+    { "resources", 3, 11, 3, 0, 9, 238, 0 },
+    { "container", 4, 11, 1, 0, 9, 334, 0 },
+    { "limits", 5, 11, 3, PBD_MAP, 6, 380, 0 },
 };
 static const uint16_t t379[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f380[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 232, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 232, 0 },
 };
 static const uint16_t t380[] = { 0, 1 };
 static const struct pbd_field f381[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
 };
 static const uint16_t t381[] = { 0 };
 static const struct pbd_field f382[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
-    { "signal", 2, 5, 1, 0, 0, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
+    { "signal", 2, 5, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t382[] = { 0, 1 };
 static const struct pbd_field f383[] = {
-    { "container_id", 1, 11, 2, 0, 194, 0 },
+    { "container_id", 1, 11, 2, 0, 12, 194, 0 },
 };
 static const uint16_t t383[] = { 0 };
 static const struct pbd_field f384[] = {
-    { "info", 1, 11, 2, 0, 229, 0 },
+    { "info", 1, 11, 2, 0, 4, 229, 0 },
 };
 static const uint16_t t384[] = { 0 };
 static const struct pbd_field f385[] = {
-    { "info", 1, 11, 2, 0, 229, 0 },
+    { "info", 1, 11, 2, 0, 4, 229, 0 },
 };
 static const uint16_t t385[] = { 0 };
 static const struct pbd_field f386[] = {
-    { "type", 1, 9, 2, 0, 0, 0 },
-    { "name", 2, 9, 2, 0, 0, 0 },
+    { "type", 1, 9, 2, 0, 4, 0, 0 },
+    { "name", 2, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t386[] = { 0, 1 };
 static const struct pbd_field f387[] = {
-    { "resource_provider_id", 1, 11, 2, 0, 195, 0 },
+    { "resource_provider_id", 1, 11, 2, 0, 20, 195, 0 },
 };
 static const uint16_t t387[] = { 0 };
 static const struct pbd_field f388[] = {
-    { "excluded_images", 1, 11, 3, 0, 306, 0 },
+    { "excluded_images", 1, 11, 3, 0, 15, 306, 0 },
 };
 static const uint16_t t388[] = { 0 };
 static const struct pbd_field f389[] = {
-    { "type", 1, 14, 1, 0, 73, 0 },
-    { "get_health", 2, 11, 1, 0, 390, 0 },
-    { "get_flags", 3, 11, 1, 0, 391, 0 },
-    { "get_version", 4, 11, 1, 0, 392, 0 },
-    { "get_metrics", 5, 11, 1, 0, 393, 0 },
-    { "get_logging_level", 6, 11, 1, 0, 394, 0 },
-    { "list_files", 7, 11, 1, 0, 395, 0 },
-    { "read_file", 8, 11, 1, 0, 396, 0 },
-    { "get_state", 9, 11, 1, 0, 397, 0 },
-    { "get_containers", 10, 11, 1, 0, 398, 0 },
-    { "get_frameworks", 11, 11, 1, 0, 400, 0 },
-    { "get_executors", 12, 11, 1, 0, 402, 0 },
-    { "get_operations", 18, 11, 1, 0, 404, 0 },
-    { "get_tasks", 13, 11, 1, 0, 405, 0 },
-    { "get_agent", 15, 11, 1, 0, 406, 0 },
-    { "get_resource_providers", 17, 11, 1, 0, 407, 0 },
-    { "wait_nested_container", 14, 11, 1, 0, 409, 0 },
-    { "wait_container", 16, 11, 1, 0, 410, 0 },
+    { "type", 1, 14, 1, 0, 4, 73, 0 },
+    { "get_health", 2, 11, 1, 0, 10, 390, 0 },
+    { "get_flags", 3, 11, 1, 0, 9, 391, 0 },
+    { "get_version", 4, 11, 1, 0, 11, 392, 0 },
+    { "get_metrics", 5, 11, 1, 0, 11, 393, 0 },
+    { "get_logging_level", 6, 11, 1, 0, 17, 394, 0 },
+    { "list_files", 7, 11, 1, 0, 10, 395, 0 },
+    { "read_file", 8, 11, 1, 0, 9, 396, 0 },
+    { "get_state", 9, 11, 1, 0, 9, 397, 0 },
+    { "get_containers", 10, 11, 1, 0, 14, 398, 0 },
+    { "get_frameworks", 11, 11, 1, 0, 14, 400, 0 },
+    { "get_executors", 12, 11, 1, 0, 13, 402, 0 },
+    { "get_operations", 18, 11, 1, 0, 14, 404, 0 },
+    { "get_tasks", 13, 11, 1, 0, 9, 405, 0 },
+    { "get_agent", 15, 11, 1, 0, 9, 406, 0 },
+    { "get_resource_providers", 17, 11, 1, 0, 22, 407, 0 },
+    { "wait_nested_container", 14, 11, 1, 0, 21, 409, 0 },
+    { "wait_container", 16, 11, 1, 0, 14, 410, 0 },
 };
 static const uint16_t t389[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 14, 17, 15, 12 };
 static const struct pbd_field f390[] = {
-    { "healthy", 1, 8, 2, 0, 0, 0 },
+    { "healthy", 1, 8, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t390[] = { 0 };
 static const struct pbd_field f391[] = {
-    { "flags", 1, 11, 3, 0, 355, 0 },
+    { "flags", 1, 11, 3, 0, 5, 355, 0 },
 };
 static const uint16_t t391[] = { 0 };
 static const struct pbd_field f392[] = {
-    { "version_info", 1, 11, 2, 0, 354, 0 },
+    { "version_info", 1, 11, 2, 0, 12, 354, 0 },
 };
 static const uint16_t t392[] = { 0 };
 static const struct pbd_field f393[] = {
-    { "metrics", 1, 11, 3, PBD_ALWAYS, 357, 0 },
+    { "metrics", 1, 11, 3, PBD_ALWAYS, 7, 357, 0 },
 };
 static const uint16_t t393[] = { 0 };
 static const struct pbd_field f394[] = {
-    { "level", 1, 13, 2, 0, 0, 0 },
+    { "level", 1, 13, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t394[] = { 0 };
 static const struct pbd_field f395[] = {
-    { "file_infos", 1, 11, 3, 0, 358, 0 },
+    { "file_infos", 1, 11, 3, 0, 10, 358, 0 },
 };
 static const uint16_t t395[] = { 0 };
 static const struct pbd_field f396[] = {
-    { "size", 1, 4, 2, 0, 0, 0 },
-    { "data", 2, 12, 2, 0, 0, 0 },
+    { "size", 1, 4, 2, 0, 4, 0, 0 },
+    { "data", 2, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t396[] = { 0, 1 };
 static const struct pbd_field f397[] = {
-    { "get_tasks", 1, 11, 1, 0, 405, 0 },
-    { "get_executors", 2, 11, 1, 0, 402, 0 },
-    { "get_frameworks", 3, 11, 1, 0, 400, 0 },
+    { "get_tasks", 1, 11, 1, 0, 9, 405, 0 },
+    { "get_executors", 2, 11, 1, 0, 13, 402, 0 },
+    { "get_frameworks", 3, 11, 1, 0, 14, 400, 0 },
 };
 static const uint16_t t397[] = { 0, 1, 2 };
 static const struct pbd_field f398[] = {
-    { "containers", 1, 11, 3, 0, 399, 0 },
+    { "containers", 1, 11, 3, 0, 10, 399, 0 },
 };
 static const uint16_t t398[] = { 0 };
 static const struct pbd_field f399[] = {
-    { "framework_id", 1, 11, 1, 0, 189, 0 },
-    { "executor_id", 2, 11, 1, 0, 193, 0 },
-    { "executor_name", 3, 9, 1, 0, 0, 0 },
-    { "container_id", 4, 11, 2, 0, 194, 0 },
-    { "container_status", 5, 11, 1, 0, 338, 0 },
-    { "resource_statistics", 6, 11, 1, 0, 255, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 189, 0 },
+    { "executor_id", 2, 11, 1, 0, 11, 193, 0 },
+    { "executor_name", 3, 9, 1, 0, 13, 0, 0 },
+    { "container_id", 4, 11, 2, 0, 12, 194, 0 },
+    { "container_status", 5, 11, 1, 0, 16, 338, 0 },
+    { "resource_statistics", 6, 11, 1, 0, 19, 255, 0 },
 };
 static const uint16_t t399[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f400[] = {
-    { "frameworks", 1, 11, 3, PBD_ALWAYS, 401, 0 },
-    { "completed_frameworks", 2, 11, 3, PBD_ALWAYS, 401, 0 },
+    { "frameworks", 1, 11, 3, PBD_ALWAYS, 10, 401, 0 },
+    { "completed_frameworks", 2, 11, 3, PBD_ALWAYS, 20, 401, 0 },
 };
 static const uint16_t t400[] = { 0, 1 };
 static const struct pbd_field f401[] = {
-    { "framework_info", 1, 11, 2, 0, 204, 0 },
+    { "framework_info", 1, 11, 2, 0, 14, 204, 0 },
 };
 static const uint16_t t401[] = { 0 };
 static const struct pbd_field f402[] = {
-    { "executors", 1, 11, 3, PBD_ALWAYS, 403, 0 },
-    { "completed_executors", 2, 11, 3, PBD_ALWAYS, 403, 0 },
+    { "executors", 1, 11, 3, PBD_ALWAYS, 9, 403, 0 },
+    { "completed_executors", 2, 11, 3, PBD_ALWAYS, 19, 403, 0 },
 };
 static const uint16_t t402[] = { 0, 1 };
 static const struct pbd_field f403[] = {
-    { "executor_info", 1, 11, 2, 0, 217, 0 },
+    { "executor_info", 1, 11, 2, 0, 13, 217, 0 },
 };
 static const uint16_t t403[] = { 0 };
 static const struct pbd_field f404[] = {
-    { "operations", 1, 11, 3, 0, 287, 0 },
+    { "operations", 1, 11, 3, 0, 10, 287, 0 },
 };
 static const uint16_t t404[] = { 0 };
 static const struct pbd_field f405[] = {
-    { "pending_tasks", 1, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "queued_tasks", 2, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "launched_tasks", 3, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "terminated_tasks", 4, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "completed_tasks", 5, 11, 3, PBD_ALWAYS, 283, 0 },
+    { "pending_tasks", 1, 11, 3, PBD_ALWAYS, 13, 283, 0 },
+    { "queued_tasks", 2, 11, 3, PBD_ALWAYS, 12, 283, 0 },
+    { "launched_tasks", 3, 11, 3, PBD_ALWAYS, 14, 283, 0 },
+    { "terminated_tasks", 4, 11, 3, PBD_ALWAYS, 16, 283, 0 },
+    { "completed_tasks", 5, 11, 3, PBD_ALWAYS, 15, 283, 0 },
 };
 static const uint16_t t405[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f406[] = {
-    { "agent_info", 1, 11, 1, 0, 224, 0 },
-    { "drain_config", 2, 11, 1, 0, 364, 0 },
-    { "estimated_drain_start_time", 3, 11, 1, 0, 197, 0 },
+    { "agent_info", 1, 11, 1, 0, 10, 224, 0 },
+    { "drain_config", 2, 11, 1, 0, 12, 364, 0 },
+    { "estimated_drain_start_time", 3, 11, 1, 0, 26, 197, 0 },
 };
 static const uint16_t t406[] = { 0, 1, 2 };
 static const struct pbd_field f407[] = {
-    { "resource_providers", 1, 11, 3, 0, 408, 0 },
+    { "resource_providers", 1, 11, 3, 0, 18, 408, 0 },
 };
 static const uint16_t t407[] = { 0 };
 static const struct pbd_field f408[] = {
-    { "resource_provider_info", 1, 11, 2, 0, 229, 0 },
-    { "total_resources", 2, 11, 3, 0, 238, 0 },
+    { "resource_provider_info", 1, 11, 2, 0, 22, 229, 0 },
+    { "total_resources", 2, 11, 3, 0, 15, 238, 0 },
 };
 static const uint16_t t408[] = { 0, 1 };
 static const struct pbd_field f409[] = {
-    { "exit_status", 1, 5, 1, 0, 0, 0 },
-    { "state", 2, 14, 1, 0, 38, 0 },
-    { "reason", 3, 14, 1, 0, 54, 0 },
-    { "limitation", 4, 11, 1, 0, 285, 0 },
-    { "message", 5, 9, 1, 0, 0, 0 },
+    { "exit_status", 1, 5, 1, 0, 11, 0, 0 },
+    { "state", 2, 14, 1, 0, 5, 38, 0 },
+    { "reason", 3, 14, 1, 0, 6, 54, 0 },
+    { "limitation", 4, 11, 1, 0, 10, 285, 0 },
+    { "message", 5, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t409[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f410[] = {
-    { "exit_status", 1, 5, 1, 0, 0, 0 },
-    { "state", 2, 14, 1, 0, 38, 0 },
-    { "reason", 3, 14, 1, 0, 54, 0 },
-    { "limitation", 4, 11, 1, 0, 285, 0 },
-    { "message", 5, 9, 1, 0, 0, 0 },
+    { "exit_status", 1, 5, 1, 0, 11, 0, 0 },
+    { "state", 2, 14, 1, 0, 5, 38, 0 },
+    { "reason", 3, 14, 1, 0, 6, 54, 0 },
+    { "limitation", 4, 11, 1, 0, 10, 285, 0 },
+    { "message", 5, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t410[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f411[] = {
-    { "type", 1, 14, 1, 0, 74, 0 },
-    { "data", 2, 11, 1, 0, 412, 0 },
-    { "control", 3, 11, 1, 0, 413, 0 },
+    { "type", 1, 14, 1, 0, 4, 74, 0 },
+    { "data", 2, 11, 1, 0, 4, 412, 0 },
+    { "control", 3, 11, 1, 0, 7, 413, 0 },
 };
 static const uint16_t t411[] = { 0, 1, 2 };
 static const struct pbd_field f412[] = {
-    { "type", 1, 14, 1, 0, 75, 0 },
-    { "data", 2, 12, 1, 0, 0, 0 },
+    { "type", 1, 14, 1, 0, 4, 75, 0 },
+    { "data", 2, 12, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t412[] = { 0, 1 };
 static const struct pbd_field f413[] = {
-    { "type", 1, 14, 1, 0, 76, 0 },
-    { "tty_info", 2, 11, 1, 0, 332, 0 },
-    { "heartbeat", 3, 11, 1, 0, 414, 0 },
+    { "type", 1, 14, 1, 0, 4, 76, 0 },
+    { "tty_info", 2, 11, 1, 0, 8, 332, 0 },
+    { "heartbeat", 3, 11, 1, 0, 9, 414, 0 },
 };
 static const uint16_t t413[] = { 0, 1, 2 };
 static const struct pbd_field f414[] = {
-    { "interval", 1, 11, 1, 0, 198, 0 },
+    { "interval", 1, 11, 1, 0, 8, 198, 0 },
 };
 static const uint16_t t414[] = { 0 };
 static const struct pbd_field f415[] = {
-    { "status", 1, 14, 2, 0, 77, 0 },
-    { "framework_id", 2, 11, 2, 0, 189, 0 },
-    { "timestamp", 3, 11, 2, 0, 197, 0 },
+    { "status", 1, 14, 2, 0, 6, 77, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 189, 0 },
+    { "timestamp", 3, 11, 2, 0, 9, 197, 0 },
 };
 static const uint16_t t415[] = { 0, 1, 2 };
 static const struct pbd_field f416[] = {
-    { "type", 1, 14, 1, 0, 78, 0 },
-    { "subscribed", 2, 11, 1, 0, 417, 0 },
-    { "acknowledged", 3, 11, 1, 0, 421, 0 },
-    { "launch", 4, 11, 1, 0, 418, 0 },
-    { "launch_group", 8, 11, 1, 0, 419, 0 },
-    { "kill", 5, 11, 1, 0, 420, 0 },
-    { "message", 6, 11, 1, 0, 422, 0 },
-    { "error", 7, 11, 1, 0, 423, 0 },
+    { "type", 1, 14, 1, 0, 4, 78, 0 },
+    { "subscribed", 2, 11, 1, 0, 10, 417, 0 },
+    { "acknowledged", 3, 11, 1, 0, 12, 421, 0 },
+    { "launch", 4, 11, 1, 0, 6, 418, 0 },
+    { "launch_group", 8, 11, 1, 0, 12, 419, 0 },
+    { "kill", 5, 11, 1, 0, 4, 420, 0 },
+    { "message", 6, 11, 1, 0, 7, 422, 0 },
+    { "error", 7, 11, 1, 0, 5, 423, 0 },
 };
 static const uint16_t t416[] = { 0, 1, 2, 3, 5, 6, 7, 4 };
 static const struct pbd_field f417[] = {
-    { "executor_info", 1, 11, 2, 0, 217, 0 },
-    { "framework_info", 2, 11, 2, 0, 204, 0 },
-    { "agent_info", 3, 11, 2, 0, 224, 0 },
-    { "container_id", 4, 11, 1, 0, 194, 0 },
+    { "executor_info", 1, 11, 2, 0, 13, 217, 0 },
+    { "framework_info", 2, 11, 2, 0, 14, 204, 0 },
+    { "agent_info", 3, 11, 2, 0, 10, 224, 0 },
+    { "container_id", 4, 11, 1, 0, 12, 194, 0 },
 };
 static const uint16_t t417[] = { 0, 1, 2, 3 };
 static const struct pbd_field f418[] = {
-    { "task", 1, 11, 2, 0, 280, 0 },
+    { "task", 1, 11, 2, 0, 4, 280, 0 },
 };
 static const uint16_t t418[] = { 0 };
 static const struct pbd_field f419[] = {
-    { "task_group", 1, 11, 2, 0, 282, 0 },
+    { "task_group", 1, 11, 2, 0, 10, 282, 0 },
 };
 static const uint16_t t419[] = { 0 };
 static const struct pbd_field f420[] = {
-    { "task_id", 1, 11, 2, 0, 192, 0 },
-    { "kill_policy", 2, 11, 1, 0, 214, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 192, 0 },
+    { "kill_policy", 2, 11, 1, 0, 11, 214, 0 },
 };
 static const uint16_t t420[] = { 0, 1 };
 static const struct pbd_field f421[] = {
-    { "task_id", 1, 11, 2, 0, 192, 0 },
-    { "uuid", 2, 12, 2, 0, 0, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 192, 0 },
+    { "uuid", 2, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t421[] = { 0, 1 };
 static const struct pbd_field f422[] = {
-    { "data", 1, 12, 2, 0, 0, 0 },
+    { "data", 1, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t422[] = { 0 };
 static const struct pbd_field f423[] = {
-    { "message", 1, 9, 2, 0, 0, 0 },
+    { "message", 1, 9, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t423[] = { 0 };
 static const struct pbd_field f424[] = {
-    { "executor_id", 1, 11, 2, 0, 193, 0 },
-    { "framework_id", 2, 11, 2, 0, 189, 0 },
-    { "type", 3, 14, 1, 0, 79, 0 },
-    { "subscribe", 4, 11, 1, 0, 425, 0 },
-    { "update", 5, 11, 1, 0, 426, 0 },
-    { "message", 6, 11, 1, 0, 427, 0 },
+    { "executor_id", 1, 11, 2, 0, 11, 193, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 189, 0 },
+    { "type", 3, 14, 1, 0, 4, 79, 0 },
+    { "subscribe", 4, 11, 1, 0, 9, 425, 0 },
+    { "update", 5, 11, 1, 0, 6, 426, 0 },
+    { "message", 6, 11, 1, 0, 7, 427, 0 },
 };
 static const uint16_t t424[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f425[] = {
-    { "unacknowledged_tasks", 1, 11, 3, 0, 280, 0 },
-    { "unacknowledged_updates", 2, 11, 3, 0, 426, 0 },
+    { "unacknowledged_tasks", 1, 11, 3, 0, 20, 280, 0 },
+    { "unacknowledged_updates", 2, 11, 3, 0, 22, 426, 0 },
 };
 static const uint16_t t425[] = { 0, 1 };
 static const struct pbd_field f426[] = {
-    { "status", 1, 11, 2, 0, 293, 0 },
+    { "status", 1, 11, 2, 0, 6, 293, 0 },
 };
 static const uint16_t t426[] = { 0 };
 static const struct pbd_field f427[] = {
-    { "data", 2, 12, 2, 0, 0, 0 },
+    { "data", 2, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t427[] = { 0 };
 static const struct pbd_field f428[] = {
-    { "machine_ids", 1, 11, 3, 0, 202, 0 },
-    { "unavailability", 2, 11, 2, 0, 201, 0 },
+    { "machine_ids", 1, 11, 3, 0, 11, 202, 0 },
+    { "unavailability", 2, 11, 2, 0, 14, 201, 0 },
 };
 static const uint16_t t428[] = { 0, 1 };
 static const struct pbd_field f429[] = {
-    { "windows", 1, 11, 3, 0, 428, 0 },
+    { "windows", 1, 11, 3, 0, 7, 428, 0 },
 };
 static const uint16_t t429[] = { 0 };
 static const struct pbd_field f430[] = {
-    { "draining_machines", 1, 11, 3, 0, 431, 0 },
-    { "down_machines", 2, 11, 3, 0, 202, 0 },
+    { "draining_machines", 1, 11, 3, 0, 17, 431, 0 },
+    { "down_machines", 2, 11, 3, 0, 13, 202, 0 },
 };
 static const uint16_t t430[] = { 0, 1 };
 static const struct pbd_field f431[] = {
-    { "id", 1, 11, 2, 0, 202, 0 },
-    { "statuses", 2, 11, 3, 0, 415, 0 },
+    { "id", 1, 11, 2, 0, 2, 202, 0 },
+    { "statuses", 2, 11, 3, 0, 8, 415, 0 },
 };
 static const uint16_t t431[] = { 0, 1 };
 static const struct pbd_field f432[] = {
-    { "type", 1, 14, 1, 0, 80, 0 },
-    { "subscribed", 2, 11, 1, 0, 433, 0 },
-    { "offers", 3, 11, 1, 0, 434, 0 },
-    { "inverse_offers", 9, 11, 1, 0, 435, 0 },
-    { "rescind", 4, 11, 1, 0, 436, 0 },
-    { "rescind_inverse_offer", 10, 11, 1, 0, 437, 0 },
-    { "update", 5, 11, 1, 0, 438, 0 },
-    { "update_operation_status", 11, 11, 1, 0, 439, 0 },
-    { "message", 6, 11, 1, 0, 440, 0 },
-    { "failure", 7, 11, 1, 0, 441, 0 },
-    { "error", 8, 11, 1, 0, 442, 0 },
+    { "type", 1, 14, 1, 0, 4, 80, 0 },
+    { "subscribed", 2, 11, 1, 0, 10, 433, 0 },
+    { "offers", 3, 11, 1, 0, 6, 434, 0 },
+    { "inverse_offers", 9, 11, 1, 0, 14, 435, 0 },
+    { "rescind", 4, 11, 1, 0, 7, 436, 0 },
+    { "rescind_inverse_offer", 10, 11, 1, 0, 21, 437, 0 },
+    { "update", 5, 11, 1, 0, 6, 438, 0 },
+    { "update_operation_status", 11, 11, 1, 0, 23, 439, 0 },
+    { "message", 6, 11, 1, 0, 7, 440, 0 },
+    { "failure", 7, 11, 1, 0, 7, 441, 0 },
+    { "error", 8, 11, 1, 0, 5, 442, 0 },
 };
 static const uint16_t t432[] = { 0, 1, 2, 4, 6, 8, 9, 10, 3, 5, 7 };
 static const struct pbd_field f433[] = {
-    { "framework_id", 1, 11, 2, 0, 189, 0 },
-    { "heartbeat_interval_seconds", 2, 1, 1, 0, 0, 0 },
-    { "master_info", 3, 11, 1, 0, 222, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 189, 0 },
+    { "heartbeat_interval_seconds", 2, 1, 1, 0, 26, 0, 0 },
+    { "master_info", 3, 11, 1, 0, 11, 222, 0 },
 };
 static const uint16_t t433[] = { 0, 1, 2 };
 static const struct pbd_field f434[] = {
-    { "offers", 1, 11, 3, 0, 267, 0 },
+    { "offers", 1, 11, 3, 0, 6, 267, 0 },
 };
 static const uint16_t t434[] = { 0 };
 static const struct pbd_field f435[] = {
-    { "inverse_offers", 1, 11, 3, 0, 279, 0 },
+    { "inverse_offers", 1, 11, 3, 0, 14, 279, 0 },
 };
 static const uint16_t t435[] = { 0 };
 static const struct pbd_field f436[] = {
-    { "offer_id", 1, 11, 2, 0, 190, 0 },
+    { "offer_id", 1, 11, 2, 0, 8, 190, 0 },
 };
 static const uint16_t t436[] = { 0 };
 static const struct pbd_field f437[] = {
-    { "inverse_offer_id", 1, 11, 2, 0, 190, 0 },
+    { "inverse_offer_id", 1, 11, 2, 0, 16, 190, 0 },
 };
 static const uint16_t t437[] = { 0 };
 static const struct pbd_field f438[] = {
-    { "status", 1, 11, 2, 0, 293, 0 },
+    { "status", 1, 11, 2, 0, 6, 293, 0 },
 };
 static const uint16_t t438[] = { 0 };
 static const struct pbd_field f439[] = {
-    { "status", 1, 11, 2, 0, 288, 0 },
+    { "status", 1, 11, 2, 0, 6, 288, 0 },
 };
 static const uint16_t t439[] = { 0 };
 static const struct pbd_field f440[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "executor_id", 2, 11, 2, 0, 193, 0 },
-    { "data", 3, 12, 2, 0, 0, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "executor_id", 2, 11, 2, 0, 11, 193, 0 },
+    { "data", 3, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t440[] = { 0, 1, 2 };
 static const struct pbd_field f441[] = {
-    { "agent_id", 1, 11, 1, 0, 191, 0 },
-    { "executor_id", 2, 11, 1, 0, 193, 0 },
-    { "status", 3, 5, 1, 0, 0, 0 },
+    { "agent_id", 1, 11, 1, 0, 8, 191, 0 },
+    { "executor_id", 2, 11, 1, 0, 11, 193, 0 },
+    { "status", 3, 5, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t441[] = { 0, 1, 2 };
 static const struct pbd_field f442[] = {
-    { "message", 1, 9, 2, 0, 0, 0 },
+    { "message", 1, 9, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t442[] = { 0 };
 static const struct pbd_field f443[] = {
-    { "type", 1, 14, 1, 0, 81, 0 },
-    { "reconcile_operations", 2, 11, 1, PBD_DEPRECATED, 444, 0 },
+    { "type", 1, 14, 1, 0, 4, 81, 0 },
+    { "reconcile_operations", 2, 11, 1, PBD_DEPRECATED, 20, 444, 0 },
 };
 static const uint16_t t443[] = { 0, 1 };
 static const struct pbd_field f444[] = {
-    { "operation_statuses", 1, 11, 3, PBD_DEPRECATED, 288, 0 },
+    { "operation_statuses", 1, 11, 3, PBD_DEPRECATED, 18, 288, 0 },
 };
 static const uint16_t t444[] = { 0 };
 static const struct pbd_field f445[] = {
-    { "selector", 1, 11, 2, 0, 446, 0 },
-    { "predicate", 2, 11, 2, 0, 447, 0 },
+    { "selector", 1, 11, 2, 0, 8, 446, 0 },
+    { "predicate", 2, 11, 2, 0, 9, 447, 0 },
 };
 static const uint16_t t445[] = { 0, 1 };
 static const struct pbd_field f446[] = {
-    { "pseudoattribute_type", 1, 14, 1, PBD_ONEOF, 82, 0 },
-    { "attribute_name", 2, 9, 1, PBD_ONEOF, 0, 0 },
+    { "pseudoattribute_type", 1, 14, 1, PBD_ONEOF, 20, 82, 0 },
+    { "attribute_name", 2, 9, 1, PBD_ONEOF, 14, 0, 0 },
 };
 static const uint16_t t446[] = { 0, 1 };
 static const struct pbd_field f447[] = {
-    { "exists", 1, 11, 1, PBD_ONEOF, 448, 0 },
-    { "not_exists", 2, 11, 1, PBD_ONEOF, 449, 0 },
-    { "text_equals", 3, 11, 1, PBD_ONEOF, 450, 0 },
-    { "text_not_equals", 4, 11, 1, PBD_ONEOF, 451, 0 },
-    { "text_matches", 5, 11, 1, PBD_ONEOF, 452, 0 },
-    { "text_not_matches", 6, 11, 1, PBD_ONEOF, 453, 0 },
+    { "exists", 1, 11, 1, PBD_ONEOF, 6, 448, 0 },
+    { "not_exists", 2, 11, 1, PBD_ONEOF, 10, 449, 0 },
+    { "text_equals", 3, 11, 1, PBD_ONEOF, 11, 450, 0 },
+    { "text_not_equals", 4, 11, 1, PBD_ONEOF, 15, 451, 0 },
+    { "text_matches", 5, 11, 1, PBD_ONEOF, 12, 452, 0 },
+    { "text_not_matches", 6, 11, 1, PBD_ONEOF, 16, 453, 0 },
 };
 static const uint16_t t447[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f450[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t450[] = { 0 };
 static const struct pbd_field f451[] = {
-    { "value", 1, 9, 2, 0, 0, 0 },
+    { "value", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t451[] = { 0 };
 static const struct pbd_field f452[] = {
-    { "regex", 1, 9, 2, 0, 0, 0 },
+    { "regex", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t452[] = { 0 };
 static const struct pbd_field f453[] = {
-    { "regex", 1, 9, 2, 0, 0, 0 },
+    { "regex", 1, 9, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t453[] = { 0 };
 static const struct pbd_field f454[] = {
-    { "role_constraints", 1, 11, 3, PBD_MAP, 457, 0 },
+    { "role_constraints", 1, 11, 3, PBD_MAP, 16, 457, 0 },
 };
 static const uint16_t t454[] = { 0 };
 static const struct pbd_field f455[] = {
-    { "groups", 1, 11, 3, 0, 456, 0 },
+    { "groups", 1, 11, 3, 0, 6, 456, 0 },
 };
 static const uint16_t t455[] = { 0 };
 static const struct pbd_field f456[] = {
-    { "attribute_constraints", 1, 11, 3, 0, 445, 0 },
+    { "attribute_constraints", 1, 11, 3, 0, 21, 445, 0 },
 };
 static const uint16_t t456[] = { 0 };
 static const struct pbd_field f457[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 455, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 455, 0 },
 };
 static const uint16_t t457[] = { 0, 1 };
 static const struct pbd_field f458[] = {
-    { "framework_id", 1, 11, 1, 0, 189, 0 },
-    { "type", 2, 14, 1, 0, 83, 0 },
-    { "subscribe", 3, 11, 1, 0, 459, 0 },
-    { "accept", 4, 11, 1, 0, 460, 0 },
-    { "decline", 5, 11, 1, 0, 461, 0 },
-    { "accept_inverse_offers", 13, 11, 1, 0, 462, 0 },
-    { "decline_inverse_offers", 14, 11, 1, 0, 463, 0 },
-    { "revive", 15, 11, 1, 0, 464, 0 },
-    { "kill", 6, 11, 1, 0, 465, 0 },
-    { "shutdown", 7, 11, 1, 0, 466, 0 },
-    { "acknowledge", 8, 11, 1, 0, 467, 0 },
-    { "acknowledge_operation_status", 17, 11, 1, 0, 468, 0 },
-    { "reconcile", 9, 11, 1, 0, 469, 0 },
-    { "reconcile_operations", 18, 11, 1, 0, 471, 0 },
-    { "message", 10, 11, 1, 0, 473, 0 },
-    { "request", 11, 11, 1, 0, 474, 0 },
-    { "suppress", 16, 11, 1, 0, 475, 0 },
-    { "update_framework", 19, 11, 1, 0, 476, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 189, 0 },
+    { "type", 2, 14, 1, 0, 4, 83, 0 },
+    { "subscribe", 3, 11, 1, 0, 9, 459, 0 },
+    { "accept", 4, 11, 1, 0, 6, 460, 0 },
+    { "decline", 5, 11, 1, 0, 7, 461, 0 },
+    { "accept_inverse_offers", 13, 11, 1, 0, 21, 462, 0 },
+    { "decline_inverse_offers", 14, 11, 1, 0, 22, 463, 0 },
+    { "revive", 15, 11, 1, 0, 6, 464, 0 },
+    { "kill", 6, 11, 1, 0, 4, 465, 0 },
+    { "shutdown", 7, 11, 1, 0, 8, 466, 0 },
+    { "acknowledge", 8, 11, 1, 0, 11, 467, 0 },
+    { "acknowledge_operation_status", 17, 11, 1, 0, 28, 468, 0 },
+    { "reconcile", 9, 11, 1, 0, 9, 469, 0 },
+    { "reconcile_operations", 18, 11, 1, 0, 20, 471, 0 },
+    { "message", 10, 11, 1, 0, 7, 473, 0 },
+    { "request", 11, 11, 1, 0, 7, 474, 0 },
+    { "suppress", 16, 11, 1, 0, 8, 475, 0 },
+    { "update_framework", 19, 11, 1, 0, 16, 476, 0 },
 };
 static const uint16_t t458[] = { 0, 1, 2, 3, 4, 8, 9, 10, 12, 14, 15, 5, 6, 7, 16, 11, 13, 17 };
 static const struct pbd_field f459[] = {
-    { "framework_info", 1, 11, 2, 0, 204, 0 },
-    { "suppressed_roles", 2, 9, 3, 0, 0, 0 },
-    { "offer_constraints", 3, 11, 1, 0, 454, 0 },
+    { "framework_info", 1, 11, 2, 0, 14, 204, 0 },
+    { "suppressed_roles", 2, 9, 3, 0, 16, 0, 0 },
+    { "offer_constraints", 3, 11, 1, 0, 17, 454, 0 },
 };
 static const uint16_t t459[] = { 0, 1, 2 };
 static const struct pbd_field f460[] = {
-    { "offer_ids", 1, 11, 3, 0, 190, 0 },
-    { "operations", 2, 11, 3, 0, 268, 0 },
-    { "filters", 3, 11, 1, 0, 294, 0 },
+    { "offer_ids", 1, 11, 3, 0, 9, 190, 0 },
+    { "operations", 2, 11, 3, 0, 10, 268, 0 },
+    { "filters", 3, 11, 1, 0, 7, 294, 0 },
 };
 static const uint16_t t460[] = { 0, 1, 2 };
 static const struct pbd_field f461[] = {
-    { "offer_ids", 1, 11, 3, 0, 190, 0 },
-    { "filters", 2, 11, 1, 0, 294, 0 },
+    { "offer_ids", 1, 11, 3, 0, 9, 190, 0 },
+    { "filters", 2, 11, 1, 0, 7, 294, 0 },
 };
 static const uint16_t t461[] = { 0, 1 };
 static const struct pbd_field f462[] = {
-    { "inverse_offer_ids", 1, 11, 3, 0, 190, 0 },
-    { "filters", 2, 11, 1, 0, 294, 0 },
+    { "inverse_offer_ids", 1, 11, 3, 0, 17, 190, 0 },
+    { "filters", 2, 11, 1, 0, 7, 294, 0 },
 };
 static const uint16_t t462[] = { 0, 1 };
 static const struct pbd_field f463[] = {
-    { "inverse_offer_ids", 1, 11, 3, 0, 190, 0 },
-    { "filters", 2, 11, 1, 0, 294, 0 },
+    { "inverse_offer_ids", 1, 11, 3, 0, 17, 190, 0 },
+    { "filters", 2, 11, 1, 0, 7, 294, 0 },
 };
 static const uint16_t t463[] = { 0, 1 };
 static const struct pbd_field f464[] = {
-    { "roles", 1, 9, 3, 0, 0, 0 },
+    { "roles", 1, 9, 3, 0, 5, 0, 0 },
 };
 static const uint16_t t464[] = { 0 };
 static const struct pbd_field f465[] = {
-    { "task_id", 1, 11, 2, 0, 192, 0 },
-    { "agent_id", 2, 11, 1, 0, 191, 0 },
-    { "kill_policy", 3, 11, 1, 0, 214, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 192, 0 },
+    { "agent_id", 2, 11, 1, 0, 8, 191, 0 },
+    { "kill_policy", 3, 11, 1, 0, 11, 214, 0 },
 };
 static const uint16_t t465[] = { 0, 1, 2 };
 static const struct pbd_field f466[] = {
-    { "executor_id", 1, 11, 2, 0, 193, 0 },
-    { "agent_id", 2, 11, 2, 0, 191, 0 },
+    { "executor_id", 1, 11, 2, 0, 11, 193, 0 },
+    { "agent_id", 2, 11, 2, 0, 8, 191, 0 },
 };
 static const uint16_t t466[] = { 0, 1 };
 static const struct pbd_field f467[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "task_id", 2, 11, 2, 0, 192, 0 },
-    { "uuid", 3, 12, 2, 0, 0, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "task_id", 2, 11, 2, 0, 7, 192, 0 },
+    { "uuid", 3, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t467[] = { 0, 1, 2 };
 static const struct pbd_field f468[] = {
-    { "agent_id", 1, 11, 1, 0, 191, 0 },
-    { "resource_provider_id", 2, 11, 1, 0, 195, 0 },
-    { "uuid", 3, 12, 2, 0, 0, 0 },
-    { "operation_id", 4, 11, 2, 0, 196, 0 },
+    { "agent_id", 1, 11, 1, 0, 8, 191, 0 },
+    { "resource_provider_id", 2, 11, 1, 0, 20, 195, 0 },
+    { "uuid", 3, 12, 2, 0, 4, 0, 0 },
+    { "operation_id", 4, 11, 2, 0, 12, 196, 0 },
 };
 static const uint16_t t468[] = { 0, 1, 2, 3 };
 static const struct pbd_field f469[] = {
-    { "tasks", 1, 11, 3, 0, 470, 0 },
+    { "tasks", 1, 11, 3, 0, 5, 470, 0 },
 };
 static const uint16_t t469[] = { 0 };
 static const struct pbd_field f470[] = {
-    { "task_id", 1, 11, 2, 0, 192, 0 },
-    { "agent_id", 2, 11, 1, 0, 191, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 192, 0 },
+    { "agent_id", 2, 11, 1, 0, 8, 191, 0 },
 };
 static const uint16_t t470[] = { 0, 1 };
 static const struct pbd_field f471[] = {
-    { "operations", 1, 11, 3, 0, 472, 0 },
+    { "operations", 1, 11, 3, 0, 10, 472, 0 },
 };
 static const uint16_t t471[] = { 0 };
 static const struct pbd_field f472[] = {
-    { "operation_id", 1, 11, 2, 0, 196, 0 },
-    { "agent_id", 2, 11, 1, 0, 191, 0 },
-    { "resource_provider_id", 3, 11, 1, 0, 195, 0 },
+    { "operation_id", 1, 11, 2, 0, 12, 196, 0 },
+    { "agent_id", 2, 11, 1, 0, 8, 191, 0 },
+    { "resource_provider_id", 3, 11, 1, 0, 20, 195, 0 },
 };
 static const uint16_t t472[] = { 0, 1, 2 };
 static const struct pbd_field f473[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "executor_id", 2, 11, 2, 0, 193, 0 },
-    { "data", 3, 12, 2, 0, 0, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "executor_id", 2, 11, 2, 0, 11, 193, 0 },
+    { "data", 3, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t473[] = { 0, 1, 2 };
 static const struct pbd_field f474[] = {
-    { "requests", 1, 11, 3, 0, 266, 0 },
+    { "requests", 1, 11, 3, 0, 8, 266, 0 },
 };
 static const uint16_t t474[] = { 0 };
 static const struct pbd_field f475[] = {
-    { "roles", 1, 9, 3, 0, 0, 0 },
+    { "roles", 1, 9, 3, 0, 5, 0, 0 },
 };
 static const uint16_t t475[] = { 0 };
 static const struct pbd_field f476[] = {
-    { "framework_info", 1, 11, 2, 0, 204, 0 },
-    { "suppressed_roles", 2, 9, 3, 0, 0, 0 },
-    { "offer_constraints", 3, 11, 1, 0, 454, 0 },
+    { "framework_info", 1, 11, 2, 0, 14, 204, 0 },
+    { "suppressed_roles", 2, 9, 3, 0, 16, 0, 0 },
+    { "offer_constraints", 3, 11, 1, 0, 17, 454, 0 },
 };
 static const uint16_t t476[] = { 0, 1, 2 };
 static const struct pbd_field f477[] = {
-    { "status_code", 1, 13, 2, 0, 0, 0 },
-    { "response", 2, 11, 1, 0, 443, 0 },
-    { "error", 3, 9, 1, 0, 0, 0 },
+    { "status_code", 1, 13, 2, 0, 11, 0, 0 },
+    { "response", 2, 11, 1, 0, 8, 443, 0 },
+    { "error", 3, 9, 1, 0, 5, 0, 0 },
 };
 static const uint16_t t477[] = { 0, 1, 2 };
 static const struct pbd_field f478[] = {
-    { "role", 1, 9, 1, 0, 0, 0 },
-    { "principal", 2, 9, 1, 0, 0, 0 },
-    { "guarantee", 3, 11, 3, 0, 238, 0 },
+    { "role", 1, 9, 1, 0, 4, 0, 0 },
+    { "principal", 2, 9, 1, 0, 9, 0, 0 },
+    { "guarantee", 3, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t478[] = { 0, 1, 2 };
 static const struct pbd_field f479[] = {
-    { "force", 1, 8, 1, 0, 0, 0 },
-    { "role", 2, 9, 1, 0, 0, 0 },
-    { "guarantee", 3, 11, 3, 0, 238, 0 },
+    { "force", 1, 8, 1, 0, 5, 0, 0 },
+    { "role", 2, 9, 1, 0, 4, 0, 0 },
+    { "guarantee", 3, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t479[] = { 0, 1, 2 };
 static const struct pbd_field f480[] = {
-    { "role", 1, 9, 2, 0, 0, 0 },
-    { "guarantees", 2, 11, 3, PBD_MAP, 481, 0 },
-    { "limits", 3, 11, 3, PBD_MAP, 482, 0 },
+    { "role", 1, 9, 2, 0, 4, 0, 0 },
+    { "guarantees", 2, 11, 3, PBD_MAP, 10, 481, 0 },
+    { "limits", 3, 11, 3, PBD_MAP, 6, 482, 0 },
 };
 static const uint16_t t480[] = { 0, 1, 2 };
 static const struct pbd_field f481[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 232, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 232, 0 },
 };
 static const uint16_t t481[] = { 0, 1 };
 static const struct pbd_field f482[] = {
-    { "key", 1, 9, 1, 0, 0, 0 },
-    { "value", 2, 11, 1, 0, 232, 0 },
+    { "key", 1, 9, 1, 0, 3, 0, 0 },
+    { "value", 2, 11, 1, 0, 5, 232, 0 },
 };
 static const uint16_t t482[] = { 0, 1 };
 static const struct pbd_field f483[] = {
-    { "infos", 1, 11, 3, PBD_DEPRECATED, 478, 0 },
-    { "configs", 2, 11, 3, 0, 480, 0 },
+    { "infos", 1, 11, 3, PBD_DEPRECATED, 5, 478, 0 },
+    { "configs", 2, 11, 3, 0, 7, 480, 0 },
 };
 static const uint16_t t483[] = { 0, 1 };
 static const struct pbd_field f484[] = {
-    { "type", 1, 14, 1, 0, 84, 0 },
-    { "get_metrics", 2, 11, 1, 0, 485, 0 },
-    { "set_logging_level", 3, 11, 1, 0, 486, 0 },
-    { "list_files", 4, 11, 1, 0, 487, 0 },
-    { "read_file", 5, 11, 1, 0, 488, 0 },
-    { "update_weights", 6, 11, 1, 0, 489, 0 },
-    { "reserve_resources", 7, 11, 1, 0, 490, 0 },
-    { "unreserve_resources", 8, 11, 1, 0, 491, 0 },
-    { "create_volumes", 9, 11, 1, 0, 492, 0 },
-    { "destroy_volumes", 10, 11, 1, 0, 493, 0 },
-    { "grow_volume", 18, 11, 1, 0, 494, 0 },
-    { "shrink_volume", 19, 11, 1, 0, 495, 0 },
-    { "update_maintenance_schedule", 11, 11, 1, 0, 496, 0 },
-    { "start_maintenance", 12, 11, 1, 0, 497, 0 },
-    { "stop_maintenance", 13, 11, 1, 0, 498, 0 },
-    { "drain_agent", 21, 11, 1, 0, 499, 0 },
-    { "deactivate_agent", 22, 11, 1, 0, 500, 0 },
-    { "reactivate_agent", 23, 11, 1, 0, 501, 0 },
-    { "update_quota", 20, 11, 1, 0, 502, 0 },
-    { "teardown", 16, 11, 1, 0, 505, 0 },
-    { "mark_agent_gone", 17, 11, 1, 0, 506, 0 },
-    { "set_quota", 14, 11, 1, PBD_DEPRECATED, 503, 0 },
-    { "remove_quota", 15, 11, 1, PBD_DEPRECATED, 504, 0 },
+    { "type", 1, 14, 1, 0, 4, 84, 0 },
+    { "get_metrics", 2, 11, 1, 0, 11, 485, 0 },
+    { "set_logging_level", 3, 11, 1, 0, 17, 486, 0 },
+    { "list_files", 4, 11, 1, 0, 10, 487, 0 },
+    { "read_file", 5, 11, 1, 0, 9, 488, 0 },
+    { "update_weights", 6, 11, 1, 0, 14, 489, 0 },
+    { "reserve_resources", 7, 11, 1, 0, 17, 490, 0 },
+    { "unreserve_resources", 8, 11, 1, 0, 19, 491, 0 },
+    { "create_volumes", 9, 11, 1, 0, 14, 492, 0 },
+    { "destroy_volumes", 10, 11, 1, 0, 15, 493, 0 },
+    { "grow_volume", 18, 11, 1, 0, 11, 494, 0 },
+    { "shrink_volume", 19, 11, 1, 0, 13, 495, 0 },
+    { "update_maintenance_schedule", 11, 11, 1, 0, 27, 496, 0 },
+    { "start_maintenance", 12, 11, 1, 0, 17, 497, 0 },
+    { "stop_maintenance", 13, 11, 1, 0, 16, 498, 0 },
+    { "drain_agent", 21, 11, 1, 0, 11, 499, 0 },
+    { "deactivate_agent", 22, 11, 1, 0, 16, 500, 0 },
+    { "reactivate_agent", 23, 11, 1, 0, 16, 501, 0 },
+    { "update_quota", 20, 11, 1, 0, 12, 502, 0 },
+    { "teardown", 16, 11, 1, 0, 8, 505, 0 },
+    { "mark_agent_gone", 17, 11, 1, 0, 15, 506, 0 },
+    { "set_quota", 14, 11, 1, PBD_DEPRECATED, 9, 503, 0 },
+    { "remove_quota", 15, 11, 1, PBD_DEPRECATED, 12, 504, 0 },
 };
 static const uint16_t t484[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 21, 22, 19, 20, 10, 11, 18, 15, 16, 17 };
 static const struct pbd_field f485[] = {
-    { "timeout", 1, 11, 1, 0, 198, 0 },
+    { "timeout", 1, 11, 1, 0, 7, 198, 0 },
 };
 static const uint16_t t485[] = { 0 };
 static const struct pbd_field f486[] = {
-    { "level", 1, 13, 2, 0, 0, 0 },
-    { "duration", 2, 11, 2, 0, 198, 0 },
+    { "level", 1, 13, 2, 0, 5, 0, 0 },
+    { "duration", 2, 11, 2, 0, 8, 198, 0 },
 };
 static const uint16_t t486[] = { 0, 1 };
 static const struct pbd_field f487[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t487[] = { 0 };
 static const struct pbd_field f488[] = {
-    { "path", 1, 9, 2, 0, 0, 0 },
-    { "offset", 2, 4, 2, 0, 0, 0 },
-    { "length", 3, 4, 1, 0, 0, 0 },
+    { "path", 1, 9, 2, 0, 4, 0, 0 },
+    { "offset", 2, 4, 2, 0, 6, 0, 0 },
+    { "length", 3, 4, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t488[] = { 0, 1, 2 };
 static const struct pbd_field f489[] = {
-    { "weight_infos", 1, 11, 3, 0, 353, 0 },
+    { "weight_infos", 1, 11, 3, 0, 12, 353, 0 },
 };
 static const uint16_t t489[] = { 0 };
 static const struct pbd_field f490[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "source", 3, 11, 3, 0, 238, 0 },
-    { "resources", 2, 11, 3, 0, 238, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "source", 3, 11, 3, 0, 6, 238, 0 },
+    { "resources", 2, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t490[] = { 0, 2, 1 };
 static const struct pbd_field f491[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "resources", 2, 11, 3, 0, 238, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "resources", 2, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t491[] = { 0, 1 };
 static const struct pbd_field f492[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "volumes", 2, 11, 3, 0, 238, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "volumes", 2, 11, 3, 0, 7, 238, 0 },
 };
 static const uint16_t t492[] = { 0, 1 };
 static const struct pbd_field f493[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "volumes", 2, 11, 3, 0, 238, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "volumes", 2, 11, 3, 0, 7, 238, 0 },
 };
 static const uint16_t t493[] = { 0, 1 };
 static const struct pbd_field f494[] = {
-    { "agent_id", 1, 11, 1, 0, 191, 0 },
-    { "volume", 2, 11, 2, 0, 238, 0 },
-    { "addition", 3, 11, 2, 0, 238, 0 },
+    { "agent_id", 1, 11, 1, 0, 8, 191, 0 },
+    { "volume", 2, 11, 2, 0, 6, 238, 0 },
+    { "addition", 3, 11, 2, 0, 8, 238, 0 },
 };
 static const uint16_t t494[] = { 0, 1, 2 };
 static const struct pbd_field f495[] = {
-    { "agent_id", 1, 11, 1, 0, 191, 0 },
-    { "volume", 2, 11, 2, 0, 238, 0 },
-    { "subtract", 3, 11, 2, 0, 232, 0 },
+    { "agent_id", 1, 11, 1, 0, 8, 191, 0 },
+    { "volume", 2, 11, 2, 0, 6, 238, 0 },
+    { "subtract", 3, 11, 2, 0, 8, 232, 0 },
 };
 static const uint16_t t495[] = { 0, 1, 2 };
 static const struct pbd_field f496[] = {
-    { "schedule", 1, 11, 2, 0, 429, 0 },
+    { "schedule", 1, 11, 2, 0, 8, 429, 0 },
 };
 static const uint16_t t496[] = { 0 };
 static const struct pbd_field f497[] = {
-    { "machines", 1, 11, 3, 0, 202, 0 },
+    { "machines", 1, 11, 3, 0, 8, 202, 0 },
 };
 static const uint16_t t497[] = { 0 };
 static const struct pbd_field f498[] = {
-    { "machines", 1, 11, 3, 0, 202, 0 },
+    { "machines", 1, 11, 3, 0, 8, 202, 0 },
 };
 static const uint16_t t498[] = { 0 };
 static const struct pbd_field f499[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
-    { "max_grace_period", 2, 11, 1, 0, 0, 0 },
-    { "mark_gone", 3, 8, 1, 0, 0, "false" },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
+    { "max_grace_period", 2, 11, 1, 0, 16, 0, 0 },
+    { "mark_gone", 3, 8, 1, 0, 9, 0, "false" },
 };
 static const uint16_t t499[] = { 0, 1, 2 };
 static const struct pbd_field f500[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
 };
 static const uint16_t t500[] = { 0 };
 static const struct pbd_field f501[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
 };
 static const uint16_t t501[] = { 0 };
 static const struct pbd_field f502[] = {
-    { "force", 1, 8, 1, 0, 0, 0 },
-    { "quota_configs", 2, 11, 3, 0, 480, 0 },
+    { "force", 1, 8, 1, 0, 5, 0, 0 },
+    { "quota_configs", 2, 11, 3, 0, 13, 480, 0 },
 };
 static const uint16_t t502[] = { 0, 1 };
 static const struct pbd_field f503[] = {
-    { "quota_request", 1, 11, 2, 0, 479, 0 },
+    { "quota_request", 1, 11, 2, 0, 13, 479, 0 },
 };
 static const uint16_t t503[] = { 0 };
 static const struct pbd_field f504[] = {
-    { "role", 1, 9, 2, 0, 0, 0 },
+    { "role", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t504[] = { 0 };
 static const struct pbd_field f505[] = {
-    { "framework_id", 1, 11, 2, 0, 189, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 189, 0 },
 };
 static const uint16_t t505[] = { 0 };
 static const struct pbd_field f506[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
 };
 static const uint16_t t506[] = { 0 };
 static const struct pbd_field f507[] = {
-    { "type", 1, 14, 1, 0, 85, 0 },
-    { "get_health", 2, 11, 1, 0, 508, 0 },
-    { "get_flags", 3, 11, 1, 0, 509, 0 },
-    { "get_version", 4, 11, 1, 0, 510, 0 },
-    { "get_metrics", 5, 11, 1, 0, 511, 0 },
-    { "get_logging_level", 6, 11, 1, 0, 512, 0 },
-    { "list_files", 7, 11, 1, 0, 513, 0 },
-    { "read_file", 8, 11, 1, 0, 514, 0 },
-    { "get_state", 9, 11, 1, 0, 515, 0 },
-    { "get_agents", 10, 11, 1, 0, 516, 0 },
-    { "get_frameworks", 11, 11, 1, 0, 519, 0 },
-    { "get_executors", 12, 11, 1, 0, 521, 0 },
-    { "get_operations", 20, 11, 1, 0, 523, 0 },
-    { "get_tasks", 13, 11, 1, 0, 524, 0 },
-    { "get_roles", 14, 11, 1, 0, 525, 0 },
-    { "get_weights", 15, 11, 1, 0, 526, 0 },
-    { "get_master", 16, 11, 1, 0, 527, 0 },
-    { "get_maintenance_status", 17, 11, 1, 0, 528, 0 },
-    { "get_maintenance_schedule", 18, 11, 1, 0, 529, 0 },
-    { "get_quota", 19, 11, 1, 0, 530, 0 },
+    { "type", 1, 14, 1, 0, 4, 85, 0 },
+    { "get_health", 2, 11, 1, 0, 10, 508, 0 },
+    { "get_flags", 3, 11, 1, 0, 9, 509, 0 },
+    { "get_version", 4, 11, 1, 0, 11, 510, 0 },
+    { "get_metrics", 5, 11, 1, 0, 11, 511, 0 },
+    { "get_logging_level", 6, 11, 1, 0, 17, 512, 0 },
+    { "list_files", 7, 11, 1, 0, 10, 513, 0 },
+    { "read_file", 8, 11, 1, 0, 9, 514, 0 },
+    { "get_state", 9, 11, 1, 0, 9, 515, 0 },
+    { "get_agents", 10, 11, 1, 0, 10, 516, 0 },
+    { "get_frameworks", 11, 11, 1, 0, 14, 519, 0 },
+    { "get_executors", 12, 11, 1, 0, 13, 521, 0 },
+    { "get_operations", 20, 11, 1, 0, 14, 523, 0 },
+    { "get_tasks", 13, 11, 1, 0, 9, 524, 0 },
+    { "get_roles", 14, 11, 1, 0, 9, 525, 0 },
+    { "get_weights", 15, 11, 1, 0, 11, 526, 0 },
+    { "get_master", 16, 11, 1, 0, 10, 527, 0 },
+    { "get_maintenance_status", 17, 11, 1, 0, 22, 528, 0 },
+    { "get_maintenance_schedule", 18, 11, 1, 0, 24, 529, 0 },
+    { "get_quota", 19, 11, 1, 0, 9, 530, 0 },
 };
 static const uint16_t t507[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 12 };
 static const struct pbd_field f508[] = {
-    { "healthy", 1, 8, 2, 0, 0, 0 },
+    { "healthy", 1, 8, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t508[] = { 0 };
 static const struct pbd_field f509[] = {
-    { "flags", 1, 11, 3, 0, 355, 0 },
+    { "flags", 1, 11, 3, 0, 5, 355, 0 },
 };
 static const uint16_t t509[] = { 0 };
 static const struct pbd_field f510[] = {
-    { "version_info", 1, 11, 2, 0, 354, 0 },
+    { "version_info", 1, 11, 2, 0, 12, 354, 0 },
 };
 static const uint16_t t510[] = { 0 };
 static const struct pbd_field f511[] = {
-    { "metrics", 1, 11, 3, PBD_ALWAYS, 357, 0 },
+    { "metrics", 1, 11, 3, PBD_ALWAYS, 7, 357, 0 },
 };
 static const uint16_t t511[] = { 0 };
 static const struct pbd_field f512[] = {
-    { "level", 1, 13, 2, 0, 0, 0 },
+    { "level", 1, 13, 2, 0, 5, 0, 0 },
 };
 static const uint16_t t512[] = { 0 };
 static const struct pbd_field f513[] = {
-    { "file_infos", 1, 11, 3, 0, 358, 0 },
+    { "file_infos", 1, 11, 3, 0, 10, 358, 0 },
 };
 static const uint16_t t513[] = { 0 };
 static const struct pbd_field f514[] = {
-    { "size", 1, 4, 2, 0, 0, 0 },
-    { "data", 2, 12, 2, 0, 0, 0 },
+    { "size", 1, 4, 2, 0, 4, 0, 0 },
+    { "data", 2, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t514[] = { 0, 1 };
 static const struct pbd_field f515[] = {
-    { "get_tasks", 1, 11, 1, 0, 524, 0 },
-    { "get_executors", 2, 11, 1, 0, 521, 0 },
-    { "get_frameworks", 3, 11, 1, 0, 519, 0 },
-    { "get_agents", 4, 11, 1, 0, 516, 0 },
+    { "get_tasks", 1, 11, 1, 0, 9, 524, 0 },
+    { "get_executors", 2, 11, 1, 0, 13, 521, 0 },
+    { "get_frameworks", 3, 11, 1, 0, 14, 519, 0 },
+    { "get_agents", 4, 11, 1, 0, 10, 516, 0 },
 };
 static const uint16_t t515[] = { 0, 1, 2, 3 };
 static const struct pbd_field f516[] = {
-    { "agents", 1, 11, 3, PBD_ALWAYS, 517, 0 },
-    { "recovered_agents", 2, 11, 3, PBD_ALWAYS, 224, 0 },
+    { "agents", 1, 11, 3, PBD_ALWAYS, 6, 517, 0 },
+    { "recovered_agents", 2, 11, 3, PBD_ALWAYS, 16, 224, 0 },
 };
 static const uint16_t t516[] = { 0, 1 };
 static const struct pbd_field f517[] = {
-    { "agent_info", 1, 11, 2, 0, 224, 0 },
-    { "active", 2, 8, 2, 0, 0, 0 },
-    { "deactivated", 12, 8, 1, 0, 0, 0 },
-    { "version", 3, 9, 2, 0, 0, 0 },
-    { "pid", 4, 9, 1, 0, 0, 0 },
-    { "registered_time", 5, 11, 1, 0, 197, 0 },
-    { "reregistered_time", 6, 11, 1, 0, 197, 0 },
-    { "total_resources", 7, 11, 3, 0, 238, 0 },
-    { "allocated_resources", 8, 11, 3, 0, 238, 0 },
-    { "offered_resources", 9, 11, 3, 0, 238, 0 },
-    { "capabilities", 10, 11, 3, 0, 225, 0 },
-    { "resource_providers", 11, 11, 3, 0, 518, 0 },
-    { "drain_info", 13, 11, 1, 0, 365, 0 },
-    { "estimated_drain_start_time", 14, 11, 1, 0, 197, 0 },
+    { "agent_info", 1, 11, 2, 0, 10, 224, 0 },
+    { "active", 2, 8, 2, 0, 6, 0, 0 },
+    { "deactivated", 12, 8, 1, 0, 11, 0, 0 },
+    { "version", 3, 9, 2, 0, 7, 0, 0 },
+    { "pid", 4, 9, 1, 0, 3, 0, 0 },
+    { "registered_time", 5, 11, 1, 0, 15, 197, 0 },
+    { "reregistered_time", 6, 11, 1, 0, 17, 197, 0 },
+    { "total_resources", 7, 11, 3, 0, 15, 238, 0 },
+    { "allocated_resources", 8, 11, 3, 0, 19, 238, 0 },
+    { "offered_resources", 9, 11, 3, 0, 17, 238, 0 },
+    { "capabilities", 10, 11, 3, 0, 12, 225, 0 },
+    { "resource_providers", 11, 11, 3, 0, 18, 518, 0 },
+    { "drain_info", 13, 11, 1, 0, 10, 365, 0 },
+    { "estimated_drain_start_time", 14, 11, 1, 0, 26, 197, 0 },
 };
 static const uint16_t t517[] = { 0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 2, 12, 13 };
 static const struct pbd_field f518[] = {
-    { "resource_provider_info", 1, 11, 2, 0, 229, 0 },
-    { "total_resources", 2, 11, 3, 0, 238, 0 },
+    { "resource_provider_info", 1, 11, 2, 0, 22, 229, 0 },
+    { "total_resources", 2, 11, 3, 0, 15, 238, 0 },
 };
 static const uint16_t t518[] = { 0, 1 };
 static const struct pbd_field f519[] = {
-    { "frameworks", 1, 11, 3, PBD_ALWAYS, 520, 0 },
-    { "completed_frameworks", 2, 11, 3, PBD_ALWAYS, 520, 0 },
-    { "recovered_frameworks", 3, 11, 3, PBD_DEPRECATED, 204, 0 },
+    { "frameworks", 1, 11, 3, PBD_ALWAYS, 10, 520, 0 },
+    { "completed_frameworks", 2, 11, 3, PBD_ALWAYS, 20, 520, 0 },
+    { "recovered_frameworks", 3, 11, 3, PBD_DEPRECATED, 20, 204, 0 },
 };
 static const uint16_t t519[] = { 0, 1, 2 };
 static const struct pbd_field f520[] = {
-    { "framework_info", 1, 11, 2, 0, 204, 0 },
-    { "active", 2, 8, 2, 0, 0, 0 },
-    { "connected", 3, 8, 2, 0, 0, 0 },
-    { "recovered", 11, 8, 2, 0, 0, 0 },
-    { "registered_time", 4, 11, 1, 0, 197, 0 },
-    { "reregistered_time", 5, 11, 1, 0, 197, 0 },
-    { "unregistered_time", 6, 11, 1, 0, 197, 0 },
-    { "offers", 7, 11, 3, 0, 267, 0 },
-    { "inverse_offers", 8, 11, 3, 0, 279, 0 },
-    { "allocated_resources", 9, 11, 3, 0, 238, 0 },
-    { "offered_resources", 10, 11, 3, 0, 238, 0 },
-    { "offer_constraints", 12, 11, 1, 0, 454, 0 },
+    { "framework_info", 1, 11, 2, 0, 14, 204, 0 },
+    { "active", 2, 8, 2, 0, 6, 0, 0 },
+    { "connected", 3, 8, 2, 0, 9, 0, 0 },
+    { "recovered", 11, 8, 2, 0, 9, 0, 0 },
+    { "registered_time", 4, 11, 1, 0, 15, 197, 0 },
+    { "reregistered_time", 5, 11, 1, 0, 17, 197, 0 },
+    { "unregistered_time", 6, 11, 1, 0, 17, 197, 0 },
+    { "offers", 7, 11, 3, 0, 6, 267, 0 },
+    { "inverse_offers", 8, 11, 3, 0, 14, 279, 0 },
+    { "allocated_resources", 9, 11, 3, 0, 19, 238, 0 },
+    { "offered_resources", 10, 11, 3, 0, 17, 238, 0 },
+    { "offer_constraints", 12, 11, 1, 0, 17, 454, 0 },
 };
 static const uint16_t t520[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 3, 11 };
 static const struct pbd_field f521[] = {
-    { "executors", 1, 11, 3, PBD_ALWAYS, 522, 0 },
-    { "orphan_executors", 2, 11, 3, PBD_DEPRECATED, 522, 0 },
+    { "executors", 1, 11, 3, PBD_ALWAYS, 9, 522, 0 },
+    { "orphan_executors", 2, 11, 3, PBD_DEPRECATED, 16, 522, 0 },
 };
 static const uint16_t t521[] = { 0, 1 };
 static const struct pbd_field f522[] = {
-    { "executor_info", 1, 11, 2, 0, 217, 0 },
-    { "agent_id", 2, 11, 2, 0, 191, 0 },
+    { "executor_info", 1, 11, 2, 0, 13, 217, 0 },
+    { "agent_id", 2, 11, 2, 0, 8, 191, 0 },
 };
 static const uint16_t t522[] = { 0, 1 };
 static const struct pbd_field f523[] = {
-    { "operations", 1, 11, 3, 0, 287, 0 },
+    { "operations", 1, 11, 3, 0, 10, 287, 0 },
 };
 static const uint16_t t523[] = { 0 };
 static const struct pbd_field f524[] = {
-    { "pending_tasks", 1, 11, 3, PBD_DEPRECATED, 283, 0 },
-    { "tasks", 2, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "unreachable_tasks", 5, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "completed_tasks", 3, 11, 3, PBD_ALWAYS, 283, 0 },
-    { "orphan_tasks", 4, 11, 3, PBD_DEPRECATED, 283, 0 },
+    { "pending_tasks", 1, 11, 3, PBD_DEPRECATED, 13, 283, 0 },
+    { "tasks", 2, 11, 3, PBD_ALWAYS, 5, 283, 0 },
+    { "unreachable_tasks", 5, 11, 3, PBD_ALWAYS, 17, 283, 0 },
+    { "completed_tasks", 3, 11, 3, PBD_ALWAYS, 15, 283, 0 },
+    { "orphan_tasks", 4, 11, 3, PBD_DEPRECATED, 12, 283, 0 },
 };
 static const uint16_t t524[] = { 0, 1, 3, 4, 2 };
 static const struct pbd_field f525[] = {
-    { "roles", 1, 11, 3, 0, 356, 0 },
+    { "roles", 1, 11, 3, 0, 5, 356, 0 },
 };
 static const uint16_t t525[] = { 0 };
 static const struct pbd_field f526[] = {
-    { "weight_infos", 1, 11, 3, 0, 353, 0 },
+    { "weight_infos", 1, 11, 3, 0, 12, 353, 0 },
 };
 static const uint16_t t526[] = { 0 };
 static const struct pbd_field f527[] = {
-    { "master_info", 1, 11, 1, 0, 222, 0 },
-    { "start_time", 2, 1, 1, 0, 0, 0 },
-    { "elected_time", 3, 1, 1, 0, 0, 0 },
+    { "master_info", 1, 11, 1, 0, 11, 222, 0 },
+    { "start_time", 2, 1, 1, 0, 10, 0, 0 },
+    { "elected_time", 3, 1, 1, 0, 12, 0, 0 },
 };
 static const uint16_t t527[] = { 0, 1, 2 };
 static const struct pbd_field f528[] = {
-    { "status", 1, 11, 2, 0, 430, 0 },
+    { "status", 1, 11, 2, 0, 6, 430, 0 },
 };
 static const uint16_t t528[] = { 0 };
 static const struct pbd_field f529[] = {
-    { "schedule", 1, 11, 2, 0, 429, 0 },
+    { "schedule", 1, 11, 2, 0, 8, 429, 0 },
 };
 static const uint16_t t529[] = { 0 };
 static const struct pbd_field f530[] = {
-    { "status", 1, 11, 2, 0, 483, 0 },
+    { "status", 1, 11, 2, 0, 6, 483, 0 },
 };
 static const uint16_t t530[] = { 0 };
 static const struct pbd_field f531[] = {
-    { "type", 1, 14, 1, 0, 86, 0 },
-    { "subscribed", 2, 11, 1, 0, 532, 0 },
-    { "task_added", 3, 11, 1, 0, 533, 0 },
-    { "task_updated", 4, 11, 1, 0, 534, 0 },
-    { "agent_added", 5, 11, 1, 0, 538, 0 },
-    { "agent_removed", 6, 11, 1, 0, 539, 0 },
-    { "framework_added", 7, 11, 1, 0, 535, 0 },
-    { "framework_updated", 8, 11, 1, 0, 536, 0 },
-    { "framework_removed", 9, 11, 1, 0, 537, 0 },
+    { "type", 1, 14, 1, 0, 4, 86, 0 },
+    { "subscribed", 2, 11, 1, 0, 10, 532, 0 },
+    { "task_added", 3, 11, 1, 0, 10, 533, 0 },
+    { "task_updated", 4, 11, 1, 0, 12, 534, 0 },
+    { "agent_added", 5, 11, 1, 0, 11, 538, 0 },
+    { "agent_removed", 6, 11, 1, 0, 13, 539, 0 },
+    { "framework_added", 7, 11, 1, 0, 15, 535, 0 },
+    { "framework_updated", 8, 11, 1, 0, 17, 536, 0 },
+    { "framework_removed", 9, 11, 1, 0, 17, 537, 0 },
 };
 static const uint16_t t531[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
 static const struct pbd_field f532[] = {
-    { "get_state", 1, 11, 1, 0, 515, 0 },
-    { "heartbeat_interval_seconds", 2, 1, 1, 0, 0, 0 },
+    { "get_state", 1, 11, 1, 0, 9, 515, 0 },
+    { "heartbeat_interval_seconds", 2, 1, 1, 0, 26, 0, 0 },
 };
 static const uint16_t t532[] = { 0, 1 };
 static const struct pbd_field f533[] = {
-    { "task", 1, 11, 2, 0, 283, 0 },
+    { "task", 1, 11, 2, 0, 4, 283, 0 },
 };
 static const uint16_t t533[] = { 0 };
 static const struct pbd_field f534[] = {
-    { "framework_id", 1, 11, 2, 0, 189, 0 },
-    { "status", 2, 11, 2, 0, 293, 0 },
-    { "state", 3, 14, 2, 0, 38, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 189, 0 },
+    { "status", 2, 11, 2, 0, 6, 293, 0 },
+    { "state", 3, 14, 2, 0, 5, 38, 0 },
 };
 static const uint16_t t534[] = { 0, 1, 2 };
 static const struct pbd_field f535[] = {
-    { "framework", 1, 11, 2, 0, 520, 0 },
+    { "framework", 1, 11, 2, 0, 9, 520, 0 },
 };
 static const uint16_t t535[] = { 0 };
 static const struct pbd_field f536[] = {
-    { "framework", 1, 11, 2, 0, 520, 0 },
+    { "framework", 1, 11, 2, 0, 9, 520, 0 },
 };
 static const uint16_t t536[] = { 0 };
 static const struct pbd_field f537[] = {
-    { "framework_info", 1, 11, 2, 0, 204, 0 },
+    { "framework_info", 1, 11, 2, 0, 14, 204, 0 },
 };
 static const uint16_t t537[] = { 0 };
 static const struct pbd_field f538[] = {
-    { "agent", 1, 11, 2, 0, 517, 0 },
+    { "agent", 1, 11, 2, 0, 5, 517, 0 },
 };
 static const uint16_t t538[] = { 0 };
 static const struct pbd_field f539[] = {
-    { "agent_id", 1, 11, 2, 0, 191, 0 },
+    { "agent_id", 1, 11, 2, 0, 8, 191, 0 },
 };
 static const uint16_t t539[] = { 0 };
 static const struct pbd_field f540[] = {
-    { "type", 1, 14, 1, 0, 87, 0 },
-    { "subscribed", 2, 11, 1, 0, 541, 0 },
-    { "apply_operation", 3, 11, 1, 0, 542, 0 },
-    { "publish_resources", 4, 11, 1, 0, 543, 0 },
-    { "acknowledge_operation_status", 5, 11, 1, 0, 544, 0 },
-    { "reconcile_operations", 6, 11, 1, 0, 545, 0 },
+    { "type", 1, 14, 1, 0, 4, 87, 0 },
+    { "subscribed", 2, 11, 1, 0, 10, 541, 0 },
+    { "apply_operation", 3, 11, 1, 0, 15, 542, 0 },
+    { "publish_resources", 4, 11, 1, 0, 17, 543, 0 },
+    { "acknowledge_operation_status", 5, 11, 1, 0, 28, 544, 0 },
+    { "reconcile_operations", 6, 11, 1, 0, 20, 545, 0 },
 };
 static const uint16_t t540[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f541[] = {
-    { "provider_id", 1, 11, 2, 0, 195, 0 },
+    { "provider_id", 1, 11, 2, 0, 11, 195, 0 },
 };
 static const uint16_t t541[] = { 0 };
 static const struct pbd_field f542[] = {
-    { "framework_id", 1, 11, 1, 0, 189, 0 },
-    { "info", 2, 11, 2, 0, 268, 0 },
-    { "operation_uuid", 3, 11, 2, 0, 286, 0 },
-    { "resource_version_uuid", 4, 11, 2, 0, 286, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 189, 0 },
+    { "info", 2, 11, 2, 0, 4, 268, 0 },
+    { "operation_uuid", 3, 11, 2, 0, 14, 286, 0 },
+    { "resource_version_uuid", 4, 11, 2, 0, 21, 286, 0 },
 };
 static const uint16_t t542[] = { 0, 1, 2, 3 };
 static const struct pbd_field f543[] = {
-    { "uuid", 1, 11, 2, 0, 286, 0 },
-    { "resources", 2, 11, 3, 0, 238, 0 },
+    { "uuid", 1, 11, 2, 0, 4, 286, 0 },
+    { "resources", 2, 11, 3, 0, 9, 238, 0 },
 };
 static const uint16_t t543[] = { 0, 1 };
 static const struct pbd_field f544[] = {
-    { "status_uuid", 1, 11, 2, 0, 286, 0 },
-    { "operation_uuid", 2, 11, 2, 0, 286, 0 },
+    { "status_uuid", 1, 11, 2, 0, 11, 286, 0 },
+    { "operation_uuid", 2, 11, 2, 0, 14, 286, 0 },
 };
 static const uint16_t t544[] = { 0, 1 };
 static const struct pbd_field f545[] = {
-    { "operation_uuids", 1, 11, 3, 0, 286, 0 },
+    { "operation_uuids", 1, 11, 3, 0, 15, 286, 0 },
 };
 static const uint16_t t545[] = { 0 };
 static const struct pbd_field f546[] = {
-    { "resource_provider_id", 1, 11, 1, 0, 195, 0 },
-    { "type", 2, 14, 1, 0, 88, 0 },
-    { "subscribe", 3, 11, 1, 0, 547, 0 },
-    { "update_operation_status", 4, 11, 1, 0, 548, 0 },
-    { "update_state", 5, 11, 1, 0, 549, 0 },
-    { "update_publish_resources_status", 6, 11, 1, 0, 550, 0 },
+    { "resource_provider_id", 1, 11, 1, 0, 20, 195, 0 },
+    { "type", 2, 14, 1, 0, 4, 88, 0 },
+    { "subscribe", 3, 11, 1, 0, 9, 547, 0 },
+    { "update_operation_status", 4, 11, 1, 0, 23, 548, 0 },
+    { "update_state", 5, 11, 1, 0, 12, 549, 0 },
+    { "update_publish_resources_status", 6, 11, 1, 0, 31, 550, 0 },
 };
 static const uint16_t t546[] = { 0, 1, 2, 3, 4, 5 };
 static const struct pbd_field f547[] = {
-    { "resource_provider_info", 1, 11, 2, 0, 229, 0 },
+    { "resource_provider_info", 1, 11, 2, 0, 22, 229, 0 },
 };
 static const uint16_t t547[] = { 0 };
 static const struct pbd_field f548[] = {
-    { "framework_id", 1, 11, 1, 0, 189, 0 },
-    { "status", 2, 11, 2, 0, 288, 0 },
-    { "latest_status", 3, 11, 1, 0, 288, 0 },
-    { "operation_uuid", 4, 11, 2, 0, 286, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 189, 0 },
+    { "status", 2, 11, 2, 0, 6, 288, 0 },
+    { "latest_status", 3, 11, 1, 0, 13, 288, 0 },
+    { "operation_uuid", 4, 11, 2, 0, 14, 286, 0 },
 };
 static const uint16_t t548[] = { 0, 1, 2, 3 };
 static const struct pbd_field f549[] = {
-    { "operations", 1, 11, 3, 0, 287, 0 },
-    { "resources", 2, 11, 3, 0, 238, 0 },
-    { "resource_version_uuid", 3, 11, 2, 0, 286, 0 },
+    { "operations", 1, 11, 3, 0, 10, 287, 0 },
+    { "resources", 2, 11, 3, 0, 9, 238, 0 },
+    { "resource_version_uuid", 3, 11, 2, 0, 21, 286, 0 },
 };
 static const uint16_t t549[] = { 0, 1, 2 };
 static const struct pbd_field f550[] = {
-    { "uuid", 1, 11, 2, 0, 286, 0 },
-    { "status", 2, 14, 2, 0, 89, 0 },
+    { "uuid", 1, 11, 2, 0, 4, 286, 0 },
+    { "status", 2, 14, 2, 0, 6, 89, 0 },
 };
 static const uint16_t t550[] = { 0, 1 };
 static const struct pbd_field f551[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "executor_id", 2, 11, 1, 0, 5, 0 },
-    { "slave_id", 3, 11, 1, 0, 3, 0 },
-    { "status", 4, 11, 2, 0, 105, 0 },
-    { "timestamp", 5, 1, 2, 0, 0, 0 },
-    { "uuid", 6, 12, 1, 0, 0, 0 },
-    { "latest_state", 7, 14, 1, 0, 1, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "executor_id", 2, 11, 1, 0, 11, 5, 0 },
+    { "slave_id", 3, 11, 1, 0, 8, 3, 0 },
+    { "status", 4, 11, 2, 0, 6, 105, 0 },
+    { "timestamp", 5, 1, 2, 0, 9, 0, 0 },
+    { "uuid", 6, 12, 1, 0, 4, 0, 0 },
+    { "latest_state", 7, 14, 1, 0, 12, 1, 0 },
 };
 static const uint16_t t551[] = { 0, 1, 2, 3, 4, 5, 6 };
 static const struct pbd_field f552[] = {
-    { "type", 1, 14, 2, 0, 90, 0 },
-    { "update", 2, 11, 1, 0, 551, 0 },
-    { "uuid", 3, 12, 1, 0, 0, 0 },
+    { "type", 1, 14, 2, 0, 4, 90, 0 },
+    { "update", 2, 11, 1, 0, 6, 551, 0 },
+    { "uuid", 3, 12, 1, 0, 4, 0, 0 },
 };
 static const uint16_t t552[] = { 0, 1, 2 };
 static const struct pbd_field f553[] = {
-    { "name", 1, 9, 2, 0, 0, 0 },
+    { "name", 1, 9, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t553[] = { 0 };
 static const struct pbd_field f554[] = {
-    { "okay", 1, 8, 2, 0, 0, 0 },
+    { "okay", 1, 8, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t554[] = { 0 };
 static const struct pbd_field f555[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "framework_id", 2, 11, 2, 0, 1, 0 },
-    { "executor_id", 3, 11, 2, 0, 5, 0 },
-    { "data", 4, 12, 2, 0, 0, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 1, 0 },
+    { "executor_id", 3, 11, 2, 0, 11, 5, 0 },
+    { "data", 4, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t555[] = { 0, 1, 2, 3 };
 static const struct pbd_field f556[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "framework_id", 2, 11, 2, 0, 1, 0 },
-    { "executor_id", 3, 11, 2, 0, 5, 0 },
-    { "data", 4, 12, 2, 0, 0, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 1, 0 },
+    { "executor_id", 3, 11, 2, 0, 11, 5, 0 },
+    { "data", 4, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t556[] = { 0, 1, 2, 3 };
 static const struct pbd_field f557[] = {
-    { "framework", 1, 11, 2, 0, 16, 0 },
+    { "framework", 1, 11, 2, 0, 9, 16, 0 },
 };
 static const uint16_t t557[] = { 0 };
 static const struct pbd_field f558[] = {
-    { "framework", 2, 11, 2, 0, 16, 0 },
-    { "failover", 3, 8, 2, 0, 0, 0 },
+    { "framework", 2, 11, 2, 0, 9, 16, 0 },
+    { "failover", 3, 8, 2, 0, 8, 0, 0 },
 };
 static const uint16_t t558[] = { 0, 1 };
 static const struct pbd_field f559[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "master_info", 2, 11, 2, 0, 34, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "master_info", 2, 11, 2, 0, 11, 34, 0 },
 };
 static const uint16_t t559[] = { 0, 1 };
 static const struct pbd_field f560[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "master_info", 2, 11, 2, 0, 34, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "master_info", 2, 11, 2, 0, 11, 34, 0 },
 };
 static const uint16_t t560[] = { 0, 1 };
 static const struct pbd_field f561[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
 };
 static const uint16_t t561[] = { 0 };
 static const struct pbd_field f562[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
 };
 static const uint16_t t562[] = { 0 };
 static const struct pbd_field f563[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "requests", 2, 11, 3, 0, 78, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "requests", 2, 11, 3, 0, 8, 78, 0 },
 };
 static const uint16_t t563[] = { 0, 1 };
 static const struct pbd_field f564[] = {
-    { "offers", 1, 11, 3, 0, 79, 0 },
-    { "pids", 2, 9, 3, 0, 0, 0 },
+    { "offers", 1, 11, 3, 0, 6, 79, 0 },
+    { "pids", 2, 9, 3, 0, 4, 0, 0 },
 };
 static const uint16_t t564[] = { 0, 1 };
 static const struct pbd_field f565[] = {
-    { "inverse_offers", 1, 11, 3, 0, 91, 0 },
-    { "pids", 2, 9, 3, 0, 0, 0 },
+    { "inverse_offers", 1, 11, 3, 0, 14, 91, 0 },
+    { "pids", 2, 9, 3, 0, 4, 0, 0 },
 };
 static const uint16_t t565[] = { 0, 1 };
 static const struct pbd_field f566[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "tasks", 3, 11, 3, 0, 92, 0 },
-    { "filters", 5, 11, 2, 0, 106, 0 },
-    { "offer_ids", 6, 11, 3, 0, 2, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "tasks", 3, 11, 3, 0, 5, 92, 0 },
+    { "filters", 5, 11, 2, 0, 7, 106, 0 },
+    { "offer_ids", 6, 11, 3, 0, 9, 2, 0 },
 };
 static const uint16_t t566[] = { 0, 1, 2, 3 };
 static const struct pbd_field f567[] = {
-    { "offer_id", 1, 11, 2, 0, 2, 0 },
+    { "offer_id", 1, 11, 2, 0, 8, 2, 0 },
 };
 static const uint16_t t567[] = { 0 };
 static const struct pbd_field f568[] = {
-    { "inverse_offer_id", 1, 11, 2, 0, 2, 0 },
+    { "inverse_offer_id", 1, 11, 2, 0, 16, 2, 0 },
 };
 static const uint16_t t568[] = { 0 };
 static const struct pbd_field f569[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "roles", 2, 9, 3, 0, 0, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "roles", 2, 9, 3, 0, 5, 0, 0 },
 };
 static const uint16_t t569[] = { 0, 1 };
 static const struct pbd_field f570[] = {
-    { "framework_id", 1, 11, 1, PBD_DEPRECATED, 1, 0 },
-    { "framework", 2, 11, 2, 0, 16, 0 },
-    { "task", 4, 11, 2, 0, 92, 0 },
-    { "resource_version_uuids", 5, 11, 3, 0, 593, 0 },
-    { "pid", 3, 9, 1, 0, 0, 0 },
-    { "launch_executor", 6, 8, 1, 0, 0, 0 },
+    { "framework_id", 1, 11, 1, PBD_DEPRECATED, 12, 1, 0 },
+    { "framework", 2, 11, 2, 0, 9, 16, 0 },
+    { "task", 4, 11, 2, 0, 4, 92, 0 },
+    { "resource_version_uuids", 5, 11, 3, 0, 22, 593, 0 },
+    { "pid", 3, 9, 1, 0, 3, 0, 0 },
+    { "launch_executor", 6, 8, 1, 0, 15, 0, 0 },
 };
 static const uint16_t t570[] = { 0, 1, 4, 2, 3, 5 };
 static const struct pbd_field f571[] = {
-    { "framework", 1, 11, 2, 0, 16, 0 },
-    { "executor", 2, 11, 2, 0, 29, 0 },
-    { "task_group", 3, 11, 2, 0, 94, 0 },
-    { "resource_version_uuids", 4, 11, 3, 0, 593, 0 },
-    { "launch_executor", 5, 8, 1, 0, 0, 0 },
+    { "framework", 1, 11, 2, 0, 9, 16, 0 },
+    { "executor", 2, 11, 2, 0, 8, 29, 0 },
+    { "task_group", 3, 11, 2, 0, 10, 94, 0 },
+    { "resource_version_uuids", 4, 11, 3, 0, 22, 593, 0 },
+    { "launch_executor", 5, 8, 1, 0, 15, 0, 0 },
 };
 static const uint16_t t571[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f572[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "task_id", 2, 11, 2, 0, 4, 0 },
-    { "kill_policy", 3, 11, 1, 0, 26, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "task_id", 2, 11, 2, 0, 7, 4, 0 },
+    { "kill_policy", 3, 11, 1, 0, 11, 26, 0 },
 };
 static const uint16_t t572[] = { 0, 1, 2 };
 static const struct pbd_field f573[] = {
-    { "update", 1, 11, 2, 0, 551, 0 },
-    { "pid", 2, 9, 1, 0, 0, 0 },
+    { "update", 1, 11, 2, 0, 6, 551, 0 },
+    { "pid", 2, 9, 1, 0, 3, 0, 0 },
 };
 static const uint16_t t573[] = { 0, 1 };
 static const struct pbd_field f574[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "framework_id", 2, 11, 2, 0, 1, 0 },
-    { "task_id", 3, 11, 2, 0, 4, 0 },
-    { "uuid", 4, 12, 2, 0, 0, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 1, 0 },
+    { "task_id", 3, 11, 2, 0, 7, 4, 0 },
+    { "uuid", 4, 12, 2, 0, 4, 0, 0 },
 };
 static const uint16_t t574[] = { 0, 1, 2, 3 };
 static const struct pbd_field f575[] = {
-    { "status_uuid", 1, 11, 2, 0, 98, 0 },
-    { "operation_uuid", 2, 11, 2, 0, 98, 0 },
-    { "resource_provider_id", 3, 11, 1, 0, 7, 0 },
+    { "status_uuid", 1, 11, 2, 0, 11, 98, 0 },
+    { "operation_uuid", 2, 11, 2, 0, 14, 98, 0 },
+    { "resource_provider_id", 3, 11, 1, 0, 20, 7, 0 },
 };
 static const uint16_t t575[] = { 0, 1, 2 };
 static const struct pbd_field f576[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
 };
 static const uint16_t t576[] = { 0 };
 static const struct pbd_field f577[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "statuses", 2, 11, 3, 0, 105, 0 },
-    { "framework", 3, 11, 1, 0, 16, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "statuses", 2, 11, 3, 0, 8, 105, 0 },
+    { "framework", 3, 11, 1, 0, 9, 16, 0 },
 };
 static const uint16_t t577[] = { 0, 1, 2 };
 static const struct pbd_field f578[] = {
-    { "operations", 1, 11, 3, 0, 579, 0 },
-    { "framework_id", 2, 11, 1, 0, 1, 0 },
+    { "operations", 1, 11, 3, 0, 10, 579, 0 },
+    { "framework_id", 2, 11, 1, 0, 12, 1, 0 },
 };
 static const uint16_t t578[] = { 0, 1 };
 static const struct pbd_field f579[] = {
-    { "operation_uuid", 1, 11, 1, 0, 98, 0 },
-    { "operation_id", 3, 11, 1, 0, 8, 0 },
-    { "resource_provider_id", 2, 11, 1, 0, 7, 0 },
+    { "operation_uuid", 1, 11, 1, 0, 14, 98, 0 },
+    { "operation_id", 3, 11, 1, 0, 12, 8, 0 },
+    { "resource_provider_id", 2, 11, 1, 0, 20, 7, 0 },
 };
 static const uint16_t t579[] = { 0, 2, 1 };
 static const struct pbd_field f580[] = {
-    { "message", 2, 9, 2, 0, 0, 0 },
+    { "message", 2, 9, 2, 0, 7, 0, 0 },
 };
 static const uint16_t t580[] = { 0 };
 static const struct pbd_field f581[] = {
-    { "slave", 1, 11, 2, 0, 36, 0 },
-    { "checkpointed_resources", 3, 11, 3, 0, 50, 0 },
-    { "version", 2, 9, 1, 0, 0, 0 },
-    { "agent_capabilities", 4, 11, 3, 0, 37, 0 },
-    { "resource_version_uuid", 5, 11, 1, 0, 98, 0 },
+    { "slave", 1, 11, 2, 0, 5, 36, 0 },
+    { "checkpointed_resources", 3, 11, 3, 0, 22, 50, 0 },
+    { "version", 2, 9, 1, 0, 7, 0, 0 },
+    { "agent_capabilities", 4, 11, 3, 0, 18, 37, 0 },
+    { "resource_version_uuid", 5, 11, 1, 0, 21, 98, 0 },
 };
 static const uint16_t t581[] = { 0, 2, 1, 3, 4 };
 static const struct pbd_field f582[] = {
-    { "slave", 2, 11, 2, 0, 36, 0 },
-    { "checkpointed_resources", 7, 11, 3, 0, 50, 0 },
-    { "executor_infos", 4, 11, 3, 0, 29, 0 },
-    { "tasks", 3, 11, 3, 0, 95, 0 },
-    { "frameworks", 8, 11, 3, 0, 16, 0 },
-    { "completed_frameworks", 5, 11, 3, 0, 612, 0 },
-    { "version", 6, 9, 1, 0, 0, 0 },
-    { "agent_capabilities", 9, 11, 3, 0, 37, 0 },
-    { "resource_version_uuid", 10, 11, 1, 0, 98, 0 },
+    { "slave", 2, 11, 2, 0, 5, 36, 0 },
+    { "checkpointed_resources", 7, 11, 3, 0, 22, 50, 0 },
+    { "executor_infos", 4, 11, 3, 0, 14, 29, 0 },
+    { "tasks", 3, 11, 3, 0, 5, 95, 0 },
+    { "frameworks", 8, 11, 3, 0, 10, 16, 0 },
+    { "completed_frameworks", 5, 11, 3, 0, 20, 612, 0 },
+    { "version", 6, 9, 1, 0, 7, 0, 0 },
+    { "agent_capabilities", 9, 11, 3, 0, 18, 37, 0 },
+    { "resource_version_uuid", 10, 11, 1, 0, 21, 98, 0 },
 };
 static const uint16_t t582[] = { 0, 3, 2, 5, 6, 1, 4, 7, 8 };
 static const struct pbd_field f583[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "connection", 2, 11, 1, 0, 586, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "connection", 2, 11, 1, 0, 10, 586, 0 },
 };
 static const uint16_t t583[] = { 0, 1 };
 static const struct pbd_field f584[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "reconciliations", 2, 11, 3, 0, 577, 0 },
-    { "connection", 3, 11, 1, 0, 586, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "reconciliations", 2, 11, 3, 0, 15, 577, 0 },
+    { "connection", 3, 11, 1, 0, 10, 586, 0 },
 };
 static const uint16_t t584[] = { 0, 1, 2 };
 static const struct pbd_field f585[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
 };
 static const uint16_t t585[] = { 0 };
 static const struct pbd_field f586[] = {
-    { "total_ping_timeout_seconds", 1, 1, 1, 0, 0, 0 },
+    { "total_ping_timeout_seconds", 1, 1, 1, 0, 26, 0, 0 },
 };
 static const uint16_t t586[] = { 0 };
 static const struct pbd_field f587[] = {
-    { "connected", 1, 8, 2, 0, 0, 0 },
+    { "connected", 1, 8, 2, 0, 9, 0, 0 },
 };
 static const uint16_t t587[] = { 0 };
 static const struct pbd_field f589[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
 };
 static const uint16_t t589[] = { 0 };
 static const struct pbd_field f590[] = {
-    { "executor_id", 1, 11, 1, 0, 5, 0 },
-    { "framework_id", 2, 11, 1, 0, 1, 0 },
+    { "executor_id", 1, 11, 1, 0, 11, 5, 0 },
+    { "framework_id", 2, 11, 1, 0, 12, 1, 0 },
 };
 static const uint16_t t590[] = { 0, 1 };
 static const struct pbd_field f591[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "pid", 2, 9, 1, 0, 0, 0 },
-    { "framework_info", 3, 11, 1, 0, 16, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "pid", 2, 9, 1, 0, 3, 0, 0 },
+    { "framework_info", 3, 11, 1, 0, 14, 16, 0 },
 };
 static const uint16_t t591[] = { 0, 1, 2 };
 static const struct pbd_field f592[] = {
-    { "resources", 1, 11, 3, 0, 50, 0 },
+    { "resources", 1, 11, 3, 0, 9, 50, 0 },
 };
 static const uint16_t t592[] = { 0 };
 static const struct pbd_field f593[] = {
-    { "resource_provider_id", 1, 11, 1, 0, 7, 0 },
-    { "uuid", 2, 11, 2, 0, 98, 0 },
+    { "resource_provider_id", 1, 11, 1, 0, 20, 7, 0 },
+    { "uuid", 2, 11, 2, 0, 4, 98, 0 },
 };
 static const uint16_t t593[] = { 0, 1 };
 static const struct pbd_field f594[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "update_oversubscribed_resources", 5, 8, 1, 0, 0, 0 },
-    { "oversubscribed_resources", 2, 11, 3, 0, 50, 0 },
-    { "operations", 6, 11, 1, 0, 595, 0 },
-    { "resource_version_uuid", 7, 11, 1, 0, 98, 0 },
-    { "resource_providers", 8, 11, 1, 0, 597, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "update_oversubscribed_resources", 5, 8, 1, 0, 31, 0, 0 },
+    { "oversubscribed_resources", 2, 11, 3, 0, 24, 50, 0 },
+    { "operations", 6, 11, 1, 0, 10, 595, 0 },
+    { "resource_version_uuid", 7, 11, 1, 0, 21, 98, 0 },
+    { "resource_providers", 8, 11, 1, 0, 18, 597, 0 },
 };
 static const uint16_t t594[] = { 0, 2, 1, 3, 4, 5 };
 static const struct pbd_field f595[] = {
-    { "operations", 1, 11, 3, 0, 99, 0 },
+    { "operations", 1, 11, 3, 0, 10, 99, 0 },
 };
 static const uint16_t t595[] = { 0 };
 static const struct pbd_field f596[] = {
-    { "info", 1, 11, 1, 0, 41, 0 },
-    { "total_resources", 2, 11, 3, 0, 50, 0 },
-    { "operations", 3, 11, 2, 0, 595, 0 },
-    { "resource_version_uuid", 4, 11, 2, 0, 98, 0 },
+    { "info", 1, 11, 1, 0, 4, 41, 0 },
+    { "total_resources", 2, 11, 3, 0, 15, 50, 0 },
+    { "operations", 3, 11, 2, 0, 10, 595, 0 },
+    { "resource_version_uuid", 4, 11, 2, 0, 21, 98, 0 },
 };
 static const uint16_t t596[] = { 0, 1, 2, 3 };
 static const struct pbd_field f597[] = {
-    { "providers", 1, 11, 3, 0, 596, 0 },
+    { "providers", 1, 11, 3, 0, 9, 596, 0 },
 };
 static const uint16_t t597[] = { 0 };
 static const struct pbd_field f598[] = {
-    { "framework_id", 1, 11, 1, 0, 1, 0 },
-    { "slave_id", 2, 11, 1, 0, 3, 0 },
-    { "status", 3, 11, 2, 0, 100, 0 },
-    { "latest_status", 4, 11, 1, 0, 100, 0 },
-    { "operation_uuid", 5, 11, 1, 0, 98, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 1, 0 },
+    { "slave_id", 2, 11, 1, 0, 8, 3, 0 },
+    { "status", 3, 11, 2, 0, 6, 100, 0 },
+    { "latest_status", 4, 11, 1, 0, 13, 100, 0 },
+    { "operation_uuid", 5, 11, 1, 0, 14, 98, 0 },
 };
 static const uint16_t t598[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f599[] = {
-    { "type", 1, 14, 2, 0, 91, 0 },
-    { "update", 2, 11, 1, 0, 598, 0 },
-    { "uuid", 3, 11, 1, 0, 98, 0 },
+    { "type", 1, 14, 2, 0, 4, 91, 0 },
+    { "update", 2, 11, 1, 0, 6, 598, 0 },
+    { "uuid", 3, 11, 1, 0, 4, 98, 0 },
 };
 static const uint16_t t599[] = { 0, 1, 2 };
 static const struct pbd_field f600[] = {
-    { "framework_id", 1, 11, 1, 0, 1, 0 },
-    { "operation_info", 2, 11, 2, 0, 80, 0 },
-    { "operation_uuid", 3, 11, 2, 0, 98, 0 },
-    { "resource_version_uuid", 4, 11, 2, 0, 593, 0 },
+    { "framework_id", 1, 11, 1, 0, 12, 1, 0 },
+    { "operation_info", 2, 11, 2, 0, 14, 80, 0 },
+    { "operation_uuid", 3, 11, 2, 0, 14, 98, 0 },
+    { "resource_version_uuid", 4, 11, 2, 0, 21, 593, 0 },
 };
 static const uint16_t t600[] = { 0, 1, 2, 3 };
 static const struct pbd_field f601[] = {
-    { "call", 1, 11, 2, 0, 184, 0 },
-    { "uuid", 2, 11, 1, 0, 98, 0 },
+    { "call", 1, 11, 2, 0, 4, 184, 0 },
+    { "uuid", 2, 11, 1, 0, 4, 98, 0 },
 };
 static const uint16_t t601[] = { 0, 1 };
 static const struct pbd_field f602[] = {
-    { "resource_provider_id", 1, 11, 2, 0, 7, 0 },
-    { "event", 2, 11, 2, 0, 178, 0 },
-    { "uuid", 3, 11, 1, 0, 98, 0 },
+    { "resource_provider_id", 1, 11, 2, 0, 20, 7, 0 },
+    { "event", 2, 11, 2, 0, 5, 178, 0 },
+    { "uuid", 3, 11, 1, 0, 4, 98, 0 },
 };
 static const uint16_t t602[] = { 0, 1, 2 };
 static const struct pbd_field f603[] = {
-    { "framework_id", 1, 11, 2, 0, 1, 0 },
-    { "executor_id", 2, 11, 2, 0, 5, 0 },
+    { "framework_id", 1, 11, 2, 0, 12, 1, 0 },
+    { "executor_id", 2, 11, 2, 0, 11, 5, 0 },
 };
 static const uint16_t t603[] = { 0, 1 };
 static const struct pbd_field f604[] = {
-    { "executor_info", 2, 11, 2, 0, 29, 0 },
-    { "framework_id", 3, 11, 2, 0, 1, 0 },
-    { "framework_info", 4, 11, 2, 0, 16, 0 },
-    { "slave_id", 5, 11, 2, 0, 3, 0 },
-    { "slave_info", 6, 11, 2, 0, 36, 0 },
+    { "executor_info", 2, 11, 2, 0, 13, 29, 0 },
+    { "framework_id", 3, 11, 2, 0, 12, 1, 0 },
+    { "framework_info", 4, 11, 2, 0, 14, 16, 0 },
+    { "slave_id", 5, 11, 2, 0, 8, 3, 0 },
+    { "slave_info", 6, 11, 2, 0, 10, 36, 0 },
 };
 static const uint16_t t604[] = { 0, 1, 2, 3, 4 };
 static const struct pbd_field f605[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "slave_info", 2, 11, 2, 0, 36, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "slave_info", 2, 11, 2, 0, 10, 36, 0 },
 };
 static const uint16_t t605[] = { 0, 1 };
 static const struct pbd_field f606[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
-    { "framework_id", 2, 11, 2, 0, 1, 0 },
-    { "executor_id", 3, 11, 2, 0, 5, 0 },
-    { "status", 4, 5, 2, 0, 0, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 1, 0 },
+    { "executor_id", 3, 11, 2, 0, 11, 5, 0 },
+    { "status", 4, 5, 2, 0, 6, 0, 0 },
 };
 static const uint16_t t606[] = { 0, 1, 2, 3 };
 static const struct pbd_field f607[] = {
-    { "slave_id", 1, 11, 2, 0, 3, 0 },
+    { "slave_id", 1, 11, 2, 0, 8, 3, 0 },
 };
 static const uint16_t t607[] = { 0 };
 static const struct pbd_field f608[] = {
-    { "executor_id", 1, 11, 2, 0, 5, 0 },
-    { "framework_id", 2, 11, 2, 0, 1, 0 },
-    { "tasks", 3, 11, 3, 0, 92, 0 },
-    { "updates", 4, 11, 3, 0, 551, 0 },
+    { "executor_id", 1, 11, 2, 0, 11, 5, 0 },
+    { "framework_id", 2, 11, 2, 0, 12, 1, 0 },
+    { "tasks", 3, 11, 3, 0, 5, 92, 0 },
+    { "updates", 4, 11, 3, 0, 7, 551, 0 },
 };
 static const uint16_t t608[] = { 0, 1, 2, 3 };
 static const struct pbd_field f609[] = {
-    { "config", 1, 11, 2, 0, 176, 0 },
+    { "config", 1, 11, 2, 0, 6, 176, 0 },
 };
 static const uint16_t t609[] = { 0 };
 static const struct pbd_field f610[] = {
-    { "message", 1, 9, 1, 0, 0, 0 },
+    { "message", 1, 9, 1, 0, 7, 0, 0 },
 };
 static const uint16_t t610[] = { 0 };
 static const struct pbd_field f611[] = {
-    { "frameworks", 1, 11, 3, 0, 612, 0 },
+    { "frameworks", 1, 11, 3, 0, 10, 612, 0 },
 };
 static const uint16_t t611[] = { 0 };
 static const struct pbd_field f612[] = {
-    { "framework_info", 1, 11, 2, 0, 16, 0 },
-    { "pid", 2, 9, 1, 0, 0, 0 },
-    { "tasks", 3, 11, 3, 0, 95, 0 },
+    { "framework_info", 1, 11, 2, 0, 14, 16, 0 },
+    { "pid", 2, 9, 1, 0, 3, 0, 0 },
+    { "tasks", 3, 11, 3, 0, 5, 95, 0 },
 };
 static const uint16_t t612[] = { 0, 1, 2 };
 static const struct pbd_field f613[] = {
-    { "task_id", 1, 11, 2, 0, 4, 0 },
-    { "healthy", 2, 8, 2, 0, 0, 0 },
-    { "kill_task", 3, 8, 1, 0, 0, "false" },
-    { "consecutive_failures", 4, 5, 1, 0, 0, 0 },
+    { "task_id", 1, 11, 2, 0, 7, 4, 0 },
+    { "healthy", 2, 8, 2, 0, 7, 0, 0 },
+    { "kill_task", 3, 8, 1, 0, 9, 0, "false" },
+    { "consecutive_failures", 4, 5, 1, 0, 20, 0, 0 },
 };
 static const uint16_t t613[] = { 0, 1, 2, 3 };
 static const struct pbd_field f614[] = {
-    { "module", 1, 9, 1, 0, 0, 0 },
+    { "module", 1, 9, 1, 0, 6, 0, 0 },
 };
 static const uint16_t t614[] = { 0 };
 const struct pbd_msg pbd_msgs[PBD_NUM_MSGS] = {
-    { "google.protobuf.Duration", f0, t0, 2 },
-    { "mesos.FrameworkID", f1, t1, 1 },
-    { "mesos.OfferID", f2, t2, 1 },
-    { "mesos.SlaveID", f3, t3, 1 },
-    { "mesos.TaskID", f4, t4, 1 },
-    { "mesos.ExecutorID", f5, t5, 1 },
-    { "mesos.ContainerID", f6, t6, 2 },
-    { "mesos.ResourceProviderID", f7, t7, 1 },
-    { "mesos.OperationID", f8, t8, 1 },
-    { "mesos.TimeInfo", f9, t9, 1 },
-    { "mesos.DurationInfo", f10, t10, 1 },
-    { "mesos.Address", f11, t11, 3 },
-    { "mesos.URL", f12, t12, 5 },
-    { "mesos.Unavailability", f13, t13, 2 },
-    { "mesos.MachineID", f14, t14, 2 },
-    { "mesos.MachineInfo", f15, t15, 3 },
-    { "mesos.FrameworkInfo", f16, t16, 13 },
-    { "mesos.FrameworkInfo.Capability", f17, t17, 1 },
-    { "mesos.FrameworkInfo.OfferFiltersEntry", f18, t18, 2 },
-    { "mesos.CheckInfo", f19, t19, 7 },
-    { "mesos.CheckInfo.Command", f20, t20, 1 },
-    { "mesos.CheckInfo.Http", f21, t21, 2 },
-    { "mesos.CheckInfo.Tcp", f22, t22, 1 },
-    { "mesos.HealthCheck", f23, t23, 9 },
-    { "mesos.HealthCheck.HTTPCheckInfo", f24, t24, 5 },
-    { "mesos.HealthCheck.TCPCheckInfo", f25, t25, 2 },
-    { "mesos.KillPolicy", f26, t26, 1 },
-    { "mesos.CommandInfo", f27, t27, 6 },
-    { "mesos.CommandInfo.URI", f28, t28, 5 },
-    { "mesos.ExecutorInfo", f29, t29, 12 },
-    { "mesos.DomainInfo", f30, t30, 1 },
-    { "mesos.DomainInfo.FaultDomain", f31, t31, 2 },
-    { "mesos.DomainInfo.FaultDomain.RegionInfo", f32, t32, 1 },
-    { "mesos.DomainInfo.FaultDomain.ZoneInfo", f33, t33, 1 },
-    { "mesos.MasterInfo", f34, t34, 9 },
-    { "mesos.MasterInfo.Capability", f35, t35, 1 },
-    { "mesos.SlaveInfo", f36, t36, 7 },
-    { "mesos.SlaveInfo.Capability", f37, t37, 1 },
-    { "mesos.CSIPluginContainerInfo", f38, t38, 4 },
-    { "mesos.CSIPluginEndpoint", f39, t39, 2 },
-    { "mesos.CSIPluginInfo", f40, t40, 6 },
-    { "mesos.ResourceProviderInfo", f41, t41, 6 },
-    { "mesos.ResourceProviderInfo.Storage", f42, t42, 2 },
-    { "mesos.Value", f43, t43, 5 },
-    { "mesos.Value.Scalar", f44, t44, 1 },
-    { "mesos.Value.Range", f45, t45, 2 },
-    { "mesos.Value.Ranges", f46, t46, 1 },
-    { "mesos.Value.Set", f47, t47, 1 },
-    { "mesos.Value.Text", f48, t48, 1 },
-    { "mesos.Attribute", f49, t49, 6 },
-    { "mesos.Resource", f50, t50, 13 },
-    { "mesos.Resource.AllocationInfo", f51, t51, 1 },
-    { "mesos.Resource.ReservationInfo", f52, t52, 4 },
-    { "mesos.Resource.DiskInfo", f53, t53, 3 },
-    { "mesos.Resource.DiskInfo.Persistence", f54, t54, 2 },
-    { "mesos.Resource.DiskInfo.Source", f55, t55, 7 },
-    { "mesos.Resource.DiskInfo.Source.Path", f56, t56, 1 },
-    { "mesos.Resource.DiskInfo.Source.Mount", f57, t57, 1 },
-    { "mesos.Resource.RevocableInfo", 0, 0, 0 },
-    { "mesos.Resource.SharedInfo", 0, 0, 0 },
-    { "mesos.OfferFilters", f60, t60, 1 },
-    { "mesos.OfferFilters.ResourceQuantities", f61, t61, 1 },
-    { "mesos.OfferFilters.ResourceQuantities.QuantitiesEntry", f62, t62, 2 },
-    { "mesos.OfferFilters.MinAllocatableResources", f63, t63, 1 },
-    { "mesos.TrafficControlStatistics", f64, t64, 10 },
-    { "mesos.IpStatistics", f65, t65, 19 },
-    { "mesos.IcmpStatistics", f66, t66, 27 },
-    { "mesos.TcpStatistics", f67, t67, 15 },
-    { "mesos.UdpStatistics", f68, t68, 8 },
-    { "mesos.SNMPStatistics", f69, t69, 4 },
-    { "mesos.DiskStatistics", f70, t70, 4 },
-    { "mesos.ResourceStatistics", f71, t71, 55 },
-    { "mesos.ResourceStatistics.RatePercentiles", f72, t72, 9 },
-    { "mesos.ResourceStatistics.RateStatistics", f73, t73, 10 },
-    { "mesos.ResourceUsage", f74, t74, 2 },
-    { "mesos.ResourceUsage.Executor", f75, t75, 5 },
-    { "mesos.ResourceUsage.Executor.Task", f76, t76, 4 },
-    { "mesos.PerfStatistics", f77, t77, 53 },
-    { "mesos.Request", f78, t78, 2 },
-    { "mesos.Offer", f79, t79, 11 },
-    { "mesos.Offer.Operation", f80, t80, 12 },
-    { "mesos.Offer.Operation.Launch", f81, t81, 1 },
-    { "mesos.Offer.Operation.LaunchGroup", f82, t82, 2 },
-    { "mesos.Offer.Operation.Reserve", f83, t83, 2 },
-    { "mesos.Offer.Operation.Unreserve", f84, t84, 1 },
-    { "mesos.Offer.Operation.Create", f85, t85, 1 },
-    { "mesos.Offer.Operation.Destroy", f86, t86, 1 },
-    { "mesos.Offer.Operation.GrowVolume", f87, t87, 2 },
-    { "mesos.Offer.Operation.ShrinkVolume", f88, t88, 2 },
-    { "mesos.Offer.Operation.CreateDisk", f89, t89, 3 },
-    { "mesos.Offer.Operation.DestroyDisk", f90, t90, 1 },
-    { "mesos.InverseOffer", f91, t91, 6 },
-    { "mesos.TaskInfo", f92, t92, 15 },
-    { "mesos.TaskInfo.LimitsEntry", f93, t93, 2 },
-    { "mesos.TaskGroupInfo", f94, t94, 1 },
-    { "mesos.Task", f95, t95, 17 },
-    { "mesos.Task.LimitsEntry", f96, t96, 2 },
-    { "mesos.TaskResourceLimitation", f97, t97, 1 },
-    { "mesos.UUID", f98, t98, 1 },
-    { "mesos.Operation", f99, t99, 6 },
-    { "mesos.OperationStatus", f100, t100, 7 },
-    { "mesos.CheckStatusInfo", f101, t101, 4 },
-    { "mesos.CheckStatusInfo.Command", f102, t102, 1 },
-    { "mesos.CheckStatusInfo.Http", f103, t103, 1 },
-    { "mesos.CheckStatusInfo.Tcp", f104, t104, 1 },
-    { "mesos.TaskStatus", f105, t105, 16 },
-    { "mesos.Filters", f106, t106, 1 },
-    { "mesos.Environment", f107, t107, 1 },
-    { "mesos.Environment.Variable", f108, t108, 4 },
-    { "mesos.Parameter", f109, t109, 2 },
-    { "mesos.Parameters", f110, t110, 1 },
-    { "mesos.Credential", f111, t111, 2 },
-    { "mesos.Credentials", f112, t112, 1 },
-    { "mesos.Secret", f113, t113, 3 },
-    { "mesos.Secret.Reference", f114, t114, 2 },
-    { "mesos.Secret.Value", f115, t115, 1 },
-    { "mesos.RateLimit", f116, t116, 3 },
-    { "mesos.RateLimits", f117, t117, 3 },
-    { "mesos.Image", f118, t118, 4 },
-    { "mesos.Image.Appc", f119, t119, 3 },
-    { "mesos.Image.Docker", f120, t120, 3 },
-    { "mesos.MountPropagation", f121, t121, 1 },
-    { "mesos.Volume", f122, t122, 5 },
-    { "mesos.Volume.Source", f123, t123, 6 },
-    { "mesos.Volume.Source.DockerVolume", f124, t124, 3 },
-    { "mesos.Volume.Source.HostPath", f125, t125, 2 },
-    { "mesos.Volume.Source.SandboxPath", f126, t126, 2 },
-    { "mesos.Volume.Source.CSIVolume", f127, t127, 2 },
-    { "mesos.Volume.Source.CSIVolume.VolumeCapability", f128, t128, 3 },
-    { "mesos.Volume.Source.CSIVolume.VolumeCapability.BlockVolume", 0, 0, 0 },
-    { "mesos.Volume.Source.CSIVolume.VolumeCapability.MountVolume", f130, t130, 2 },
-    { "mesos.Volume.Source.CSIVolume.VolumeCapability.AccessMode", f131, t131, 1 },
-    { "mesos.Volume.Source.CSIVolume.StaticProvisioning", f132, t132, 5 },
-    { "mesos.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry", f133, t133, 2 },
-    { "mesos.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry", f134, t134, 2 },
-    { "mesos.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry", f135, t135, 2 },
-    { "mesos.NetworkInfo", f136, t136, 5 },
-    { "mesos.NetworkInfo.IPAddress", f137, t137, 2 },
-    { "mesos.NetworkInfo.PortMapping", f138, t138, 3 },
-    { "mesos.CapabilityInfo", f139, t139, 1 },
-    { "mesos.SeccompInfo", f140, t140, 2 },
-    { "mesos.LinuxInfo", f141, t141, 8 },
-    { "mesos.RLimitInfo", f142, t142, 1 },
-    { "mesos.RLimitInfo.RLimit", f143, t143, 3 },
-    { "mesos.TTYInfo", f144, t144, 1 },
-    { "mesos.TTYInfo.WindowSize", f145, t145, 2 },
-    { "mesos.ContainerInfo", f146, t146, 9 },
-    { "mesos.ContainerInfo.DockerInfo", f147, t147, 7 },
-    { "mesos.ContainerInfo.DockerInfo.PortMapping", f148, t148, 3 },
-    { "mesos.ContainerInfo.MesosInfo", f149, t149, 1 },
-    { "mesos.ContainerStatus", f150, t150, 4 },
-    { "mesos.CgroupInfo", f151, t151, 1 },
-    { "mesos.CgroupInfo.Blkio", 0, 0, 0 },
-    { "mesos.CgroupInfo.Blkio.Value", f153, t153, 2 },
-    { "mesos.CgroupInfo.Blkio.CFQ", 0, 0, 0 },
-    { "mesos.CgroupInfo.Blkio.CFQ.Statistics", f155, t155, 9 },
-    { "mesos.CgroupInfo.Blkio.Throttling", 0, 0, 0 },
-    { "mesos.CgroupInfo.Blkio.Throttling.Statistics", f157, t157, 3 },
-    { "mesos.CgroupInfo.Blkio.Statistics", f158, t158, 3 },
-    { "mesos.CgroupInfo.NetCls", f159, t159, 1 },
-    { "mesos.Labels", f160, t160, 1 },
-    { "mesos.Label", f161, t161, 2 },
-    { "mesos.Port", f162, t162, 5 },
-    { "mesos.Ports", f163, t163, 1 },
-    { "mesos.DiscoveryInfo", f164, t164, 7 },
-    { "mesos.WeightInfo", f165, t165, 2 },
-    { "mesos.VersionInfo", f166, t166, 7 },
-    { "mesos.Flag", f167, t167, 2 },
-    { "mesos.Role", f168, t168, 4 },
-    { "mesos.Metric", f169, t169, 2 },
-    { "mesos.FileInfo", f170, t170, 7 },
-    { "mesos.Device", f171, t171, 2 },
-    { "mesos.Device.Number", f172, t172, 2 },
-    { "mesos.DeviceAccess", f173, t173, 2 },
-    { "mesos.DeviceAccess.Access", f174, t174, 3 },
-    { "mesos.DeviceWhitelist", f175, t175, 1 },
-    { "mesos.DrainConfig", f176, t176, 2 },
-    { "mesos.DrainInfo", f177, t177, 2 },
-    { "mesos.resource_provider.Event", f178, t178, 6 },
-    { "mesos.resource_provider.Event.Subscribed", f179, t179, 1 },
-    { "mesos.resource_provider.Event.ApplyOperation", f180, t180, 4 },
-    { "mesos.resource_provider.Event.PublishResources", f181, t181, 2 },
-    { "mesos.resource_provider.Event.AcknowledgeOperationStatus", f182, t182, 2 },
-    { "mesos.resource_provider.Event.ReconcileOperations", f183, t183, 1 },
-    { "mesos.resource_provider.Call", f184, t184, 6 },
-    { "mesos.resource_provider.Call.Subscribe", f185, t185, 1 },
-    { "mesos.resource_provider.Call.UpdateOperationStatus", f186, t186, 4 },
-    { "mesos.resource_provider.Call.UpdateState", f187, t187, 3 },
-    { "mesos.resource_provider.Call.UpdatePublishResourcesStatus", f188, t188, 2 },
-    { "mesos.v1.FrameworkID", f189, t189, 1 },
-    { "mesos.v1.OfferID", f190, t190, 1 },
-    { "mesos.v1.AgentID", f191, t191, 1 },
-    { "mesos.v1.TaskID", f192, t192, 1 },
-    { "mesos.v1.ExecutorID", f193, t193, 1 },
-    { "mesos.v1.ContainerID", f194, t194, 2 },
-    { "mesos.v1.ResourceProviderID", f195, t195, 1 },
-    { "mesos.v1.OperationID", f196, t196, 1 },
-    { "mesos.v1.TimeInfo", f197, t197, 1 },
-    { "mesos.v1.DurationInfo", f198, t198, 1 },
-    { "mesos.v1.Address", f199, t199, 3 },
-    { "mesos.v1.URL", f200, t200, 5 },
-    { "mesos.v1.Unavailability", f201, t201, 2 },
-    { "mesos.v1.MachineID", f202, t202, 2 },
-    { "mesos.v1.MachineInfo", f203, t203, 3 },
-    { "mesos.v1.FrameworkInfo", f204, t204, 13 },
-    { "mesos.v1.FrameworkInfo.Capability", f205, t205, 1 },
-    { "mesos.v1.FrameworkInfo.OfferFiltersEntry", f206, t206, 2 },
-    { "mesos.v1.CheckInfo", f207, t207, 7 },
-    { "mesos.v1.CheckInfo.Command", f208, t208, 1 },
-    { "mesos.v1.CheckInfo.Http", f209, t209, 2 },
-    { "mesos.v1.CheckInfo.Tcp", f210, t210, 1 },
-    { "mesos.v1.HealthCheck", f211, t211, 9 },
-    { "mesos.v1.HealthCheck.HTTPCheckInfo", f212, t212, 5 },
-    { "mesos.v1.HealthCheck.TCPCheckInfo", f213, t213, 2 },
-    { "mesos.v1.KillPolicy", f214, t214, 1 },
-    { "mesos.v1.CommandInfo", f215, t215, 6 },
-    { "mesos.v1.CommandInfo.URI", f216, t216, 5 },
-    { "mesos.v1.ExecutorInfo", f217, t217, 12 },
-    { "mesos.v1.DomainInfo", f218, t218, 1 },
-    { "mesos.v1.DomainInfo.FaultDomain", f219, t219, 2 },
-    { "mesos.v1.DomainInfo.FaultDomain.RegionInfo", f220, t220, 1 },
-    { "mesos.v1.DomainInfo.FaultDomain.ZoneInfo", f221, t221, 1 },
-    { "mesos.v1.MasterInfo", f222, t222, 9 },
-    { "mesos.v1.MasterInfo.Capability", f223, t223, 1 },
-    { "mesos.v1.AgentInfo", f224, t224, 6 },
-    { "mesos.v1.AgentInfo.Capability", f225, t225, 1 },
-    { "mesos.v1.CSIPluginContainerInfo", f226, t226, 4 },
-    { "mesos.v1.CSIPluginEndpoint", f227, t227, 2 },
-    { "mesos.v1.CSIPluginInfo", f228, t228, 6 },
-    { "mesos.v1.ResourceProviderInfo", f229, t229, 6 },
-    { "mesos.v1.ResourceProviderInfo.Storage", f230, t230, 2 },
-    { "mesos.v1.Value", f231, t231, 5 },
-    { "mesos.v1.Value.Scalar", f232, t232, 1 },
-    { "mesos.v1.Value.Range", f233, t233, 2 },
-    { "mesos.v1.Value.Ranges", f234, t234, 1 },
-    { "mesos.v1.Value.Set", f235, t235, 1 },
-    { "mesos.v1.Value.Text", f236, t236, 1 },
-    { "mesos.v1.Attribute", f237, t237, 6 },
-    { "mesos.v1.Resource", f238, t238, 13 },
-    { "mesos.v1.Resource.AllocationInfo", f239, t239, 1 },
-    { "mesos.v1.Resource.ReservationInfo", f240, t240, 4 },
-    { "mesos.v1.Resource.DiskInfo", f241, t241, 3 },
-    { "mesos.v1.Resource.DiskInfo.Persistence", f242, t242, 2 },
-    { "mesos.v1.Resource.DiskInfo.Source", f243, t243, 7 },
-    { "mesos.v1.Resource.DiskInfo.Source.Path", f244, t244, 1 },
-    { "mesos.v1.Resource.DiskInfo.Source.Mount", f245, t245, 1 },
-    { "mesos.v1.Resource.RevocableInfo", 0, 0, 0 },
-    { "mesos.v1.Resource.SharedInfo", 0, 0, 0 },
-    { "mesos.v1.TrafficControlStatistics", f248, t248, 10 },
-    { "mesos.v1.IpStatistics", f249, t249, 19 },
-    { "mesos.v1.IcmpStatistics", f250, t250, 27 },
-    { "mesos.v1.TcpStatistics", f251, t251, 15 },
-    { "mesos.v1.UdpStatistics", f252, t252, 8 },
-    { "mesos.v1.SNMPStatistics", f253, t253, 4 },
-    { "mesos.v1.DiskStatistics", f254, t254, 4 },
-    { "mesos.v1.ResourceStatistics", f255, t255, 55 },
-    { "mesos.v1.ResourceStatistics.RatePercentiles", f256, t256, 9 },
-    { "mesos.v1.ResourceStatistics.RateStatistics", f257, t257, 10 },
-    { "mesos.v1.ResourceUsage", f258, t258, 2 },
-    { "mesos.v1.ResourceUsage.Executor", f259, t259, 5 },
-    { "mesos.v1.ResourceUsage.Executor.Task", f260, t260, 4 },
-    { "mesos.v1.PerfStatistics", f261, t261, 53 },
-    { "mesos.v1.OfferFilters", f262, t262, 1 },
-    { "mesos.v1.OfferFilters.ResourceQuantities", f263, t263, 1 },
-    { "mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry", f264, t264, 2 },
-    { "mesos.v1.OfferFilters.MinAllocatableResources", f265, t265, 1 },
-    { "mesos.v1.Request", f266, t266, 2 },
-    { "mesos.v1.Offer", f267, t267, 11 },
-    { "mesos.v1.Offer.Operation", f268, t268, 12 },
-    { "mesos.v1.Offer.Operation.Launch", f269, t269, 1 },
-    { "mesos.v1.Offer.Operation.LaunchGroup", f270, t270, 2 },
-    { "mesos.v1.Offer.Operation.Reserve", f271, t271, 2 },
-    { "mesos.v1.Offer.Operation.Unreserve", f272, t272, 1 },
-    { "mesos.v1.Offer.Operation.Create", f273, t273, 1 },
-    { "mesos.v1.Offer.Operation.Destroy", f274, t274, 1 },
-    { "mesos.v1.Offer.Operation.GrowVolume", f275, t275, 2 },
-    { "mesos.v1.Offer.Operation.ShrinkVolume", f276, t276, 2 },
-    { "mesos.v1.Offer.Operation.CreateDisk", f277, t277, 3 },
-    { "mesos.v1.Offer.Operation.DestroyDisk", f278, t278, 1 },
-    { "mesos.v1.InverseOffer", f279, t279, 6 },
-    { "mesos.v1.TaskInfo", f280, t280, 15 },
-    { "mesos.v1.TaskInfo.LimitsEntry", f281, t281, 2 },
-    { "mesos.v1.TaskGroupInfo", f282, t282, 1 },
-    { "mesos.v1.Task", f283, t283, 17 },
-    { "mesos.v1.Task.LimitsEntry", f284, t284, 2 },
-    { "mesos.v1.TaskResourceLimitation", f285, t285, 1 },
-    { "mesos.v1.UUID", f286, t286, 1 },
-    { "mesos.v1.Operation", f287, t287, 6 },
-    { "mesos.v1.OperationStatus", f288, t288, 7 },
-    { "mesos.v1.CheckStatusInfo", f289, t289, 4 },
-    { "mesos.v1.CheckStatusInfo.Command", f290, t290, 1 },
-    { "mesos.v1.CheckStatusInfo.Http", f291, t291, 1 },
-    { "mesos.v1.CheckStatusInfo.Tcp", f292, t292, 1 },
-    { "mesos.v1.TaskStatus", f293, t293, 16 },
-    { "mesos.v1.Filters", f294, t294, 1 },
-    { "mesos.v1.Environment", f295, t295, 1 },
-    { "mesos.v1.Environment.Variable", f296, t296, 4 },
-    { "mesos.v1.Parameter", f297, t297, 2 },
-    { "mesos.v1.Parameters", f298, t298, 1 },
-    { "mesos.v1.Credential", f299, t299, 2 },
-    { "mesos.v1.Credentials", f300, t300, 1 },
-    { "mesos.v1.Secret", f301, t301, 3 },
-    { "mesos.v1.Secret.Reference", f302, t302, 2 },
-    { "mesos.v1.Secret.Value", f303, t303, 1 },
-    { "mesos.v1.RateLimit", f304, t304, 3 },
-    { "mesos.v1.RateLimits", f305, t305, 3 },
-    { "mesos.v1.Image", f306, t306, 4 },
-    { "mesos.v1.Image.Appc", f307, t307, 3 },
-    { "mesos.v1.Image.Docker", f308, t308, 3 },
-    { "mesos.v1.MountPropagation", f309, t309, 1 },
-    { "mesos.v1.Volume", f310, t310, 5 },
-    { "mesos.v1.Volume.Source", f311, t311, 6 },
-    { "mesos.v1.Volume.Source.DockerVolume", f312, t312, 3 },
-    { "mesos.v1.Volume.Source.HostPath", f313, t313, 2 },
-    { "mesos.v1.Volume.Source.SandboxPath", f314, t314, 2 },
-    { "mesos.v1.Volume.Source.CSIVolume", f315, t315, 2 },
-    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability", f316, t316, 3 },
-    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability.BlockVolume", 0, 0, 0 },
-    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability.MountVolume", f318, t318, 2 },
-    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode", f319, t319, 1 },
-    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning", f320, t320, 5 },
-    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry", f321, t321, 2 },
-    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry", f322, t322, 2 },
-    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry", f323, t323, 2 },
-    { "mesos.v1.NetworkInfo", f324, t324, 5 },
-    { "mesos.v1.NetworkInfo.IPAddress", f325, t325, 2 },
-    { "mesos.v1.NetworkInfo.PortMapping", f326, t326, 3 },
-    { "mesos.v1.CapabilityInfo", f327, t327, 1 },
-    { "mesos.v1.SeccompInfo", f328, t328, 2 },
-    { "mesos.v1.LinuxInfo", f329, t329, 8 },
-    { "mesos.v1.RLimitInfo", f330, t330, 1 },
-    { "mesos.v1.RLimitInfo.RLimit", f331, t331, 3 },
-    { "mesos.v1.TTYInfo", f332, t332, 1 },
-    { "mesos.v1.TTYInfo.WindowSize", f333, t333, 2 },
-    { "mesos.v1.ContainerInfo", f334, t334, 9 },
-    { "mesos.v1.ContainerInfo.DockerInfo", f335, t335, 7 },
-    { "mesos.v1.ContainerInfo.DockerInfo.PortMapping", f336, t336, 3 },
-    { "mesos.v1.ContainerInfo.MesosInfo", f337, t337, 1 },
-    { "mesos.v1.ContainerStatus", f338, t338, 4 },
-    { "mesos.v1.CgroupInfo", f339, t339, 1 },
-    { "mesos.v1.CgroupInfo.Blkio", 0, 0, 0 },
-    { "mesos.v1.CgroupInfo.Blkio.Value", f341, t341, 2 },
-    { "mesos.v1.CgroupInfo.Blkio.CFQ", 0, 0, 0 },
-    { "mesos.v1.CgroupInfo.Blkio.CFQ.Statistics", f343, t343, 9 },
-    { "mesos.v1.CgroupInfo.Blkio.Throttling", 0, 0, 0 },
-    { "mesos.v1.CgroupInfo.Blkio.Throttling.Statistics", f345, t345, 3 },
-    { "mesos.v1.CgroupInfo.Blkio.Statistics", f346, t346, 3 },
-    { "mesos.v1.CgroupInfo.NetCls", f347, t347, 1 },
-    { "mesos.v1.Labels", f348, t348, 1 },
-    { "mesos.v1.Label", f349, t349, 2 },
-    { "mesos.v1.Port", f350, t350, 5 },
-    { "mesos.v1.Ports", f351, t351, 1 },
-    { "mesos.v1.DiscoveryInfo", f352, t352, 7 },
-    { "mesos.v1.WeightInfo", f353, t353, 2 },
-    { "mesos.v1.VersionInfo", f354, t354, 7 },
-    { "mesos.v1.Flag", f355, t355, 2 },
-    { "mesos.v1.Role", f356, t356, 4 },
-    { "mesos.v1.Metric", f357, t357, 2 },
-    { "mesos.v1.FileInfo", f358, t358, 7 },
-    { "mesos.v1.Device", f359, t359, 2 },
-    { "mesos.v1.Device.Number", f360, t360, 2 },
-    { "mesos.v1.DeviceAccess", f361, t361, 2 },
-    { "mesos.v1.DeviceAccess.Access", f362, t362, 3 },
-    { "mesos.v1.DeviceWhitelist", f363, t363, 1 },
-    { "mesos.v1.DrainConfig", f364, t364, 2 },
-    { "mesos.v1.DrainInfo", f365, t365, 2 },
-    { "mesos.v1.agent.Call", f366, t366, 22 },
-    { "mesos.v1.agent.Call.GetMetrics", f367, t367, 1 },
-    { "mesos.v1.agent.Call.SetLoggingLevel", f368, t368, 2 },
-    { "mesos.v1.agent.Call.ListFiles", f369, t369, 1 },
-    { "mesos.v1.agent.Call.ReadFile", f370, t370, 3 },
-    { "mesos.v1.agent.Call.GetContainers", f371, t371, 2 },
-    { "mesos.v1.agent.Call.LaunchNestedContainer", f372, t372, 3 },
-    { "mesos.v1.agent.Call.WaitNestedContainer", f373, t373, 1 },
-    { "mesos.v1.agent.Call.KillNestedContainer", f374, t374, 2 },
-    { "mesos.v1.agent.Call.RemoveNestedContainer", f375, t375, 1 },
-    { "mesos.v1.agent.Call.LaunchNestedContainerSession", f376, t376, 3 },
-    { "mesos.v1.agent.Call.AttachContainerInput", f377, t377, 3 },
-    { "mesos.v1.agent.Call.AttachContainerOutput", f378, t378, 1 },
-    { "mesos.v1.agent.Call.LaunchContainer", f379, t379, 5 },
-    { "mesos.v1.agent.Call.LaunchContainer.LimitsEntry", f380, t380, 2 },
-    { "mesos.v1.agent.Call.WaitContainer", f381, t381, 1 },
-    { "mesos.v1.agent.Call.KillContainer", f382, t382, 2 },
-    { "mesos.v1.agent.Call.RemoveContainer", f383, t383, 1 },
-    { "mesos.v1.agent.Call.AddResourceProviderConfig", f384, t384, 1 },
-    { "mesos.v1.agent.Call.UpdateResourceProviderConfig", f385, t385, 1 },
-    { "mesos.v1.agent.Call.RemoveResourceProviderConfig", f386, t386, 2 },
-    { "mesos.v1.agent.Call.MarkResourceProviderGone", f387, t387, 1 },
-    { "mesos.v1.agent.Call.PruneImages", f388, t388, 1 },
-    { "mesos.v1.agent.Response", f389, t389, 18 },
-    { "mesos.v1.agent.Response.GetHealth", f390, t390, 1 },
-    { "mesos.v1.agent.Response.GetFlags", f391, t391, 1 },
-    { "mesos.v1.agent.Response.GetVersion", f392, t392, 1 },
-    { "mesos.v1.agent.Response.GetMetrics", f393, t393, 1 },
-    { "mesos.v1.agent.Response.GetLoggingLevel", f394, t394, 1 },
-    { "mesos.v1.agent.Response.ListFiles", f395, t395, 1 },
-    { "mesos.v1.agent.Response.ReadFile", f396, t396, 2 },
-    { "mesos.v1.agent.Response.GetState", f397, t397, 3 },
-    { "mesos.v1.agent.Response.GetContainers", f398, t398, 1 },
-    { "mesos.v1.agent.Response.GetContainers.Container", f399, t399, 6 },
-    { "mesos.v1.agent.Response.GetFrameworks", f400, t400, 2 },
-    { "mesos.v1.agent.Response.GetFrameworks.Framework", f401, t401, 1 },
-    { "mesos.v1.agent.Response.GetExecutors", f402, t402, 2 },
-    { "mesos.v1.agent.Response.GetExecutors.Executor", f403, t403, 1 },
-    { "mesos.v1.agent.Response.GetOperations", f404, t404, 1 },
-    { "mesos.v1.agent.Response.GetTasks", f405, t405, 5 },
-    { "mesos.v1.agent.Response.GetAgent", f406, t406, 3 },
-    { "mesos.v1.agent.Response.GetResourceProviders", f407, t407, 1 },
-    { "mesos.v1.agent.Response.GetResourceProviders.ResourceProvider", f408, t408, 2 },
-    { "mesos.v1.agent.Response.WaitNestedContainer", f409, t409, 5 },
-    { "mesos.v1.agent.Response.WaitContainer", f410, t410, 5 },
-    { "mesos.v1.agent.ProcessIO", f411, t411, 3 },
-    { "mesos.v1.agent.ProcessIO.Data", f412, t412, 2 },
-    { "mesos.v1.agent.ProcessIO.Control", f413, t413, 3 },
-    { "mesos.v1.agent.ProcessIO.Control.Heartbeat", f414, t414, 1 },
-    { "mesos.v1.allocator.InverseOfferStatus", f415, t415, 3 },
-    { "mesos.v1.executor.Event", f416, t416, 8 },
-    { "mesos.v1.executor.Event.Subscribed", f417, t417, 4 },
-    { "mesos.v1.executor.Event.Launch", f418, t418, 1 },
-    { "mesos.v1.executor.Event.LaunchGroup", f419, t419, 1 },
-    { "mesos.v1.executor.Event.Kill", f420, t420, 2 },
-    { "mesos.v1.executor.Event.Acknowledged", f421, t421, 2 },
-    { "mesos.v1.executor.Event.Message", f422, t422, 1 },
-    { "mesos.v1.executor.Event.Error", f423, t423, 1 },
-    { "mesos.v1.executor.Call", f424, t424, 6 },
-    { "mesos.v1.executor.Call.Subscribe", f425, t425, 2 },
-    { "mesos.v1.executor.Call.Update", f426, t426, 1 },
-    { "mesos.v1.executor.Call.Message", f427, t427, 1 },
-    { "mesos.v1.maintenance.Window", f428, t428, 2 },
-    { "mesos.v1.maintenance.Schedule", f429, t429, 1 },
-    { "mesos.v1.maintenance.ClusterStatus", f430, t430, 2 },
-    { "mesos.v1.maintenance.ClusterStatus.DrainingMachine", f431, t431, 2 },
-    { "mesos.v1.scheduler.Event", f432, t432, 11 },
-    { "mesos.v1.scheduler.Event.Subscribed", f433, t433, 3 },
-    { "mesos.v1.scheduler.Event.Offers", f434, t434, 1 },
-    { "mesos.v1.scheduler.Event.InverseOffers", f435, t435, 1 },
-    { "mesos.v1.scheduler.Event.Rescind", f436, t436, 1 },
-    { "mesos.v1.scheduler.Event.RescindInverseOffer", f437, t437, 1 },
-    { "mesos.v1.scheduler.Event.Update", f438, t438, 1 },
-    { "mesos.v1.scheduler.Event.UpdateOperationStatus", f439, t439, 1 },
-    { "mesos.v1.scheduler.Event.Message", f440, t440, 3 },
-    { "mesos.v1.scheduler.Event.Failure", f441, t441, 3 },
-    { "mesos.v1.scheduler.Event.Error", f442, t442, 1 },
-    { "mesos.v1.scheduler.Response", f443, t443, 2 },
-    { "mesos.v1.scheduler.Response.ReconcileOperations", f444, t444, 1 },
-    { "mesos.v1.scheduler.AttributeConstraint", f445, t445, 2 },
-    { "mesos.v1.scheduler.AttributeConstraint.Selector", f446, t446, 2 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate", f447, t447, 6 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate.Exists", 0, 0, 0 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate.NotExists", 0, 0, 0 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextEquals", f450, t450, 1 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotEquals", f451, t451, 1 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextMatches", f452, t452, 1 },
-    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotMatches", f453, t453, 1 },
-    { "mesos.v1.scheduler.OfferConstraints", f454, t454, 1 },
-    { "mesos.v1.scheduler.OfferConstraints.RoleConstraints", f455, t455, 1 },
-    { "mesos.v1.scheduler.OfferConstraints.RoleConstraints.Group", f456, t456, 1 },
-    { "mesos.v1.scheduler.OfferConstraints.RoleConstraintsEntry", f457, t457, 2 },
-    { "mesos.v1.scheduler.Call", f458, t458, 18 },
-    { "mesos.v1.scheduler.Call.Subscribe", f459, t459, 3 },
-    { "mesos.v1.scheduler.Call.Accept", f460, t460, 3 },
-    { "mesos.v1.scheduler.Call.Decline", f461, t461, 2 },
-    { "mesos.v1.scheduler.Call.AcceptInverseOffers", f462, t462, 2 },
-    { "mesos.v1.scheduler.Call.DeclineInverseOffers", f463, t463, 2 },
-    { "mesos.v1.scheduler.Call.Revive", f464, t464, 1 },
-    { "mesos.v1.scheduler.Call.Kill", f465, t465, 3 },
-    { "mesos.v1.scheduler.Call.Shutdown", f466, t466, 2 },
-    { "mesos.v1.scheduler.Call.Acknowledge", f467, t467, 3 },
-    { "mesos.v1.scheduler.Call.AcknowledgeOperationStatus", f468, t468, 4 },
-    { "mesos.v1.scheduler.Call.Reconcile", f469, t469, 1 },
-    { "mesos.v1.scheduler.Call.Reconcile.Task", f470, t470, 2 },
-    { "mesos.v1.scheduler.Call.ReconcileOperations", f471, t471, 1 },
-    { "mesos.v1.scheduler.Call.ReconcileOperations.Operation", f472, t472, 3 },
-    { "mesos.v1.scheduler.Call.Message", f473, t473, 3 },
-    { "mesos.v1.scheduler.Call.Request", f474, t474, 1 },
-    { "mesos.v1.scheduler.Call.Suppress", f475, t475, 1 },
-    { "mesos.v1.scheduler.Call.UpdateFramework", f476, t476, 3 },
-    { "mesos.v1.scheduler.APIResult", f477, t477, 3 },
-    { "mesos.v1.quota.QuotaInfo", f478, t478, 3 },
-    { "mesos.v1.quota.QuotaRequest", f479, t479, 3 },
-    { "mesos.v1.quota.QuotaConfig", f480, t480, 3 },
-    { "mesos.v1.quota.QuotaConfig.GuaranteesEntry", f481, t481, 2 },
-    { "mesos.v1.quota.QuotaConfig.LimitsEntry", f482, t482, 2 },
-    { "mesos.v1.quota.QuotaStatus", f483, t483, 2 },
-    { "mesos.v1.master.Call", f484, t484, 23 },
-    { "mesos.v1.master.Call.GetMetrics", f485, t485, 1 },
-    { "mesos.v1.master.Call.SetLoggingLevel", f486, t486, 2 },
-    { "mesos.v1.master.Call.ListFiles", f487, t487, 1 },
-    { "mesos.v1.master.Call.ReadFile", f488, t488, 3 },
-    { "mesos.v1.master.Call.UpdateWeights", f489, t489, 1 },
-    { "mesos.v1.master.Call.ReserveResources", f490, t490, 3 },
-    { "mesos.v1.master.Call.UnreserveResources", f491, t491, 2 },
-    { "mesos.v1.master.Call.CreateVolumes", f492, t492, 2 },
-    { "mesos.v1.master.Call.DestroyVolumes", f493, t493, 2 },
-    { "mesos.v1.master.Call.GrowVolume", f494, t494, 3 },
-    { "mesos.v1.master.Call.ShrinkVolume", f495, t495, 3 },
-    { "mesos.v1.master.Call.UpdateMaintenanceSchedule", f496, t496, 1 },
-    { "mesos.v1.master.Call.StartMaintenance", f497, t497, 1 },
-    { "mesos.v1.master.Call.StopMaintenance", f498, t498, 1 },
-    { "mesos.v1.master.Call.DrainAgent", f499, t499, 3 },
-    { "mesos.v1.master.Call.DeactivateAgent", f500, t500, 1 },
-    { "mesos.v1.master.Call.ReactivateAgent", f501, t501, 1 },
-    { "mesos.v1.master.Call.UpdateQuota", f502, t502, 2 },
-    { "mesos.v1.master.Call.SetQuota", f503, t503, 1 },
-    { "mesos.v1.master.Call.RemoveQuota", f504, t504, 1 },
-    { "mesos.v1.master.Call.Teardown", f505, t505, 1 },
-    { "mesos.v1.master.Call.MarkAgentGone", f506, t506, 1 },
-    { "mesos.v1.master.Response", f507, t507, 20 },
-    { "mesos.v1.master.Response.GetHealth", f508, t508, 1 },
-    { "mesos.v1.master.Response.GetFlags", f509, t509, 1 },
-    { "mesos.v1.master.Response.GetVersion", f510, t510, 1 },
-    { "mesos.v1.master.Response.GetMetrics", f511, t511, 1 },
-    { "mesos.v1.master.Response.GetLoggingLevel", f512, t512, 1 },
-    { "mesos.v1.master.Response.ListFiles", f513, t513, 1 },
-    { "mesos.v1.master.Response.ReadFile", f514, t514, 2 },
-    { "mesos.v1.master.Response.GetState", f515, t515, 4 },
-    { "mesos.v1.master.Response.GetAgents", f516, t516, 2 },
-    { "mesos.v1.master.Response.GetAgents.Agent", f517, t517, 14 },
-    { "mesos.v1.master.Response.GetAgents.Agent.ResourceProvider", f518, t518, 2 },
-    { "mesos.v1.master.Response.GetFrameworks", f519, t519, 3 },
-    { "mesos.v1.master.Response.GetFrameworks.Framework", f520, t520, 12 },
-    { "mesos.v1.master.Response.GetExecutors", f521, t521, 2 },
-    { "mesos.v1.master.Response.GetExecutors.Executor", f522, t522, 2 },
-    { "mesos.v1.master.Response.GetOperations", f523, t523, 1 },
-    { "mesos.v1.master.Response.GetTasks", f524, t524, 5 },
-    { "mesos.v1.master.Response.GetRoles", f525, t525, 1 },
-    { "mesos.v1.master.Response.GetWeights", f526, t526, 1 },
-    { "mesos.v1.master.Response.GetMaster", f527, t527, 3 },
-    { "mesos.v1.master.Response.GetMaintenanceStatus", f528, t528, 1 },
-    { "mesos.v1.master.Response.GetMaintenanceSchedule", f529, t529, 1 },
-    { "mesos.v1.master.Response.GetQuota", f530, t530, 1 },
-    { "mesos.v1.master.Event", f531, t531, 9 },
-    { "mesos.v1.master.Event.Subscribed", f532, t532, 2 },
-    { "mesos.v1.master.Event.TaskAdded", f533, t533, 1 },
-    { "mesos.v1.master.Event.TaskUpdated", f534, t534, 3 },
-    { "mesos.v1.master.Event.FrameworkAdded", f535, t535, 1 },
-    { "mesos.v1.master.Event.FrameworkUpdated", f536, t536, 1 },
-    { "mesos.v1.master.Event.FrameworkRemoved", f537, t537, 1 },
-    { "mesos.v1.master.Event.AgentAdded", f538, t538, 1 },
-    { "mesos.v1.master.Event.AgentRemoved", f539, t539, 1 },
-    { "mesos.v1.resource_provider.Event", f540, t540, 6 },
-    { "mesos.v1.resource_provider.Event.Subscribed", f541, t541, 1 },
-    { "mesos.v1.resource_provider.Event.ApplyOperation", f542, t542, 4 },
-    { "mesos.v1.resource_provider.Event.PublishResources", f543, t543, 2 },
-    { "mesos.v1.resource_provider.Event.AcknowledgeOperationStatus", f544, t544, 2 },
-    { "mesos.v1.resource_provider.Event.ReconcileOperations", f545, t545, 1 },
-    { "mesos.v1.resource_provider.Call", f546, t546, 6 },
-    { "mesos.v1.resource_provider.Call.Subscribe", f547, t547, 1 },
-    { "mesos.v1.resource_provider.Call.UpdateOperationStatus", f548, t548, 4 },
-    { "mesos.v1.resource_provider.Call.UpdateState", f549, t549, 3 },
-    { "mesos.v1.resource_provider.Call.UpdatePublishResourcesStatus", f550, t550, 2 },
-    { "mesos.internal.StatusUpdate", f551, t551, 7 },
-    { "mesos.internal.StatusUpdateRecord", f552, t552, 3 },
-    { "mesos.internal.SubmitSchedulerRequest", f553, t553, 1 },
-    { "mesos.internal.SubmitSchedulerResponse", f554, t554, 1 },
-    { "mesos.internal.ExecutorToFrameworkMessage", f555, t555, 4 },
-    { "mesos.internal.FrameworkToExecutorMessage", f556, t556, 4 },
-    { "mesos.internal.RegisterFrameworkMessage", f557, t557, 1 },
-    { "mesos.internal.ReregisterFrameworkMessage", f558, t558, 2 },
-    { "mesos.internal.FrameworkRegisteredMessage", f559, t559, 2 },
-    { "mesos.internal.FrameworkReregisteredMessage", f560, t560, 2 },
-    { "mesos.internal.UnregisterFrameworkMessage", f561, t561, 1 },
-    { "mesos.internal.DeactivateFrameworkMessage", f562, t562, 1 },
-    { "mesos.internal.ResourceRequestMessage", f563, t563, 2 },
-    { "mesos.internal.ResourceOffersMessage", f564, t564, 2 },
-    { "mesos.internal.InverseOffersMessage", f565, t565, 2 },
-    { "mesos.internal.LaunchTasksMessage", f566, t566, 4 },
-    { "mesos.internal.RescindResourceOfferMessage", f567, t567, 1 },
-    { "mesos.internal.RescindInverseOfferMessage", f568, t568, 1 },
-    { "mesos.internal.ReviveOffersMessage", f569, t569, 2 },
-    { "mesos.internal.RunTaskMessage", f570, t570, 6 },
-    { "mesos.internal.RunTaskGroupMessage", f571, t571, 5 },
-    { "mesos.internal.KillTaskMessage", f572, t572, 3 },
-    { "mesos.internal.StatusUpdateMessage", f573, t573, 2 },
-    { "mesos.internal.StatusUpdateAcknowledgementMessage", f574, t574, 4 },
-    { "mesos.internal.AcknowledgeOperationStatusMessage", f575, t575, 3 },
-    { "mesos.internal.LostSlaveMessage", f576, t576, 1 },
-    { "mesos.internal.ReconcileTasksMessage", f577, t577, 3 },
-    { "mesos.internal.ReconcileOperationsMessage", f578, t578, 2 },
-    { "mesos.internal.ReconcileOperationsMessage.Operation", f579, t579, 3 },
-    { "mesos.internal.FrameworkErrorMessage", f580, t580, 1 },
-    { "mesos.internal.RegisterSlaveMessage", f581, t581, 5 },
-    { "mesos.internal.ReregisterSlaveMessage", f582, t582, 9 },
-    { "mesos.internal.SlaveRegisteredMessage", f583, t583, 2 },
-    { "mesos.internal.SlaveReregisteredMessage", f584, t584, 3 },
-    { "mesos.internal.UnregisterSlaveMessage", f585, t585, 1 },
-    { "mesos.internal.MasterSlaveConnection", f586, t586, 1 },
-    { "mesos.internal.PingSlaveMessage", f587, t587, 1 },
-    { "mesos.internal.PongSlaveMessage", 0, 0, 0 },
-    { "mesos.internal.ShutdownFrameworkMessage", f589, t589, 1 },
-    { "mesos.internal.ShutdownExecutorMessage", f590, t590, 2 },
-    { "mesos.internal.UpdateFrameworkMessage", f591, t591, 3 },
-    { "mesos.internal.CheckpointResourcesMessage", f592, t592, 1 },
-    { "mesos.internal.ResourceVersionUUID", f593, t593, 2 },
-    { "mesos.internal.UpdateSlaveMessage", f594, t594, 6 },
-    { "mesos.internal.UpdateSlaveMessage.Operations", f595, t595, 1 },
-    { "mesos.internal.UpdateSlaveMessage.ResourceProvider", f596, t596, 4 },
-    { "mesos.internal.UpdateSlaveMessage.ResourceProviders", f597, t597, 1 },
-    { "mesos.internal.UpdateOperationStatusMessage", f598, t598, 5 },
-    { "mesos.internal.UpdateOperationStatusRecord", f599, t599, 3 },
-    { "mesos.internal.ApplyOperationMessage", f600, t600, 4 },
-    { "mesos.internal.ResourceProviderCallMessage", f601, t601, 2 },
-    { "mesos.internal.ResourceProviderEventMessage", f602, t602, 3 },
-    { "mesos.internal.RegisterExecutorMessage", f603, t603, 2 },
-    { "mesos.internal.ExecutorRegisteredMessage", f604, t604, 5 },
-    { "mesos.internal.ExecutorReregisteredMessage", f605, t605, 2 },
-    { "mesos.internal.ExitedExecutorMessage", f606, t606, 4 },
-    { "mesos.internal.ReconnectExecutorMessage", f607, t607, 1 },
-    { "mesos.internal.ReregisterExecutorMessage", f608, t608, 4 },
-    { "mesos.internal.DrainSlaveMessage", f609, t609, 1 },
-    { "mesos.internal.ShutdownMessage", f610, t610, 1 },
-    { "mesos.internal.Archive", f611, t611, 1 },
-    { "mesos.internal.Archive.Framework", f612, t612, 3 },
-    { "mesos.internal.TaskHealthStatus", f613, t613, 4 },
-    { "mesos.internal.HookExecuted", f614, t614, 1 },
+    { "google.protobuf.Duration", f0, t0, 2, 0 },
+    { "mesos.FrameworkID", f1, t1, 1, 0 },
+    { "mesos.OfferID", f2, t2, 1, 0 },
+    { "mesos.SlaveID", f3, t3, 1, 0 },
+    { "mesos.TaskID", f4, t4, 1, 0 },
+    { "mesos.ExecutorID", f5, t5, 1, 0 },
+    { "mesos.ContainerID", f6, t6, 2, 0 },
+    { "mesos.ResourceProviderID", f7, t7, 1, 0 },
+    { "mesos.OperationID", f8, t8, 1, 0 },
+    { "mesos.TimeInfo", f9, t9, 1, 0 },
+    { "mesos.DurationInfo", f10, t10, 1, 0 },
+    { "mesos.Address", f11, t11, 3, 0 },
+    { "mesos.URL", f12, t12, 5, 0 },
+    { "mesos.Unavailability", f13, t13, 2, 0 },
+    { "mesos.MachineID", f14, t14, 2, 0 },
+    { "mesos.MachineInfo", f15, t15, 3, 0 },
+    { "mesos.FrameworkInfo", f16, t16, 13, 2 },
+    { "mesos.FrameworkInfo.Capability", f17, t17, 1, 0 },
+    { "mesos.FrameworkInfo.OfferFiltersEntry", f18, t18, 2, 0 },
+    { "mesos.CheckInfo", f19, t19, 7, 3 },
+    { "mesos.CheckInfo.Command", f20, t20, 1, 0 },
+    { "mesos.CheckInfo.Http", f21, t21, 2, 0 },
+    { "mesos.CheckInfo.Tcp", f22, t22, 1, 0 },
+    { "mesos.HealthCheck", f23, t23, 9, 5 },
+    { "mesos.HealthCheck.HTTPCheckInfo", f24, t24, 5, 1 },
+    { "mesos.HealthCheck.TCPCheckInfo", f25, t25, 2, 1 },
+    { "mesos.KillPolicy", f26, t26, 1, 0 },
+    { "mesos.CommandInfo", f27, t27, 6, 1 },
+    { "mesos.CommandInfo.URI", f28, t28, 5, 1 },
+    { "mesos.ExecutorInfo", f29, t29, 12, 0 },
+    { "mesos.DomainInfo", f30, t30, 1, 0 },
+    { "mesos.DomainInfo.FaultDomain", f31, t31, 2, 0 },
+    { "mesos.DomainInfo.FaultDomain.RegionInfo", f32, t32, 1, 0 },
+    { "mesos.DomainInfo.FaultDomain.ZoneInfo", f33, t33, 1, 0 },
+    { "mesos.MasterInfo", f34, t34, 9, 0 },
+    { "mesos.MasterInfo.Capability", f35, t35, 1, 0 },
+    { "mesos.SlaveInfo", f36, t36, 7, 2 },
+    { "mesos.SlaveInfo.Capability", f37, t37, 1, 0 },
+    { "mesos.CSIPluginContainerInfo", f38, t38, 4, 0 },
+    { "mesos.CSIPluginEndpoint", f39, t39, 2, 0 },
+    { "mesos.CSIPluginInfo", f40, t40, 6, 1 },
+    { "mesos.ResourceProviderInfo", f41, t41, 6, 0 },
+    { "mesos.ResourceProviderInfo.Storage", f42, t42, 2, 0 },
+    { "mesos.Value", f43, t43, 5, 0 },
+    { "mesos.Value.Scalar", f44, t44, 1, 0 },
+    { "mesos.Value.Range", f45, t45, 2, 0 },
+    { "mesos.Value.Ranges", f46, t46, 1, 0 },
+    { "mesos.Value.Set", f47, t47, 1, 0 },
+    { "mesos.Value.Text", f48, t48, 1, 0 },
+    { "mesos.Attribute", f49, t49, 6, 0 },
+    { "mesos.Resource", f50, t50, 13, 0 },
+    { "mesos.Resource.AllocationInfo", f51, t51, 1, 0 },
+    { "mesos.Resource.ReservationInfo", f52, t52, 4, 0 },
+    { "mesos.Resource.DiskInfo", f53, t53, 3, 0 },
+    { "mesos.Resource.DiskInfo.Persistence", f54, t54, 2, 0 },
+    { "mesos.Resource.DiskInfo.Source", f55, t55, 7, 0 },
+    { "mesos.Resource.DiskInfo.Source.Path", f56, t56, 1, 0 },
+    { "mesos.Resource.DiskInfo.Source.Mount", f57, t57, 1, 0 },
+    { "mesos.Resource.RevocableInfo", 0, 0, 0, 0 },
+    { "mesos.Resource.SharedInfo", 0, 0, 0, 0 },
+    { "mesos.OfferFilters", f60, t60, 1, 0 },
+    { "mesos.OfferFilters.ResourceQuantities", f61, t61, 1, 0 },
+    { "mesos.OfferFilters.ResourceQuantities.QuantitiesEntry", f62, t62, 2, 0 },
+    { "mesos.OfferFilters.MinAllocatableResources", f63, t63, 1, 0 },
+    { "mesos.TrafficControlStatistics", f64, t64, 10, 0 },
+    { "mesos.IpStatistics", f65, t65, 19, 0 },
+    { "mesos.IcmpStatistics", f66, t66, 27, 0 },
+    { "mesos.TcpStatistics", f67, t67, 15, 0 },
+    { "mesos.UdpStatistics", f68, t68, 8, 0 },
+    { "mesos.SNMPStatistics", f69, t69, 4, 0 },
+    { "mesos.DiskStatistics", f70, t70, 4, 0 },
+    { "mesos.ResourceStatistics", f71, t71, 55, 0 },
+    { "mesos.ResourceStatistics.RatePercentiles", f72, t72, 9, 0 },
+    { "mesos.ResourceStatistics.RateStatistics", f73, t73, 10, 0 },
+    { "mesos.ResourceUsage", f74, t74, 2, 0 },
+    { "mesos.ResourceUsage.Executor", f75, t75, 5, 0 },
+    { "mesos.ResourceUsage.Executor.Task", f76, t76, 4, 0 },
+    { "mesos.PerfStatistics", f77, t77, 53, 0 },
+    { "mesos.Request", f78, t78, 2, 0 },
+    { "mesos.Offer", f79, t79, 11, 0 },
+    { "mesos.Offer.Operation", f80, t80, 12, 0 },
+    { "mesos.Offer.Operation.Launch", f81, t81, 1, 0 },
+    { "mesos.Offer.Operation.LaunchGroup", f82, t82, 2, 0 },
+    { "mesos.Offer.Operation.Reserve", f83, t83, 2, 0 },
+    { "mesos.Offer.Operation.Unreserve", f84, t84, 1, 0 },
+    { "mesos.Offer.Operation.Create", f85, t85, 1, 0 },
+    { "mesos.Offer.Operation.Destroy", f86, t86, 1, 0 },
+    { "mesos.Offer.Operation.GrowVolume", f87, t87, 2, 0 },
+    { "mesos.Offer.Operation.ShrinkVolume", f88, t88, 2, 0 },
+    { "mesos.Offer.Operation.CreateDisk", f89, t89, 3, 0 },
+    { "mesos.Offer.Operation.DestroyDisk", f90, t90, 1, 0 },
+    { "mesos.InverseOffer", f91, t91, 6, 0 },
+    { "mesos.TaskInfo", f92, t92, 15, 0 },
+    { "mesos.TaskInfo.LimitsEntry", f93, t93, 2, 0 },
+    { "mesos.TaskGroupInfo", f94, t94, 1, 0 },
+    { "mesos.Task", f95, t95, 17, 0 },
+    { "mesos.Task.LimitsEntry", f96, t96, 2, 0 },
+    { "mesos.TaskResourceLimitation", f97, t97, 1, 0 },
+    { "mesos.UUID", f98, t98, 1, 0 },
+    { "mesos.Operation", f99, t99, 6, 0 },
+    { "mesos.OperationStatus", f100, t100, 7, 0 },
+    { "mesos.CheckStatusInfo", f101, t101, 4, 0 },
+    { "mesos.CheckStatusInfo.Command", f102, t102, 1, 0 },
+    { "mesos.CheckStatusInfo.Http", f103, t103, 1, 0 },
+    { "mesos.CheckStatusInfo.Tcp", f104, t104, 1, 0 },
+    { "mesos.TaskStatus", f105, t105, 16, 0 },
+    { "mesos.Filters", f106, t106, 1, 1 },
+    { "mesos.Environment", f107, t107, 1, 0 },
+    { "mesos.Environment.Variable", f108, t108, 4, 1 },
+    { "mesos.Parameter", f109, t109, 2, 0 },
+    { "mesos.Parameters", f110, t110, 1, 0 },
+    { "mesos.Credential", f111, t111, 2, 0 },
+    { "mesos.Credentials", f112, t112, 1, 0 },
+    { "mesos.Secret", f113, t113, 3, 0 },
+    { "mesos.Secret.Reference", f114, t114, 2, 0 },
+    { "mesos.Secret.Value", f115, t115, 1, 0 },
+    { "mesos.RateLimit", f116, t116, 3, 0 },
+    { "mesos.RateLimits", f117, t117, 3, 0 },
+    { "mesos.Image", f118, t118, 4, 1 },
+    { "mesos.Image.Appc", f119, t119, 3, 0 },
+    { "mesos.Image.Docker", f120, t120, 3, 0 },
+    { "mesos.MountPropagation", f121, t121, 1, 0 },
+    { "mesos.Volume", f122, t122, 5, 0 },
+    { "mesos.Volume.Source", f123, t123, 6, 0 },
+    { "mesos.Volume.Source.DockerVolume", f124, t124, 3, 0 },
+    { "mesos.Volume.Source.HostPath", f125, t125, 2, 0 },
+    { "mesos.Volume.Source.SandboxPath", f126, t126, 2, 0 },
+    { "mesos.Volume.Source.CSIVolume", f127, t127, 2, 0 },
+    { "mesos.Volume.Source.CSIVolume.VolumeCapability", f128, t128, 3, 0 },
+    { "mesos.Volume.Source.CSIVolume.VolumeCapability.BlockVolume", 0, 0, 0, 0 },
+    { "mesos.Volume.Source.CSIVolume.VolumeCapability.MountVolume", f130, t130, 2, 0 },
+    { "mesos.Volume.Source.CSIVolume.VolumeCapability.AccessMode", f131, t131, 1, 0 },
+    { "mesos.Volume.Source.CSIVolume.StaticProvisioning", f132, t132, 5, 0 },
+    { "mesos.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry", f133, t133, 2, 0 },
+    { "mesos.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry", f134, t134, 2, 0 },
+    { "mesos.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry", f135, t135, 2, 0 },
+    { "mesos.NetworkInfo", f136, t136, 5, 0 },
+    { "mesos.NetworkInfo.IPAddress", f137, t137, 2, 1 },
+    { "mesos.NetworkInfo.PortMapping", f138, t138, 3, 0 },
+    { "mesos.CapabilityInfo", f139, t139, 1, 0 },
+    { "mesos.SeccompInfo", f140, t140, 2, 0 },
+    { "mesos.LinuxInfo", f141, t141, 8, 1 },
+    { "mesos.RLimitInfo", f142, t142, 1, 0 },
+    { "mesos.RLimitInfo.RLimit", f143, t143, 3, 0 },
+    { "mesos.TTYInfo", f144, t144, 1, 0 },
+    { "mesos.TTYInfo.WindowSize", f145, t145, 2, 0 },
+    { "mesos.ContainerInfo", f146, t146, 9, 0 },
+    { "mesos.ContainerInfo.DockerInfo", f147, t147, 7, 2 },
+    { "mesos.ContainerInfo.DockerInfo.PortMapping", f148, t148, 3, 0 },
+    { "mesos.ContainerInfo.MesosInfo", f149, t149, 1, 0 },
+    { "mesos.ContainerStatus", f150, t150, 4, 0 },
+    { "mesos.CgroupInfo", f151, t151, 1, 0 },
+    { "mesos.CgroupInfo.Blkio", 0, 0, 0, 0 },
+    { "mesos.CgroupInfo.Blkio.Value", f153, t153, 2, 0 },
+    { "mesos.CgroupInfo.Blkio.CFQ", 0, 0, 0, 0 },
+    { "mesos.CgroupInfo.Blkio.CFQ.Statistics", f155, t155, 9, 0 },
+    { "mesos.CgroupInfo.Blkio.Throttling", 0, 0, 0, 0 },
+    { "mesos.CgroupInfo.Blkio.Throttling.Statistics", f157, t157, 3, 0 },
+    { "mesos.CgroupInfo.Blkio.Statistics", f158, t158, 3, 0 },
+    { "mesos.CgroupInfo.NetCls", f159, t159, 1, 0 },
+    { "mesos.Labels", f160, t160, 1, 0 },
+    { "mesos.Label", f161, t161, 2, 0 },
+    { "mesos.Port", f162, t162, 5, 0 },
+    { "mesos.Ports", f163, t163, 1, 0 },
+    { "mesos.DiscoveryInfo", f164, t164, 7, 0 },
+    { "mesos.WeightInfo", f165, t165, 2, 0 },
+    { "mesos.VersionInfo", f166, t166, 7, 0 },
+    { "mesos.Flag", f167, t167, 2, 0 },
+    { "mesos.Role", f168, t168, 4, 0 },
+    { "mesos.Metric", f169, t169, 2, 0 },
+    { "mesos.FileInfo", f170, t170, 7, 0 },
+    { "mesos.Device", f171, t171, 2, 0 },
+    { "mesos.Device.Number", f172, t172, 2, 0 },
+    { "mesos.DeviceAccess", f173, t173, 2, 0 },
+    { "mesos.DeviceAccess.Access", f174, t174, 3, 0 },
+    { "mesos.DeviceWhitelist", f175, t175, 1, 0 },
+    { "mesos.DrainConfig", f176, t176, 2, 1 },
+    { "mesos.DrainInfo", f177, t177, 2, 0 },
+    { "mesos.resource_provider.Event", f178, t178, 6, 0 },
+    { "mesos.resource_provider.Event.Subscribed", f179, t179, 1, 0 },
+    { "mesos.resource_provider.Event.ApplyOperation", f180, t180, 4, 0 },
+    { "mesos.resource_provider.Event.PublishResources", f181, t181, 2, 0 },
+    { "mesos.resource_provider.Event.AcknowledgeOperationStatus", f182, t182, 2, 0 },
+    { "mesos.resource_provider.Event.ReconcileOperations", f183, t183, 1, 0 },
+    { "mesos.resource_provider.Call", f184, t184, 6, 0 },
+    { "mesos.resource_provider.Call.Subscribe", f185, t185, 1, 0 },
+    { "mesos.resource_provider.Call.UpdateOperationStatus", f186, t186, 4, 0 },
+    { "mesos.resource_provider.Call.UpdateState", f187, t187, 3, 0 },
+    { "mesos.resource_provider.Call.UpdatePublishResourcesStatus", f188, t188, 2, 0 },
+    { "mesos.v1.FrameworkID", f189, t189, 1, 0 },
+    { "mesos.v1.OfferID", f190, t190, 1, 0 },
+    { "mesos.v1.AgentID", f191, t191, 1, 0 },
+    { "mesos.v1.TaskID", f192, t192, 1, 0 },
+    { "mesos.v1.ExecutorID", f193, t193, 1, 0 },
+    { "mesos.v1.ContainerID", f194, t194, 2, 0 },
+    { "mesos.v1.ResourceProviderID", f195, t195, 1, 0 },
+    { "mesos.v1.OperationID", f196, t196, 1, 0 },
+    { "mesos.v1.TimeInfo", f197, t197, 1, 0 },
+    { "mesos.v1.DurationInfo", f198, t198, 1, 0 },
+    { "mesos.v1.Address", f199, t199, 3, 0 },
+    { "mesos.v1.URL", f200, t200, 5, 0 },
+    { "mesos.v1.Unavailability", f201, t201, 2, 0 },
+    { "mesos.v1.MachineID", f202, t202, 2, 0 },
+    { "mesos.v1.MachineInfo", f203, t203, 3, 0 },
+    { "mesos.v1.FrameworkInfo", f204, t204, 13, 2 },
+    { "mesos.v1.FrameworkInfo.Capability", f205, t205, 1, 0 },
+    { "mesos.v1.FrameworkInfo.OfferFiltersEntry", f206, t206, 2, 0 },
+    { "mesos.v1.CheckInfo", f207, t207, 7, 3 },
+    { "mesos.v1.CheckInfo.Command", f208, t208, 1, 0 },
+    { "mesos.v1.CheckInfo.Http", f209, t209, 2, 0 },
+    { "mesos.v1.CheckInfo.Tcp", f210, t210, 1, 0 },
+    { "mesos.v1.HealthCheck", f211, t211, 9, 5 },
+    { "mesos.v1.HealthCheck.HTTPCheckInfo", f212, t212, 5, 1 },
+    { "mesos.v1.HealthCheck.TCPCheckInfo", f213, t213, 2, 1 },
+    { "mesos.v1.KillPolicy", f214, t214, 1, 0 },
+    { "mesos.v1.CommandInfo", f215, t215, 6, 1 },
+    { "mesos.v1.CommandInfo.URI", f216, t216, 5, 1 },
+    { "mesos.v1.ExecutorInfo", f217, t217, 12, 0 },
+    { "mesos.v1.DomainInfo", f218, t218, 1, 0 },
+    { "mesos.v1.DomainInfo.FaultDomain", f219, t219, 2, 0 },
+    { "mesos.v1.DomainInfo.FaultDomain.RegionInfo", f220, t220, 1, 0 },
+    { "mesos.v1.DomainInfo.FaultDomain.ZoneInfo", f221, t221, 1, 0 },
+    { "mesos.v1.MasterInfo", f222, t222, 9, 0 },
+    { "mesos.v1.MasterInfo.Capability", f223, t223, 1, 0 },
+    { "mesos.v1.AgentInfo", f224, t224, 6, 1 },
+    { "mesos.v1.AgentInfo.Capability", f225, t225, 1, 0 },
+    { "mesos.v1.CSIPluginContainerInfo", f226, t226, 4, 0 },
+    { "mesos.v1.CSIPluginEndpoint", f227, t227, 2, 0 },
+    { "mesos.v1.CSIPluginInfo", f228, t228, 6, 1 },
+    { "mesos.v1.ResourceProviderInfo", f229, t229, 6, 0 },
+    { "mesos.v1.ResourceProviderInfo.Storage", f230, t230, 2, 0 },
+    { "mesos.v1.Value", f231, t231, 5, 0 },
+    { "mesos.v1.Value.Scalar", f232, t232, 1, 0 },
+    { "mesos.v1.Value.Range", f233, t233, 2, 0 },
+    { "mesos.v1.Value.Ranges", f234, t234, 1, 0 },
+    { "mesos.v1.Value.Set", f235, t235, 1, 0 },
+    { "mesos.v1.Value.Text", f236, t236, 1, 0 },
+    { "mesos.v1.Attribute", f237, t237, 6, 0 },
+    { "mesos.v1.Resource", f238, t238, 13, 0 },
+    { "mesos.v1.Resource.AllocationInfo", f239, t239, 1, 0 },
+    { "mesos.v1.Resource.ReservationInfo", f240, t240, 4, 0 },
+    { "mesos.v1.Resource.DiskInfo", f241, t241, 3, 0 },
+    { "mesos.v1.Resource.DiskInfo.Persistence", f242, t242, 2, 0 },
+    { "mesos.v1.Resource.DiskInfo.Source", f243, t243, 7, 0 },
+    { "mesos.v1.Resource.DiskInfo.Source.Path", f244, t244, 1, 0 },
+    { "mesos.v1.Resource.DiskInfo.Source.Mount", f245, t245, 1, 0 },
+    { "mesos.v1.Resource.RevocableInfo", 0, 0, 0, 0 },
+    { "mesos.v1.Resource.SharedInfo", 0, 0, 0, 0 },
+    { "mesos.v1.TrafficControlStatistics", f248, t248, 10, 0 },
+    { "mesos.v1.IpStatistics", f249, t249, 19, 0 },
+    { "mesos.v1.IcmpStatistics", f250, t250, 27, 0 },
+    { "mesos.v1.TcpStatistics", f251, t251, 15, 0 },
+    { "mesos.v1.UdpStatistics", f252, t252, 8, 0 },
+    { "mesos.v1.SNMPStatistics", f253, t253, 4, 0 },
+    { "mesos.v1.DiskStatistics", f254, t254, 4, 0 },
+    { "mesos.v1.ResourceStatistics", f255, t255, 55, 0 },
+    { "mesos.v1.ResourceStatistics.RatePercentiles", f256, t256, 9, 0 },
+    { "mesos.v1.ResourceStatistics.RateStatistics", f257, t257, 10, 0 },
+    { "mesos.v1.ResourceUsage", f258, t258, 2, 0 },
+    { "mesos.v1.ResourceUsage.Executor", f259, t259, 5, 0 },
+    { "mesos.v1.ResourceUsage.Executor.Task", f260, t260, 4, 0 },
+    { "mesos.v1.PerfStatistics", f261, t261, 53, 0 },
+    { "mesos.v1.OfferFilters", f262, t262, 1, 0 },
+    { "mesos.v1.OfferFilters.ResourceQuantities", f263, t263, 1, 0 },
+    { "mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry", f264, t264, 2, 0 },
+    { "mesos.v1.OfferFilters.MinAllocatableResources", f265, t265, 1, 0 },
+    { "mesos.v1.Request", f266, t266, 2, 0 },
+    { "mesos.v1.Offer", f267, t267, 11, 0 },
+    { "mesos.v1.Offer.Operation", f268, t268, 12, 0 },
+    { "mesos.v1.Offer.Operation.Launch", f269, t269, 1, 0 },
+    { "mesos.v1.Offer.Operation.LaunchGroup", f270, t270, 2, 0 },
+    { "mesos.v1.Offer.Operation.Reserve", f271, t271, 2, 0 },
+    { "mesos.v1.Offer.Operation.Unreserve", f272, t272, 1, 0 },
+    { "mesos.v1.Offer.Operation.Create", f273, t273, 1, 0 },
+    { "mesos.v1.Offer.Operation.Destroy", f274, t274, 1, 0 },
+    { "mesos.v1.Offer.Operation.GrowVolume", f275, t275, 2, 0 },
+    { "mesos.v1.Offer.Operation.ShrinkVolume", f276, t276, 2, 0 },
+    { "mesos.v1.Offer.Operation.CreateDisk", f277, t277, 3, 0 },
+    { "mesos.v1.Offer.Operation.DestroyDisk", f278, t278, 1, 0 },
+    { "mesos.v1.InverseOffer", f279, t279, 6, 0 },
+    { "mesos.v1.TaskInfo", f280, t280, 15, 0 },
+    { "mesos.v1.TaskInfo.LimitsEntry", f281, t281, 2, 0 },
+    { "mesos.v1.TaskGroupInfo", f282, t282, 1, 0 },
+    { "mesos.v1.Task", f283, t283, 17, 0 },
+    { "mesos.v1.Task.LimitsEntry", f284, t284, 2, 0 },
+    { "mesos.v1.TaskResourceLimitation", f285, t285, 1, 0 },
+    { "mesos.v1.UUID", f286, t286, 1, 0 },
+    { "mesos.v1.Operation", f287, t287, 6, 0 },
+    { "mesos.v1.OperationStatus", f288, t288, 7, 0 },
+    { "mesos.v1.CheckStatusInfo", f289, t289, 4, 0 },
+    { "mesos.v1.CheckStatusInfo.Command", f290, t290, 1, 0 },
+    { "mesos.v1.CheckStatusInfo.Http", f291, t291, 1, 0 },
+    { "mesos.v1.CheckStatusInfo.Tcp", f292, t292, 1, 0 },
+    { "mesos.v1.TaskStatus", f293, t293, 16, 0 },
+    { "mesos.v1.Filters", f294, t294, 1, 1 },
+    { "mesos.v1.Environment", f295, t295, 1, 0 },
+    { "mesos.v1.Environment.Variable", f296, t296, 4, 1 },
+    { "mesos.v1.Parameter", f297, t297, 2, 0 },
+    { "mesos.v1.Parameters", f298, t298, 1, 0 },
+    { "mesos.v1.Credential", f299, t299, 2, 0 },
+    { "mesos.v1.Credentials", f300, t300, 1, 0 },
+    { "mesos.v1.Secret", f301, t301, 3, 0 },
+    { "mesos.v1.Secret.Reference", f302, t302, 2, 0 },
+    { "mesos.v1.Secret.Value", f303, t303, 1, 0 },
+    { "mesos.v1.RateLimit", f304, t304, 3, 0 },
+    { "mesos.v1.RateLimits", f305, t305, 3, 0 },
+    { "mesos.v1.Image", f306, t306, 4, 1 },
+    { "mesos.v1.Image.Appc", f307, t307, 3, 0 },
+    { "mesos.v1.Image.Docker", f308, t308, 3, 0 },
+    { "mesos.v1.MountPropagation", f309, t309, 1, 0 },
+    { "mesos.v1.Volume", f310, t310, 5, 0 },
+    { "mesos.v1.Volume.Source", f311, t311, 6, 0 },
+    { "mesos.v1.Volume.Source.DockerVolume", f312, t312, 3, 0 },
+    { "mesos.v1.Volume.Source.HostPath", f313, t313, 2, 0 },
+    { "mesos.v1.Volume.Source.SandboxPath", f314, t314, 2, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume", f315, t315, 2, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability", f316, t316, 3, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability.BlockVolume", 0, 0, 0, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability.MountVolume", f318, t318, 2, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode", f319, t319, 1, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning", f320, t320, 5, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry", f321, t321, 2, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry", f322, t322, 2, 0 },
+    { "mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry", f323, t323, 2, 0 },
+    { "mesos.v1.NetworkInfo", f324, t324, 5, 0 },
+    { "mesos.v1.NetworkInfo.IPAddress", f325, t325, 2, 1 },
+    { "mesos.v1.NetworkInfo.PortMapping", f326, t326, 3, 0 },
+    { "mesos.v1.CapabilityInfo", f327, t327, 1, 0 },
+    { "mesos.v1.SeccompInfo", f328, t328, 2, 0 },
+    { "mesos.v1.LinuxInfo", f329, t329, 8, 1 },
+    { "mesos.v1.RLimitInfo", f330, t330, 1, 0 },
+    { "mesos.v1.RLimitInfo.RLimit", f331, t331, 3, 0 },
+    { "mesos.v1.TTYInfo", f332, t332, 1, 0 },
+    { "mesos.v1.TTYInfo.WindowSize", f333, t333, 2, 0 },
+    { "mesos.v1.ContainerInfo", f334, t334, 9, 0 },
+    { "mesos.v1.ContainerInfo.DockerInfo", f335, t335, 7, 2 },
+    { "mesos.v1.ContainerInfo.DockerInfo.PortMapping", f336, t336, 3, 0 },
+    { "mesos.v1.ContainerInfo.MesosInfo", f337, t337, 1, 0 },
+    { "mesos.v1.ContainerStatus", f338, t338, 4, 0 },
+    { "mesos.v1.CgroupInfo", f339, t339, 1, 0 },
+    { "mesos.v1.CgroupInfo.Blkio", 0, 0, 0, 0 },
+    { "mesos.v1.CgroupInfo.Blkio.Value", f341, t341, 2, 0 },
+    { "mesos.v1.CgroupInfo.Blkio.CFQ", 0, 0, 0, 0 },
+    { "mesos.v1.CgroupInfo.Blkio.CFQ.Statistics", f343, t343, 9, 0 },
+    { "mesos.v1.CgroupInfo.Blkio.Throttling", 0, 0, 0, 0 },
+    { "mesos.v1.CgroupInfo.Blkio.Throttling.Statistics", f345, t345, 3, 0 },
+    { "mesos.v1.CgroupInfo.Blkio.Statistics", f346, t346, 3, 0 },
+    { "mesos.v1.CgroupInfo.NetCls", f347, t347, 1, 0 },
+    { "mesos.v1.Labels", f348, t348, 1, 0 },
+    { "mesos.v1.Label", f349, t349, 2, 0 },
+    { "mesos.v1.Port", f350, t350, 5, 0 },
+    { "mesos.v1.Ports", f351, t351, 1, 0 },
+    { "mesos.v1.DiscoveryInfo", f352, t352, 7, 0 },
+    { "mesos.v1.WeightInfo", f353, t353, 2, 0 },
+    { "mesos.v1.VersionInfo", f354, t354, 7, 0 },
+    { "mesos.v1.Flag", f355, t355, 2, 0 },
+    { "mesos.v1.Role", f356, t356, 4, 0 },
+    { "mesos.v1.Metric", f357, t357, 2, 0 },
+    { "mesos.v1.FileInfo", f358, t358, 7, 0 },
+    { "mesos.v1.Device", f359, t359, 2, 0 },
+    { "mesos.v1.Device.Number", f360, t360, 2, 0 },
+    { "mesos.v1.DeviceAccess", f361, t361, 2, 0 },
+    { "mesos.v1.DeviceAccess.Access", f362, t362, 3, 0 },
+    { "mesos.v1.DeviceWhitelist", f363, t363, 1, 0 },
+    { "mesos.v1.DrainConfig", f364, t364, 2, 1 },
+    { "mesos.v1.DrainInfo", f365, t365, 2, 0 },
+    { "mesos.v1.agent.Call", f366, t366, 22, 0 },
+    { "mesos.v1.agent.Call.GetMetrics", f367, t367, 1, 0 },
+    { "mesos.v1.agent.Call.SetLoggingLevel", f368, t368, 2, 0 },
+    { "mesos.v1.agent.Call.ListFiles", f369, t369, 1, 0 },
+    { "mesos.v1.agent.Call.ReadFile", f370, t370, 3, 0 },
+    { "mesos.v1.agent.Call.GetContainers", f371, t371, 2, 0 },
+    { "mesos.v1.agent.Call.LaunchNestedContainer", f372, t372, 3, 0 },
+    { "mesos.v1.agent.Call.WaitNestedContainer", f373, t373, 1, 0 },
+    { "mesos.v1.agent.Call.KillNestedContainer", f374, t374, 2, 0 },
+    { "mesos.v1.agent.Call.RemoveNestedContainer", f375, t375, 1, 0 },
+    { "mesos.v1.agent.Call.LaunchNestedContainerSession", f376, t376, 3, 0 },
+    { "mesos.v1.agent.Call.AttachContainerInput", f377, t377, 3, 0 },
+    { "mesos.v1.agent.Call.AttachContainerOutput", f378, t378, 1, 0 },
+    { "mesos.v1.agent.Call.LaunchContainer", f379, t379, 5, 0 },
+    { "mesos.v1.agent.Call.LaunchContainer.LimitsEntry", f380, t380, 2, 0 },
+    { "mesos.v1.agent.Call.WaitContainer", f381, t381, 1, 0 },
+    { "mesos.v1.agent.Call.KillContainer", f382, t382, 2, 0 },
+    { "mesos.v1.agent.Call.RemoveContainer", f383, t383, 1, 0 },
+    { "mesos.v1.agent.Call.AddResourceProviderConfig", f384, t384, 1, 0 },
+    { "mesos.v1.agent.Call.UpdateResourceProviderConfig", f385, t385, 1, 0 },
+    { "mesos.v1.agent.Call.RemoveResourceProviderConfig", f386, t386, 2, 0 },
+    { "mesos.v1.agent.Call.MarkResourceProviderGone", f387, t387, 1, 0 },
+    { "mesos.v1.agent.Call.PruneImages", f388, t388, 1, 0 },
+    { "mesos.v1.agent.Response", f389, t389, 18, 0 },
+    { "mesos.v1.agent.Response.GetHealth", f390, t390, 1, 0 },
+    { "mesos.v1.agent.Response.GetFlags", f391, t391, 1, 0 },
+    { "mesos.v1.agent.Response.GetVersion", f392, t392, 1, 0 },
+    { "mesos.v1.agent.Response.GetMetrics", f393, t393, 1, 1 },
+    { "mesos.v1.agent.Response.GetLoggingLevel", f394, t394, 1, 0 },
+    { "mesos.v1.agent.Response.ListFiles", f395, t395, 1, 0 },
+    { "mesos.v1.agent.Response.ReadFile", f396, t396, 2, 0 },
+    { "mesos.v1.agent.Response.GetState", f397, t397, 3, 0 },
+    { "mesos.v1.agent.Response.GetContainers", f398, t398, 1, 0 },
+    { "mesos.v1.agent.Response.GetContainers.Container", f399, t399, 6, 0 },
+    { "mesos.v1.agent.Response.GetFrameworks", f400, t400, 2, 2 },
+    { "mesos.v1.agent.Response.GetFrameworks.Framework", f401, t401, 1, 0 },
+    { "mesos.v1.agent.Response.GetExecutors", f402, t402, 2, 2 },
+    { "mesos.v1.agent.Response.GetExecutors.Executor", f403, t403, 1, 0 },
+    { "mesos.v1.agent.Response.GetOperations", f404, t404, 1, 0 },
+    { "mesos.v1.agent.Response.GetTasks", f405, t405, 5, 5 },
+    { "mesos.v1.agent.Response.GetAgent", f406, t406, 3, 0 },
+    { "mesos.v1.agent.Response.GetResourceProviders", f407, t407, 1, 0 },
+    { "mesos.v1.agent.Response.GetResourceProviders.ResourceProvider", f408, t408, 2, 0 },
+    { "mesos.v1.agent.Response.WaitNestedContainer", f409, t409, 5, 0 },
+    { "mesos.v1.agent.Response.WaitContainer", f410, t410, 5, 0 },
+    { "mesos.v1.agent.ProcessIO", f411, t411, 3, 0 },
+    { "mesos.v1.agent.ProcessIO.Data", f412, t412, 2, 0 },
+    { "mesos.v1.agent.ProcessIO.Control", f413, t413, 3, 0 },
+    { "mesos.v1.agent.ProcessIO.Control.Heartbeat", f414, t414, 1, 0 },
+    { "mesos.v1.allocator.InverseOfferStatus", f415, t415, 3, 0 },
+    { "mesos.v1.executor.Event", f416, t416, 8, 0 },
+    { "mesos.v1.executor.Event.Subscribed", f417, t417, 4, 0 },
+    { "mesos.v1.executor.Event.Launch", f418, t418, 1, 0 },
+    { "mesos.v1.executor.Event.LaunchGroup", f419, t419, 1, 0 },
+    { "mesos.v1.executor.Event.Kill", f420, t420, 2, 0 },
+    { "mesos.v1.executor.Event.Acknowledged", f421, t421, 2, 0 },
+    { "mesos.v1.executor.Event.Message", f422, t422, 1, 0 },
+    { "mesos.v1.executor.Event.Error", f423, t423, 1, 0 },
+    { "mesos.v1.executor.Call", f424, t424, 6, 0 },
+    { "mesos.v1.executor.Call.Subscribe", f425, t425, 2, 0 },
+    { "mesos.v1.executor.Call.Update", f426, t426, 1, 0 },
+    { "mesos.v1.executor.Call.Message", f427, t427, 1, 0 },
+    { "mesos.v1.maintenance.Window", f428, t428, 2, 0 },
+    { "mesos.v1.maintenance.Schedule", f429, t429, 1, 0 },
+    { "mesos.v1.maintenance.ClusterStatus", f430, t430, 2, 0 },
+    { "mesos.v1.maintenance.ClusterStatus.DrainingMachine", f431, t431, 2, 0 },
+    { "mesos.v1.scheduler.Event", f432, t432, 11, 0 },
+    { "mesos.v1.scheduler.Event.Subscribed", f433, t433, 3, 0 },
+    { "mesos.v1.scheduler.Event.Offers", f434, t434, 1, 0 },
+    { "mesos.v1.scheduler.Event.InverseOffers", f435, t435, 1, 0 },
+    { "mesos.v1.scheduler.Event.Rescind", f436, t436, 1, 0 },
+    { "mesos.v1.scheduler.Event.RescindInverseOffer", f437, t437, 1, 0 },
+    { "mesos.v1.scheduler.Event.Update", f438, t438, 1, 0 },
+    { "mesos.v1.scheduler.Event.UpdateOperationStatus", f439, t439, 1, 0 },
+    { "mesos.v1.scheduler.Event.Message", f440, t440, 3, 0 },
+    { "mesos.v1.scheduler.Event.Failure", f441, t441, 3, 0 },
+    { "mesos.v1.scheduler.Event.Error", f442, t442, 1, 0 },
+    { "mesos.v1.scheduler.Response", f443, t443, 2, 0 },
+    { "mesos.v1.scheduler.Response.ReconcileOperations", f444, t444, 1, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint", f445, t445, 2, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Selector", f446, t446, 2, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate", f447, t447, 6, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate.Exists", 0, 0, 0, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate.NotExists", 0, 0, 0, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextEquals", f450, t450, 1, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotEquals", f451, t451, 1, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextMatches", f452, t452, 1, 0 },
+    { "mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotMatches", f453, t453, 1, 0 },
+    { "mesos.v1.scheduler.OfferConstraints", f454, t454, 1, 0 },
+    { "mesos.v1.scheduler.OfferConstraints.RoleConstraints", f455, t455, 1, 0 },
+    { "mesos.v1.scheduler.OfferConstraints.RoleConstraints.Group", f456, t456, 1, 0 },
+    { "mesos.v1.scheduler.OfferConstraints.RoleConstraintsEntry", f457, t457, 2, 0 },
+    { "mesos.v1.scheduler.Call", f458, t458, 18, 0 },
+    { "mesos.v1.scheduler.Call.Subscribe", f459, t459, 3, 0 },
+    { "mesos.v1.scheduler.Call.Accept", f460, t460, 3, 0 },
+    { "mesos.v1.scheduler.Call.Decline", f461, t461, 2, 0 },
+    { "mesos.v1.scheduler.Call.AcceptInverseOffers", f462, t462, 2, 0 },
+    { "mesos.v1.scheduler.Call.DeclineInverseOffers", f463, t463, 2, 0 },
+    { "mesos.v1.scheduler.Call.Revive", f464, t464, 1, 0 },
+    { "mesos.v1.scheduler.Call.Kill", f465, t465, 3, 0 },
+    { "mesos.v1.scheduler.Call.Shutdown", f466, t466, 2, 0 },
+    { "mesos.v1.scheduler.Call.Acknowledge", f467, t467, 3, 0 },
+    { "mesos.v1.scheduler.Call.AcknowledgeOperationStatus", f468, t468, 4, 0 },
+    { "mesos.v1.scheduler.Call.Reconcile", f469, t469, 1, 0 },
+    { "mesos.v1.scheduler.Call.Reconcile.Task", f470, t470, 2, 0 },
+    { "mesos.v1.scheduler.Call.ReconcileOperations", f471, t471, 1, 0 },
+    { "mesos.v1.scheduler.Call.ReconcileOperations.Operation", f472, t472, 3, 0 },
+    { "mesos.v1.scheduler.Call.Message", f473, t473, 3, 0 },
+    { "mesos.v1.scheduler.Call.Request", f474, t474, 1, 0 },
+    { "mesos.v1.scheduler.Call.Suppress", f475, t475, 1, 0 },
+    { "mesos.v1.scheduler.Call.UpdateFramework", f476, t476, 3, 0 },
+    { "mesos.v1.scheduler.APIResult", f477, t477, 3, 0 },
+    { "mesos.v1.quota.QuotaInfo", f478, t478, 3, 0 },
+    { "mesos.v1.quota.QuotaRequest", f479, t479, 3, 0 },
+    { "mesos.v1.quota.QuotaConfig", f480, t480, 3, 0 },
+    { "mesos.v1.quota.QuotaConfig.GuaranteesEntry", f481, t481, 2, 0 },
+    { "mesos.v1.quota.QuotaConfig.LimitsEntry", f482, t482, 2, 0 },
+    { "mesos.v1.quota.QuotaStatus", f483, t483, 2, 0 },
+    { "mesos.v1.master.Call", f484, t484, 23, 0 },
+    { "mesos.v1.master.Call.GetMetrics", f485, t485, 1, 0 },
+    { "mesos.v1.master.Call.SetLoggingLevel", f486, t486, 2, 0 },
+    { "mesos.v1.master.Call.ListFiles", f487, t487, 1, 0 },
+    { "mesos.v1.master.Call.ReadFile", f488, t488, 3, 0 },
+    { "mesos.v1.master.Call.UpdateWeights", f489, t489, 1, 0 },
+    { "mesos.v1.master.Call.ReserveResources", f490, t490, 3, 0 },
+    { "mesos.v1.master.Call.UnreserveResources", f491, t491, 2, 0 },
+    { "mesos.v1.master.Call.CreateVolumes", f492, t492, 2, 0 },
+    { "mesos.v1.master.Call.DestroyVolumes", f493, t493, 2, 0 },
+    { "mesos.v1.master.Call.GrowVolume", f494, t494, 3, 0 },
+    { "mesos.v1.master.Call.ShrinkVolume", f495, t495, 3, 0 },
+    { "mesos.v1.master.Call.UpdateMaintenanceSchedule", f496, t496, 1, 0 },
+    { "mesos.v1.master.Call.StartMaintenance", f497, t497, 1, 0 },
+    { "mesos.v1.master.Call.StopMaintenance", f498, t498, 1, 0 },
+    { "mesos.v1.master.Call.DrainAgent", f499, t499, 3, 1 },
+    { "mesos.v1.master.Call.DeactivateAgent", f500, t500, 1, 0 },
+    { "mesos.v1.master.Call.ReactivateAgent", f501, t501, 1, 0 },
+    { "mesos.v1.master.Call.UpdateQuota", f502, t502, 2, 0 },
+    { "mesos.v1.master.Call.SetQuota", f503, t503, 1, 0 },
+    { "mesos.v1.master.Call.RemoveQuota", f504, t504, 1, 0 },
+    { "mesos.v1.master.Call.Teardown", f505, t505, 1, 0 },
+    { "mesos.v1.master.Call.MarkAgentGone", f506, t506, 1, 0 },
+    { "mesos.v1.master.Response", f507, t507, 20, 0 },
+    { "mesos.v1.master.Response.GetHealth", f508, t508, 1, 0 },
+    { "mesos.v1.master.Response.GetFlags", f509, t509, 1, 0 },
+    { "mesos.v1.master.Response.GetVersion", f510, t510, 1, 0 },
+    { "mesos.v1.master.Response.GetMetrics", f511, t511, 1, 1 },
+    { "mesos.v1.master.Response.GetLoggingLevel", f512, t512, 1, 0 },
+    { "mesos.v1.master.Response.ListFiles", f513, t513, 1, 0 },
+    { "mesos.v1.master.Response.ReadFile", f514, t514, 2, 0 },
+    { "mesos.v1.master.Response.GetState", f515, t515, 4, 0 },
+    { "mesos.v1.master.Response.GetAgents", f516, t516, 2, 2 },
+    { "mesos.v1.master.Response.GetAgents.Agent", f517, t517, 14, 0 },
+    { "mesos.v1.master.Response.GetAgents.Agent.ResourceProvider", f518, t518, 2, 0 },
+    { "mesos.v1.master.Response.GetFrameworks", f519, t519, 3, 2 },
+    { "mesos.v1.master.Response.GetFrameworks.Framework", f520, t520, 12, 0 },
+    { "mesos.v1.master.Response.GetExecutors", f521, t521, 2, 1 },
+    { "mesos.v1.master.Response.GetExecutors.Executor", f522, t522, 2, 0 },
+    { "mesos.v1.master.Response.GetOperations", f523, t523, 1, 0 },
+    { "mesos.v1.master.Response.GetTasks", f524, t524, 5, 3 },
+    { "mesos.v1.master.Response.GetRoles", f525, t525, 1, 0 },
+    { "mesos.v1.master.Response.GetWeights", f526, t526, 1, 0 },
+    { "mesos.v1.master.Response.GetMaster", f527, t527, 3, 0 },
+    { "mesos.v1.master.Response.GetMaintenanceStatus", f528, t528, 1, 0 },
+    { "mesos.v1.master.Response.GetMaintenanceSchedule", f529, t529, 1, 0 },
+    { "mesos.v1.master.Response.GetQuota", f530, t530, 1, 0 },
+    { "mesos.v1.master.Event", f531, t531, 9, 0 },
+    { "mesos.v1.master.Event.Subscribed", f532, t532, 2, 0 },
+    { "mesos.v1.master.Event.TaskAdded", f533, t533, 1, 0 },
+    { "mesos.v1.master.Event.TaskUpdated", f534, t534, 3, 0 },
+    { "mesos.v1.master.Event.FrameworkAdded", f535, t535, 1, 0 },
+    { "mesos.v1.master.Event.FrameworkUpdated", f536, t536, 1, 0 },
+    { "mesos.v1.master.Event.FrameworkRemoved", f537, t537, 1, 0 },
+    { "mesos.v1.master.Event.AgentAdded", f538, t538, 1, 0 },
+    { "mesos.v1.master.Event.AgentRemoved", f539, t539, 1, 0 },
+    { "mesos.v1.resource_provider.Event", f540, t540, 6, 0 },
+    { "mesos.v1.resource_provider.Event.Subscribed", f541, t541, 1, 0 },
+    { "mesos.v1.resource_provider.Event.ApplyOperation", f542, t542, 4, 0 },
+    { "mesos.v1.resource_provider.Event.PublishResources", f543, t543, 2, 0 },
+    { "mesos.v1.resource_provider.Event.AcknowledgeOperationStatus", f544, t544, 2, 0 },
+    { "mesos.v1.resource_provider.Event.ReconcileOperations", f545, t545, 1, 0 },
+    { "mesos.v1.resource_provider.Call", f546, t546, 6, 0 },
+    { "mesos.v1.resource_provider.Call.Subscribe", f547, t547, 1, 0 },
+    { "mesos.v1.resource_provider.Call.UpdateOperationStatus", f548, t548, 4, 0 },
+    { "mesos.v1.resource_provider.Call.UpdateState", f549, t549, 3, 0 },
+    { "mesos.v1.resource_provider.Call.UpdatePublishResourcesStatus", f550, t550, 2, 0 },
+    { "mesos.internal.StatusUpdate", f551, t551, 7, 0 },
+    { "mesos.internal.StatusUpdateRecord", f552, t552, 3, 0 },
+    { "mesos.internal.SubmitSchedulerRequest", f553, t553, 1, 0 },
+    { "mesos.internal.SubmitSchedulerResponse", f554, t554, 1, 0 },
+    { "mesos.internal.ExecutorToFrameworkMessage", f555, t555, 4, 0 },
+    { "mesos.internal.FrameworkToExecutorMessage", f556, t556, 4, 0 },
+    { "mesos.internal.RegisterFrameworkMessage", f557, t557, 1, 0 },
+    { "mesos.internal.ReregisterFrameworkMessage", f558, t558, 2, 0 },
+    { "mesos.internal.FrameworkRegisteredMessage", f559, t559, 2, 0 },
+    { "mesos.internal.FrameworkReregisteredMessage", f560, t560, 2, 0 },
+    { "mesos.internal.UnregisterFrameworkMessage", f561, t561, 1, 0 },
+    { "mesos.internal.DeactivateFrameworkMessage", f562, t562, 1, 0 },
+    { "mesos.internal.ResourceRequestMessage", f563, t563, 2, 0 },
+    { "mesos.internal.ResourceOffersMessage", f564, t564, 2, 0 },
+    { "mesos.internal.InverseOffersMessage", f565, t565, 2, 0 },
+    { "mesos.internal.LaunchTasksMessage", f566, t566, 4, 0 },
+    { "mesos.internal.RescindResourceOfferMessage", f567, t567, 1, 0 },
+    { "mesos.internal.RescindInverseOfferMessage", f568, t568, 1, 0 },
+    { "mesos.internal.ReviveOffersMessage", f569, t569, 2, 0 },
+    { "mesos.internal.RunTaskMessage", f570, t570, 6, 0 },
+    { "mesos.internal.RunTaskGroupMessage", f571, t571, 5, 0 },
+    { "mesos.internal.KillTaskMessage", f572, t572, 3, 0 },
+    { "mesos.internal.StatusUpdateMessage", f573, t573, 2, 0 },
+    { "mesos.internal.StatusUpdateAcknowledgementMessage", f574, t574, 4, 0 },
+    { "mesos.internal.AcknowledgeOperationStatusMessage", f575, t575, 3, 0 },
+    { "mesos.internal.LostSlaveMessage", f576, t576, 1, 0 },
+    { "mesos.internal.ReconcileTasksMessage", f577, t577, 3, 0 },
+    { "mesos.internal.ReconcileOperationsMessage", f578, t578, 2, 0 },
+    { "mesos.internal.ReconcileOperationsMessage.Operation", f579, t579, 3, 0 },
+    { "mesos.internal.FrameworkErrorMessage", f580, t580, 1, 0 },
+    { "mesos.internal.RegisterSlaveMessage", f581, t581, 5, 0 },
+    { "mesos.internal.ReregisterSlaveMessage", f582, t582, 9, 0 },
+    { "mesos.internal.SlaveRegisteredMessage", f583, t583, 2, 0 },
+    { "mesos.internal.SlaveReregisteredMessage", f584, t584, 3, 0 },
+    { "mesos.internal.UnregisterSlaveMessage", f585, t585, 1, 0 },
+    { "mesos.internal.MasterSlaveConnection", f586, t586, 1, 0 },
+    { "mesos.internal.PingSlaveMessage", f587, t587, 1, 0 },
+    { "mesos.internal.PongSlaveMessage", 0, 0, 0, 0 },
+    { "mesos.internal.ShutdownFrameworkMessage", f589, t589, 1, 0 },
+    { "mesos.internal.ShutdownExecutorMessage", f590, t590, 2, 0 },
+    { "mesos.internal.UpdateFrameworkMessage", f591, t591, 3, 0 },
+    { "mesos.internal.CheckpointResourcesMessage", f592, t592, 1, 0 },
+    { "mesos.internal.ResourceVersionUUID", f593, t593, 2, 0 },
+    { "mesos.internal.UpdateSlaveMessage", f594, t594, 6, 0 },
+    { "mesos.internal.UpdateSlaveMessage.Operations", f595, t595, 1, 0 },
+    { "mesos.internal.UpdateSlaveMessage.ResourceProvider", f596, t596, 4, 0 },
+    { "mesos.internal.UpdateSlaveMessage.ResourceProviders", f597, t597, 1, 0 },
+    { "mesos.internal.UpdateOperationStatusMessage", f598, t598, 5, 0 },
+    { "mesos.internal.UpdateOperationStatusRecord", f599, t599, 3, 0 },
+    { "mesos.internal.ApplyOperationMessage", f600, t600, 4, 0 },
+    { "mesos.internal.ResourceProviderCallMessage", f601, t601, 2, 0 },
+    { "mesos.internal.ResourceProviderEventMessage", f602, t602, 3, 0 },
+    { "mesos.internal.RegisterExecutorMessage", f603, t603, 2, 0 },
+    { "mesos.internal.ExecutorRegisteredMessage", f604, t604, 5, 0 },
+    { "mesos.internal.ExecutorReregisteredMessage", f605, t605, 2, 0 },
+    { "mesos.internal.ExitedExecutorMessage", f606, t606, 4, 0 },
+    { "mesos.internal.ReconnectExecutorMessage", f607, t607, 1, 0 },
+    { "mesos.internal.ReregisterExecutorMessage", f608, t608, 4, 0 },
+    { "mesos.internal.DrainSlaveMessage", f609, t609, 1, 0 },
+    { "mesos.internal.ShutdownMessage", f610, t610, 1, 0 },
+    { "mesos.internal.Archive", f611, t611, 1, 0 },
+    { "mesos.internal.Archive.Framework", f612, t612, 3, 0 },
+    { "mesos.internal.TaskHealthStatus", f613, t613, 4, 1 },
+    { "mesos.internal.HookExecuted", f614, t614, 1, 0 },
 };

@@ -17,7 +17,7 @@ enum { PBD_OPTIONAL = 1, PBD_REQUIRED = 2, PBD_REPEATED = 3 };
 struct pbd_field {
     const char *name;
     uint32_t tag;
-    uint8_t type, label, flags;
+    uint8_t type, label, flags, namelen;
     uint16_t ref;          /* message or enum index, by type */
     const char *dflt;      /* [default = ...] as written in the .proto, or NULL */
 };
@@ -26,6 +26,7 @@ struct pbd_msg {
     const struct pbd_field *fields;   /* declaration order */
     const uint16_t *by_tag;           /* field indexes sorted by tag */
     uint16_t nfields;
+    uint16_t nabsent;      /* fields written to JSON even when absent */
 };
 struct pbd_enum_value { const char *name; int32_t number; };
 struct pbd_enum {

@@ -162,6 +162,46 @@ def shell_command_finishes_with_its_output_in_the_sandbox(fm, agent, wd):
 
 
 @test
+def simple_command_without_the_shell_sees_the_shells_environment(fm, agent, wd):
+    # "env" has nothing for a shell to do: it is exec'd directly, and must
+    # see what it would under sh -c (PWD = the sandbox, as dash sets it).
+    run_task(fm, agent, "t1e", "env")
+    assert states(fm, agent, "t1e", 3)[2] == STATE.Value("TASK_FINISHED")
+    run = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/t1e/runs/*")[0]
+    direct = open(run + "/stdout").read().splitlines()
+    run_task(fm, agent, "t1f", "env;")                 # ';' sends it through sh
+    assert states(fm, agent, "t1f", 3)[2] == STATE.Value("TASK_FINISHED")
+    run2 = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/t1f/runs/*")[0]
+    shell = open(run2 + "/stdout").read().splitlines()
+    assert "PWD=" + run in direct, direct
+    assert "PWD=" + run2 in shell, shell
+    norm = lambda lines, r, t: sorted(l.replace(r, "RUN").replace(t, "T") for l in lines
+                                      if not l.startswith("MESOS_CONTAINER_ID="))
+    assert norm(direct, run, "t1e") == norm(shell, run2, "t1f"), (direct, shell)
+
+
+@test
+def simple_command_not_found_fails_as_in_the_shell(fm, agent, wd):
+    run_task(fm, agent, "t1n", "no-such-command-here arg")
+    s = [next_update(fm, agent, "t1n") for _ in range(3)]
+    assert s[2].state == STATE.Value("TASK_FAILED"), s[2]
+    assert s[2].message == "Command exited with status 127", s[2].message
+
+
+@test
+def non_shell_script_without_interpreter_line_runs_with_the_shell(fm, agent, wd):
+    # As execvp does for ENOEXEC.
+    script = os.path.join(wd, "noshebang")
+    with open(script, "w") as f:
+        f.write("echo from-script \"$1\"\n")
+    os.chmod(script, 0o755)
+    run_task(fm, agent, "t1x", script, shell=False, args=["noshebang", "arg1"])
+    assert states(fm, agent, "t1x", 3)[2] == STATE.Value("TASK_FINISHED")
+    run = glob.glob(wd + "/slaves/S0/frameworks/fw1/executors/t1x/runs/*")[0]
+    assert open(run + "/stdout").read().endswith("from-script arg1\n"), open(run + "/stdout").read()
+
+
+@test
 def failing_command_reports_its_exit_status(fm, agent, wd):
     run_task(fm, agent, "t2", "exit 3")
     s = [next_update(fm, agent, "t2") for _ in range(3)]
