@@ -5,9 +5,17 @@ CC      ?= cc
 PYTHON  := /usr/bin/python3
 VERSION := 1.12.0
 OPT     ?= -O2 -g
+# The static binary (build/): hot paths at $(OPT), the rest at -Os; every
+# function and object in its own section so --gc-sections drops what nothing
+# calls; no .eh_frame for our code (C, no exceptions; -g keeps .debug_frame).
+HOT     := json pbjson pbw pbn http server buf loop net wire recordio resources agents \
+           allocator events
+COLD_OPT ?= -Os -g
+SECTIONS := -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
 CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -Isrc -Ivendor \
            -DMESOS_API_VERSION='"$(VERSION)"'
 LDFLAGS ?=
+GC      := -Wl,--gc-sections
 LIBS    := -lprotobuf-nanopb -lz -lm
 STATIC  := -static
 
@@ -28,11 +36,7 @@ deps:
 
 mesos_api: $(OBJ)
 	@echo "  LD $@"
-	@# glibc warns that getaddrinfo in a static binary needs its NSS libraries
-	@# at run time (hostnames only; numeric addresses need nothing): expected.
-	@$(CC) $(STATIC) $(LDFLAGS) -o $@.tmp $^ $(LIBS) 2>$@.ldlog; rc=$$?; \
-	  grep -v "statically linked applications requires at runtime\|in function .resolve" $@.ldlog >&2; \
-	  rm -f $@.ldlog; [ $$rc = 0 ] && mv $@.tmp $@
+	@$(CC) $(STATIC) $(LDFLAGS) $(GC) -o $@ $^ $(LIBS)
 
 # Build facts for GET_VERSION, fixed when version.o is compiled, which is
 # whenever any other object changed.
@@ -46,7 +50,12 @@ build/src/version.o build-asan/src/version.o: EXTRA = $(BUILD_DEFS)
 build/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) $(EXTRA) -c -o $@ $<
+	@$(CC) $(CFLAGS) $(SIZEFLAGS) $(EXTRA) -c -o $@ $<
+# Only the default build: `make OPT=...` (profiling, sanitizers) gets OPT everywhere.
+ifeq ($(origin OPT),file)
+build/%.o: SIZEFLAGS = $(COLD_OPT) $(SECTIONS)
+$(HOT:%=build/src/%.o): SIZEFLAGS = $(OPT) $(SECTIONS)
+endif
 
 # ---- generated code -------------------------------------------------------
 # vendor/ is committed; `make proto` regenerates it from proto/, and the

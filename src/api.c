@@ -80,6 +80,38 @@ void api_respond_at(struct api_ctx *c, struct buf *pb, size_t off)
     ctx_free(c);
 }
 
+int api_respond_const(struct api_ctx *c)
+{
+    for (int i = 0; i < API_CONST_SLOTS; i++) {
+        const struct api_const *k = &c->api->consts[i];
+        if (k->type != c->type || k->type == 0) continue;
+        if (c->json) server_respond(c->r, 200, NULL, CT_JSON, k->json, k->json_len);
+        else server_respond(c->r, 200, NULL, CT_PROTO, k->pb, k->pb_len);
+        ctx_free(c);
+        return 1;
+    }
+    return 0;
+}
+
+void api_respond_keep(struct api_ctx *c, struct buf *pb)
+{
+    struct api_const *k = NULL;
+    for (int i = 0; i < API_CONST_SLOTS && !k; i++)
+        if (c->api->consts[i].type == 0) k = &c->api->consts[i];
+    struct buf js = { .max = sizeof k->json };
+    if (k && c->type != 0 && pb->len <= sizeof k->pb &&
+        pbjson_to_json(c->api->response_msg, pb->data, pb->len, &js) == 0) {
+        memcpy(k->pb, pb->data, pb->len);
+        k->pb_len = (uint16_t)pb->len;
+        memcpy(k->json, js.data, js.len);
+        k->json_len = (uint16_t)js.len;
+        k->type = c->type;
+    }
+    buf_free(&js);
+    if (api_respond_const(c)) buf_free(pb);
+    else api_respond(c, pb);
+}
+
 int api_stream_event(struct api *a, struct request *r, int json, const void *pb, size_t n)
 {
     if (!json) return server_stream_record(r, pb, n);
@@ -102,6 +134,39 @@ static uint32_t sub_tag(const struct api *a, const char *type_name)
     for (size_t i = 0; i < m->nfields; i++)
         if (m->fields[i].type == PBD_MESSAGE && strcmp(m->fields[i].name, lower) == 0) return m->fields[i].tag;
     return 0;
+}
+
+/* The handler and sub-message tag of a call type, looked up by name once
+ * per type and kept in a->types (the table lookups are string compares). */
+static struct api_type type_info(struct api *a, int32_t type, const char *type_name)
+{
+    struct api_type t = { 1, 0, 0 };
+    if (type >= 0 && type < API_TYPES && a->types[type].known) return a->types[type];
+    uint32_t tag = sub_tag(a, type_name);
+    t.sub_tag = tag <= UINT16_MAX ? (uint16_t)tag : 0;
+    for (size_t i = 0; i < a->ncalls && i < UINT8_MAX; i++)
+        if (strcmp(a->calls[i].name, type_name) == 0) { t.call = (uint8_t)(i + 1); break; }
+    if (type >= 0 && type < API_TYPES && tag <= UINT16_MAX && a->ncalls < UINT8_MAX) a->types[type] = t;
+    return t;
+}
+
+/* Run the handler of c->type, or answer 501. */
+static void call_handler(struct api_ctx *c, const struct api_type *t, const char *type_name)
+{
+    struct api *a = c->api;
+    if (c->type == 0) { api_error(c, 501, NULL); return; }
+    if (t->call) {
+        LOG_V(1, "%s call from a client", type_name);
+        a->calls[t->call - 1].fn(c);
+        return;
+    }
+    for (size_t i = 0; i < a->ncalls; i++)       /* tables too big for the cache */
+        if (strcmp(a->calls[i].name, type_name) == 0) {
+            LOG_V(1, "%s call from a client", type_name);
+            a->calls[i].fn(c);
+            return;
+        }
+    api_error(c, 501, "%s is not implemented yet by mesos_api", type_name);
 }
 
 static void agent_handle(struct api_ctx *c);
@@ -162,11 +227,13 @@ void api_handle(struct request *r, void *arg)
     struct pbw_field f;
     const char *type_name = NULL;
     /* Call.type is tag 1 in the operator Calls and 2 in the scheduler's. */
-    uint32_t type_tag = 1;
-    const struct pbd_msg *cm = &pbd_msgs[a->call_msg];
-    for (size_t i = 0; i < cm->nfields; i++)
-        if (strcmp(cm->fields[i].name, "type") == 0) type_tag = cm->fields[i].tag;
-    if (pbw_find(c->call, c->call_len, type_tag, &f) == 1 && f.wt == PBW_VARINT) {
+    if (!a->type_tag) {
+        const struct pbd_msg *cm = &pbd_msgs[a->call_msg];
+        a->type_tag = 1;
+        for (size_t i = 0; i < cm->nfields; i++)
+            if (strcmp(cm->fields[i].name, "type") == 0) a->type_tag = cm->fields[i].tag;
+    }
+    if (pbw_find(c->call, c->call_len, a->type_tag, &f) == 1 && f.wt == PBW_VARINT) {
         c->type = (int32_t)f.v;
         type_name = pbd_enum_name(a->call_type_enum, c->type);
     }
@@ -174,7 +241,8 @@ void api_handle(struct request *r, void *arg)
         api_error(c, 400, "Failed to validate %s: Expecting 'type' to be present", a->validate_what);
         return;
     }
-    uint32_t tag = a->no_sub_check ? 0 : sub_tag(a, type_name);
+    struct api_type t = type_info(a, c->type, type_name);
+    uint32_t tag = a->no_sub_check ? 0 : t.sub_tag;
     if (tag) {
         if (pbw_find(c->call, c->call_len, tag, &f) != 1 || f.wt != PBW_LEN) {
             char lower[64];
@@ -197,14 +265,7 @@ void api_handle(struct request *r, void *arg)
         return;
     }
 
-    if (c->type == 0) { api_error(c, 501, NULL); return; }
-    for (size_t i = 0; i < a->ncalls; i++)
-        if (strcmp(a->calls[i].name, type_name) == 0) {
-            LOG_V(1, "%s call from a client", type_name);
-            a->calls[i].fn(c);
-            return;
-        }
-    api_error(c, 501, "%s is not implemented yet by mesos_api", type_name);
+    call_handler(c, &t, type_name);
 }
 
 /* ==== The agent's /api/v1 =============================================== */
@@ -261,7 +322,8 @@ static void agent_dispatch(struct api_ctx *c)
         api_error(c, 400, "Failed to validate %s: Expecting 'type' to be present", a->validate_what);
         return;
     }
-    uint32_t tag = sub_tag(a, type_name);
+    struct api_type t = type_info(a, c->type, type_name);
+    uint32_t tag = t.sub_tag;
     if (tag && pbw_find(c->call, c->call_len, tag, &f) == 1 && f.wt == PBW_LEN) {
         c->sub = f.p;
         c->sub_len = f.n;
@@ -290,14 +352,7 @@ static void agent_dispatch(struct api_ctx *c)
             return;
         }
     }
-    if (c->type == 0) { api_error(c, 501, NULL); return; }
-    for (size_t i = 0; i < a->ncalls; i++)
-        if (strcmp(a->calls[i].name, type_name) == 0) {
-            LOG_V(1, "%s call from a client", type_name);
-            a->calls[i].fn(c);
-            return;
-        }
-    api_error(c, 501, "%s is not implemented yet by mesos_api", type_name);
+    call_handler(c, &t, type_name);
 }
 
 static void input_closed(struct request *r, void *arg)

@@ -26,6 +26,25 @@ struct call {
     int flags;
 };
 
+/* A constant answer kept by api_respond_keep (GET_HEALTH, GET_VERSION):
+ * both encodings, in place (no allocation, nothing to free). */
+#define API_CONST_SLOTS 2
+struct api_const {
+    int32_t type;              /* Call.Type; 0 = empty slot */
+    uint16_t pb_len, json_len;
+    uint8_t pb[256];
+    char json[512];
+};
+
+/* What api.c learns about a Call.Type the first time it sees it: its
+ * entry in the call table and its sub-message's tag (name lookups). */
+#define API_TYPES 128
+struct api_type {
+    uint8_t known;             /* 0: not looked up yet */
+    uint8_t call;              /* index in calls + 1; 0 = not implemented */
+    uint16_t sub_tag;          /* the sub-message named after the type; 0 = none */
+};
+
 /* One /api/v1 endpoint: which protobuf messages it speaks and its calls. */
 struct api {
     const char *what;          /* "Call" as in "Failed to parse body into Call protobuf" */
@@ -51,6 +70,9 @@ struct api {
      * streamed request body (Call.Type numbers; agent). */
     int32_t stream_out_types[4];
     int32_t stream_in_type;
+    struct api_const consts[API_CONST_SLOTS];   /* private: api_respond_keep's */
+    struct api_type types[API_TYPES];           /* private: by Call.Type */
+    uint32_t type_tag;                          /* private: Call.type's tag; 0 = not looked up */
 };
 
 struct api_ctx {
@@ -96,6 +118,12 @@ void api_respond_at(struct api_ctx *c, struct buf *response_pb, size_t off);
 void api_empty(struct api_ctx *c, int status);                  /* 200/202, no body */
 void api_error(struct api_ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void api_done(struct api_ctx *c);                               /* free a ctx kept for a deferred answer */
+/* Calls whose answer never changes while the process lives: the handler
+ * first tries api_respond_const (1 = answered from what an earlier call
+ * kept, the ctx is finished; 0 = build it), then answers with
+ * api_respond_keep, which keeps both encodings when they fit a slot. */
+int api_respond_const(struct api_ctx *c);
+void api_respond_keep(struct api_ctx *c, struct buf *response_pb);
 
 /* An agent streaming response (ATTACH_CONTAINER_OUTPUT and sessions):
  * starts the chunked answer with upstream's headers (Content-Type: the

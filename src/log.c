@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "util.h"
 
 int log_min_severity = LOG_INFO;
 unsigned log_verbose = 0;
@@ -29,7 +30,7 @@ void log_write(int sev, const char *file, int line, const char *fmt, ...)
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);
-    localtime_r(&tv.tv_sec, &tm);
+    utc_tm((long long)tv.tv_sec, &tm);     /* UTC: a static binary carries no time-zone code */
     int n = snprintf(msg, sizeof msg, "%c%02d%02d %02d:%02d:%02d.%06ld %5d %s:%d] ",
                      "IWE"[sev], tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (long)tv.tv_usec, (int)getpid(), base(file), line);

@@ -1,14 +1,17 @@
-/* loop.c -- a single-threaded event loop: poll() over a dense array of
+/* loop.c -- a single-threaded event loop: epoll over a dense array of
  * descriptors, and a binary min-heap of timers (contract in loop.h).
  *
  * The one idea: slots do not move while callbacks run. Each struct loop_fd
- * knows its slot in the pollfd array, so adding is an append and removing
- * moves the last entry into the hole (O(1)). But a move during dispatch
- * would make us skip, or run twice, whatever got moved, and a removed
- * handle may already be freed. So while dispatching, loop_del only empties
- * the slot (fds[i] = NULL, fd = -1) and remembers it; the holes are filled
- * once every ready slot has been visited. Dispatch reads fds[i] afresh for
- * each slot and never touches a handle after its callback returns.
+ * knows its slot in the array, and epoll hands back the slot number (not a
+ * pointer), so adding is an append and removing moves the last entry into
+ * the hole (O(1), one EPOLL_CTL_MOD to tell epoll its new slot). But a move
+ * during dispatch would make us skip, or run twice, whatever got moved, and
+ * a removed handle may already be freed. So while dispatching, loop_del
+ * only empties the slot (fds[i] = NULL) and remembers it; the holes are
+ * filled once every ready slot has been visited. Dispatch reads fds[i]
+ * afresh for each event and never touches a handle after its callback
+ * returns. epoll is level-triggered here, as poll() was: an event not
+ * consumed is reported again next round.
  *
  * Timers are ordered by (when_ms, arming sequence number): equal deadlines
  * fire first-armed first, and a timer armed while timers run sorts after
@@ -16,13 +19,12 @@
  * armed too late" runs each due timer once and cannot spin on a callback
  * that re-arms itself for 0 ms.
  *
- * poll() is O(n) per call in the kernel; it is fine for the thousands of
- * connections a master sees, and the file is small enough to swap for
- * epoll later without touching callers. */
+ * poll() was O(n) per call in the kernel (every descriptor's wait queue
+ * set up and torn down each round); epoll_wait costs what is ready. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +40,11 @@ struct tentry {
 };
 
 struct loop {
-    struct pollfd *pfd;
-    struct loop_fd **fds;      /* fds[i] owns pfd[i]; NULL = hole left during dispatch */
+    int epfd;
+    uint32_t *mask;            /* mask[i]: epoll events registered for fds[i] */
+    struct epoll_event *evs;   /* epoll_wait's answer: room for every descriptor */
+    size_t evcap;
+    struct loop_fd **fds;      /* NULL = hole left during dispatch */
     size_t n, cap;
     size_t *holes;             /* slots emptied during dispatch, filled afterwards */
     size_t nholes, hcap;
@@ -49,7 +54,7 @@ struct loop {
     uint64_t seq;
     uint64_t now;
     volatile sig_atomic_t stop;
-    int wake_w;                /* self-pipe: loop_stop from a signal handler wakes poll */
+    int wake_w;                /* self-pipe: loop_stop from a signal handler wakes epoll_wait */
     struct loop_fd wake;
     struct loop_fd chld;       /* read end of the SIGCHLD pipe (loop_sigchld), fd -1 when off */
     void (*chld_cb)(struct loop *l, void *arg);
@@ -81,13 +86,14 @@ static void on_wake(struct loop *l, struct loop_fd *f, int ev)
 struct loop *loop_new(void)
 {
     struct loop *l = xcalloc(1, sizeof *l);
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);    /* -1: loop_add fails (EMFILE) */
     l->now = loop_clock_ms();
     l->wake_w = -1;
     l->wake._slot = SIZE_MAX;
     l->chld.fd = -1;
     l->chld._slot = SIZE_MAX;
     /* Without the pipe loop_stop still works, but a signal landing just
-     * before poll() would only be noticed at the next event or timer. */
+     * before epoll_wait() would only be noticed at the next event or timer. */
     int p[2];
     if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0) {
         l->wake_w = p[1];
@@ -104,7 +110,9 @@ void loop_free(struct loop *l)
         close(l->wake.fd);
         close(l->wake_w);
     }
-    free(l->pfd);
+    if (l->epfd >= 0) close(l->epfd);
+    free(l->mask);
+    free(l->evs);
     free(l->fds);
     free(l->holes);
     free(l->heap);
@@ -118,25 +126,39 @@ static int registered(const struct loop *l, const struct loop_fd *f)
     return f->_slot < l->n && l->fds[f->_slot] == f;
 }
 
+static uint32_t epoll_mask(int events)
+{
+    return (events & LOOP_READ ? EPOLLIN : 0) | (events & LOOP_WRITE ? EPOLLOUT : 0);
+}
+
+/* Tell epoll about fds[i] at slot i (op ADD or MOD). */
+static int ctl(struct loop *l, int op, size_t i)
+{
+    struct epoll_event e = { .events = l->mask[i], .data.u64 = i };
+    return epoll_ctl(l->epfd, op, l->fds[i]->fd, &e) < 0 ? -errno : 0;
+}
+
 int loop_add(struct loop *l, struct loop_fd *f, int fd, int events, loop_fd_cb cb)
 {
     if (fd < 0) return -EBADF;
+    if (l->epfd < 0) return -EMFILE;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        l->pfd = xrealloc(l->pfd, cap * sizeof *l->pfd);
+        l->mask = xrealloc(l->mask, cap * sizeof *l->mask);
         l->fds = xrealloc(l->fds, cap * sizeof *l->fds);
         l->cap = cap;
     }
     f->fd = fd;
     f->events = events;
     f->cb = cb;
-    f->_slot = l->n;
-    /* Appended past the slots being dispatched, so a handle added by a
-     * callback waits for the next poll. */
-    l->pfd[l->n] = (struct pollfd){ .fd = fd, .events = 0, .revents = 0 };
+    /* Appended past the slots being dispatched, and not among the events
+     * epoll_wait already returned, so a handle added by a callback waits
+     * for the next round. */
+    l->mask[l->n] = epoll_mask(events);
     l->fds[l->n] = f;
-    l->n++;
-    loop_set(l, f, events);
+    int rc = ctl(l, EPOLL_CTL_ADD, l->n);
+    if (rc < 0) { f->_slot = SIZE_MAX; return rc; }   /* e.g. EPERM: a regular file */
+    f->_slot = l->n++;
     return 0;
 }
 
@@ -144,18 +166,22 @@ void loop_set(struct loop *l, struct loop_fd *f, int events)
 {
     if (!registered(l, f)) return;
     f->events = events;
-    l->pfd[f->_slot].events = (short)((events & LOOP_READ ? POLLIN : 0) |
-                                      (events & LOOP_WRITE ? POLLOUT : 0));
+    uint32_t m = epoll_mask(events);
+    if (m == l->mask[f->_slot]) return;         /* the common case: no system call */
+    l->mask[f->_slot] = m;
+    (void)ctl(l, EPOLL_CTL_MOD, f->_slot);
 }
 
-/* Swap-remove: the last entry moves into slot i. */
+/* Swap-remove: the last entry moves into slot i, and epoll learns its new
+ * slot number. */
 static void remove_slot(struct loop *l, size_t i)
 {
     size_t last = --l->n;
     if (i == last) return;
-    l->pfd[i] = l->pfd[last];
+    l->mask[i] = l->mask[last];
     l->fds[i] = l->fds[last];
     l->fds[i]->_slot = i;
+    (void)ctl(l, EPOLL_CTL_MOD, i);
 }
 
 void loop_del(struct loop *l, struct loop_fd *f)
@@ -163,14 +189,19 @@ void loop_del(struct loop *l, struct loop_fd *f)
     if (!registered(l, f)) return;
     size_t i = f->_slot;
     f->_slot = SIZE_MAX;
+    /* Before the caller closes fd (loop.h): a descriptor closed while a
+     * duplicate lives on (a child between fork and exec) would otherwise
+     * stay in the epoll set. */
+    struct epoll_event e = {0};
+    (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, f->fd, &e);
     if (!l->dispatching) {
         remove_slot(l, i);
         return;
     }
-    /* An empty slot: poll ignores fd -1, dispatch skips NULL, and clearing
-     * revents keeps this iteration's readiness from reaching anyone. */
+    /* An empty slot: dispatch skips NULL, so events of this round already
+     * returned for it reach nobody. */
     l->fds[i] = NULL;
-    l->pfd[i] = (struct pollfd){ .fd = -1, .events = 0, .revents = 0 };
+    l->mask[i] = 0;
     if (l->nholes == l->hcap) {
         l->hcap = l->hcap ? l->hcap * 2 : 16;
         l->holes = xrealloc(l->holes, l->hcap * sizeof *l->holes);
@@ -269,22 +300,21 @@ void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms)
 
 /* ==== Running =========================================================== */
 
-static int dispatch_fds(struct loop *l)
+static int dispatch_fds(struct loop *l, const struct epoll_event *evs, int nev)
 {
     int handled = 0;
-    size_t end = l->n;                    /* slots added by callbacks wait a round */
     l->dispatching = 1;
-    for (size_t i = 0; i < end; i++) {
-        short re = l->pfd[i].revents;
-        struct loop_fd *f = l->fds[i];
+    for (int k = 0; k < nev; k++) {
+        uint32_t re = evs[k].events;
+        size_t i = (size_t)evs[k].data.u64;
+        struct loop_fd *f = i < l->n ? l->fds[i] : NULL;
         if (!re || !f) continue;
-        l->pfd[i].revents = 0;
         /* Errors and hang-ups are reported whatever the interest, with READ
          * (the read then returns the EOF or the error) and with WRITE for a
          * writer, so a failed connect reaches the callback that waits for it. */
-        int err = re & (POLLERR | POLLHUP | POLLNVAL) ? LOOP_ERROR : 0;
-        int ev = (re & POLLIN ? LOOP_READ : 0) | (re & POLLOUT ? LOOP_WRITE : 0);
-        ev &= f->events;                  /* interest may have changed since poll */
+        int err = re & (EPOLLERR | EPOLLHUP) ? LOOP_ERROR : 0;
+        int ev = (re & EPOLLIN ? LOOP_READ : 0) | (re & EPOLLOUT ? LOOP_WRITE : 0);
+        ev &= f->events;                  /* interest may have changed since the wait */
         if (err) ev |= LOOP_ERROR | LOOP_READ | (f->events & LOOP_WRITE);
         if (!ev) continue;
         f->cb(l, f, ev);                  /* f may be freed from here on */
@@ -311,6 +341,7 @@ static int run_timers(struct loop *l)
 int loop_run_once(struct loop *l, int max_wait_ms)
 {
     if (l->dispatching) return -EBUSY;    /* not re-entrant from a callback */
+    if (l->epfd < 0) return -EMFILE;      /* epoll_create1 failed in loop_new */
     l->now = loop_clock_ms();
     int wait = max_wait_ms < 0 ? -1 : max_wait_ms;
     if (l->nt) {
@@ -318,10 +349,17 @@ int loop_run_once(struct loop *l, int max_wait_ms)
         uint64_t d = when > l->now ? when - l->now : 0;
         if (wait < 0 || d < (uint64_t)wait) wait = d > INT_MAX ? INT_MAX : (int)d;
     }
-    int rc = poll(l->pfd, (nfds_t)l->n, wait);
+    /* Room for every descriptor, so one round dispatches all that are
+     * ready (grown here, never while dispatch walks the array). */
+    if (l->evcap < l->n || !l->evs) {
+        l->evcap = l->cap ? l->cap : 1;
+        free(l->evs);
+        l->evs = xmalloc(l->evcap * sizeof *l->evs);
+    }
+    int rc = epoll_wait(l->epfd, l->evs, (int)(l->evcap < INT_MAX ? l->evcap : INT_MAX), wait);
     if (rc < 0 && errno != EINTR) return -errno;
     l->now = loop_clock_ms();
-    int handled = rc > 0 ? dispatch_fds(l) : 0;
+    int handled = rc > 0 ? dispatch_fds(l, l->evs, rc) : 0;
     return handled + run_timers(l);
 }
 

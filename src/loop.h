@@ -1,4 +1,4 @@
-/* loop.h -- a tiny single-threaded event loop: poll() plus a timer heap.
+/* loop.h -- a tiny single-threaded event loop: epoll plus a timer heap.
  *
  * Handles are owned by the caller (embed struct loop_fd / struct loop_timer in
  * your own struct and use container_of). Callbacks may add or remove any fd or
@@ -24,7 +24,7 @@ struct loop_fd {
     int fd;
     int events;          /* current interest */
     loop_fd_cb cb;
-    size_t _slot;        /* private: index in the poll array, or SIZE_MAX */
+    size_t _slot;        /* private: index in the loop's array, or SIZE_MAX */
 };
 
 struct loop_timer {
@@ -41,7 +41,9 @@ uint64_t loop_now_ms(struct loop *l);
 uint64_t loop_clock_ms(void);
 
 /* Register fd with interest `events`. Returns 0 or -errno. f must not be
- * registered already; one added from a callback is first polled next round. */
+ * registered already; one added from a callback is first polled next round.
+ * fd must be something epoll takes (socket, pipe, tty, eventfd...): a
+ * regular file fails with -EPERM. */
 int loop_add(struct loop *l, struct loop_fd *f, int fd, int events, loop_fd_cb cb);
 void loop_set(struct loop *l, struct loop_fd *f, int events);   /* change interest */
 void loop_del(struct loop *l, struct loop_fd *f);               /* does not close fd */
@@ -60,7 +62,7 @@ int loop_timer_active(const struct loop_timer *t);
 int loop_run_once(struct loop *l, int max_wait_ms);
 /* Run until loop_stop() is called (also if it was called before loop_run). */
 void loop_run(struct loop *l);
-/* Async-signal-safe: may be called from a signal handler; wakes poll(). */
+/* Async-signal-safe: may be called from a signal handler; wakes the wait. */
 void loop_stop(struct loop *l);
 
 /* SIGCHLD as an event: a handler (SA_RESTART) wakes poll through a pipe and

@@ -5,15 +5,14 @@
  * fcntl: an executor forked in between would otherwise inherit it. Failures
  * return -errno and, where a caller may want to log them, a sentence in err.
  *
- * Address literals are parsed with AI_NUMERICHOST: something that looks
- * numeric but is not a valid address ("256.1.1.1") fails at once, instead
- * of turning into a DNS query that may block the loop for seconds. Real host
- * names do go through getaddrinfo, which blocks; callers resolve rarely
- * (once per listen, once per peer connection). */
+ * Names go through resolve.c (no getaddrinfo: see resolve.h). Something
+ * that looks numeric but is not a valid address ("256.1.1.1") fails at
+ * once, instead of turning into a DNS query that may block the loop for
+ * seconds. Real host names do block; callers resolve rarely (once per
+ * listen, once per peer connection). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "net.h"
+#include "resolve.h"
 
 static int fail(char *err, int e, const char *what, const char *host, int port)
 {
@@ -38,19 +38,13 @@ int net_set_nonblock(int fd)
 
 /* ==== Resolving ========================================================= */
 
-/* host:port -> address list. "[::1]" is accepted as "::1". For listening,
- * NULL, "" and "0.0.0.0" mean every IPv4 address. */
-static int resolve(const char *host, int port, int passive, struct addrinfo **res, char *err)
+/* host:port -> addresses (resolve.c: literals, /etc/hosts, DNS). "[::1]" is
+ * accepted as "::1". For listening, NULL, "" and "0.0.0.0" mean every IPv4
+ * address. Returns how many, or -errno with err set. */
+static int resolve(const char *host, int port, int passive, struct sockaddr_storage *out, char *err)
 {
-    char name[256], service[16];
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    char name[256];
     if (port < 0 || port > 65535) return fail(err, EINVAL, "bad port for", host, port);
-    snprintf(service, sizeof service, "%d", port);
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-
     if (host && *host == '[') {
         size_t n = strlen(host);
         if (n < 3 || host[n - 1] != ']' || n - 2 >= sizeof name)
@@ -60,20 +54,15 @@ static int resolve(const char *host, int port, int passive, struct addrinfo **re
         host = name;
     }
     if (passive && (!host || !*host || strcmp(host, "0.0.0.0") == 0)) {
-        host = NULL;
-        hints.ai_family = AF_INET;
-    } else if (!host || !*host) {
-        return fail(err, EINVAL, "no host to connect to", host, port);
-    } else if (strchr(host, ':') || strspn(host, "0123456789.") == strlen(host)) {
-        hints.ai_flags |= AI_NUMERICHOST;
+        struct sockaddr_in *s = (struct sockaddr_in *)out;
+        memset(out, 0, sizeof *out);
+        s->sin_family = AF_INET;
+        s->sin_port = htons((uint16_t)port);
+        s->sin_addr.s_addr = htonl(INADDR_ANY);
+        return 1;
     }
-
-    int rc = getaddrinfo(host, service, &hints, res);
-    if (rc == 0) return 0;
-    int e = rc == EAI_SYSTEM ? errno : rc == EAI_MEMORY ? ENOMEM : EINVAL;
-    if (err) snprintf(err, NET_ERR_LEN, "cannot resolve '%.100s': %s", host ? host : "*",
-                      rc == EAI_SYSTEM ? strerror(e) : gai_strerror(rc));
-    return -e;
+    if (!host || !*host) return fail(err, EINVAL, "no host to connect to", host, port);
+    return resolve_host(host, port, out, RESOLVE_MAX, err, err ? NET_ERR_LEN : 0);
 }
 
 /* ==== Listening and accepting =========================================== */
@@ -81,42 +70,44 @@ static int resolve(const char *host, int port, int passive, struct addrinfo **re
 /* The k-th address to try: IPv4 ones first, then the rest. Mesos speaks
  * IPv4 (a UPID is ip:port), and "localhost" often lists ::1 first, where
  * nothing of ours may be listening. */
-static struct addrinfo *nth(struct addrinfo *res, int k)
+static const struct sockaddr_storage *nth(const struct sockaddr_storage *a, int n, int k)
 {
     for (int pass = 0; pass < 2; pass++)
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-            if ((ai->ai_family == AF_INET) == (pass == 0) && k-- == 0) return ai;
+        for (int i = 0; i < n; i++)
+            if ((a[i].ss_family == AF_INET) == (pass == 0) && k-- == 0) return &a[i];
     return NULL;
+}
+
+static socklen_t addr_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
 int net_listen(const char *ip, int port, int backlog, char *err)
 {
-    struct addrinfo *res;
-    int rc = resolve(ip, port, 1, &res, err);
-    if (rc < 0) return rc;
+    struct sockaddr_storage addrs[RESOLVE_MAX];
+    int na = resolve(ip, port, 1, addrs, err);
+    if (na < 0) return na;
     /* A name may resolve to several addresses: listen on the first that
      * works, and report the last failure otherwise. */
     int e = EADDRNOTAVAIL;
     const char *what = "cannot listen on";
-    struct addrinfo *ai;
-    for (int k = 0; (ai = nth(res, k)); k++) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+    const struct sockaddr_storage *ai;
+    for (int k = 0; (ai = nth(addrs, na, k)); k++) {
+        int fd = socket(ai->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) { e = errno; what = "cannot create socket for"; continue; }
         /* A restarted master must rebind while old connections sit in TIME_WAIT. */
         int one = 1;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            bind(fd, (const struct sockaddr *)ai, addr_len(ai)) < 0) {
             e = errno; what = "cannot bind";
         } else if (listen(fd, backlog) < 0) {
             e = errno; what = "cannot listen on";
         } else {
-            freeaddrinfo(res);
             return fd;
         }
         close(fd);
     }
-    freeaddrinfo(res);
     return fail(err, e, what, ip, port);
 }
 
@@ -181,27 +172,22 @@ int net_accept(int lfd, char *peer, size_t peer_len)
  * do not keep. Local refusals (no route, bad family) do fall through. */
 int net_connect(const char *host, int port, char *err)
 {
-    struct addrinfo *res;
-    int rc = resolve(host, port, 0, &res, err);
-    if (rc < 0) return rc;
+    struct sockaddr_storage addrs[RESOLVE_MAX];
+    int na = resolve(host, port, 0, addrs, err);
+    if (na < 0) return na;
     int e = EADDRNOTAVAIL;
-    struct addrinfo *ai;
-    for (int k = 0; (ai = nth(res, k)); k++) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+    const struct sockaddr_storage *ai;
+    for (int k = 0; (ai = nth(addrs, na, k)); k++) {
+        int fd = socket(ai->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) { e = errno; continue; }
         nodelay(fd);
         int r;
-        do r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        do r = connect(fd, (const struct sockaddr *)ai, addr_len(ai));
         while (r < 0 && errno == EINTR);
-        if (r == 0 || errno == EINPROGRESS) {
-            freeaddrinfo(res);
-            return fd;
-        }
+        if (r == 0 || errno == EINPROGRESS) return fd;
         e = errno;
         close(fd);
     }
-    freeaddrinfo(res);
     return fail(err, e, "cannot connect to", host, port);
 }
 

@@ -54,14 +54,27 @@ static void respond_nanopb(struct api_ctx *c, const mesos_v1_master_Response *re
     api_respond(c, &pb);
 }
 
+/* GET_HEALTH and GET_VERSION never change: encoded and transcoded once. */
+static void respond_const(struct api_ctx *c, const mesos_v1_master_Response *resp)
+{
+    struct buf pb = {0};
+    if (!pbn_encode(&pb, mesos_v1_master_Response_fields, resp)) {
+        buf_free(&pb);
+        api_error(c, 500, "Failed to encode the response");
+        return;
+    }
+    api_respond_keep(c, &pb);
+}
+
 void op_get_health(struct api_ctx *c)
 {
+    if (api_respond_const(c)) return;
     mesos_v1_master_Response resp = mesos_v1_master_Response_init_zero;
     resp.has_type = true;
     resp.type = mesos_v1_master_Response_Type_GET_HEALTH;
     resp.has_get_health = true;
     resp.get_health.healthy = true;   /* a slow answer is itself the signal */
-    respond_nanopb(c, &resp);
+    respond_const(c, &resp);
 }
 
 static int cmp_flag(const void *a, const void *b)
@@ -97,6 +110,7 @@ void op_get_flags(struct api_ctx *c)
 
 void op_get_version(struct api_ctx *c)
 {
+    if (api_respond_const(c)) return;
     mesos_v1_master_Response resp = mesos_v1_master_Response_init_zero;
     resp.has_type = true;
     resp.type = mesos_v1_master_Response_Type_GET_VERSION;
@@ -108,7 +122,7 @@ void op_get_version(struct api_ctx *c)
     vi->build_time = build_time;
     vi->build_user = pbn_str(build_user);
     vi->git_sha = pbn_str(build_git_sha[0] ? build_git_sha : NULL);
-    respond_nanopb(c, &resp);
+    respond_const(c, &resp);
 }
 
 /* ==== Metrics =========================================================== */

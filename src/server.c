@@ -21,6 +21,7 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "util.h"
 
 #define READ_CHUNK   65536
 #define OUT_HIGH     (1u << 20)   /* stop parsing requests above this much unsent output */
@@ -43,6 +44,7 @@ struct conn {
     int http10;
     size_t head_len;
     struct http_req head;
+    const char *head_base;     /* in.data when head was parsed: its pointers are valid while it stays */
     struct http_framing framing;
     struct http_chunked chunked;
     struct buf body;
@@ -127,9 +129,11 @@ const char *server_date(struct server *s)
 {
     time_t now = time(NULL);
     if (now != s->date_at) {
+        static const char wday[] = "SunMonTueWedThuFriSat", mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
         struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        utc_tm((long long)now, &tm);
+        snprintf(s->date, sizeof s->date, "%.3s, %02d %.3s %d %02d:%02d:%02d GMT", wday + 3 * tm.tm_wday,
+                 tm.tm_mday, mon + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
         s->date_at = now;
     }
     return s->date;
@@ -293,17 +297,44 @@ static void conn_flush(struct conn *c)
     update_interest(c);
 }
 
+/* Decimal digits of v, right-aligned in the end of tmp; returns the first. */
+static char *digits(char *end, unsigned long long v)
+{
+    do *--end = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return end;
+}
+
+/* The head, by appends (no printf: this runs for every answer). */
 static int head_to(struct conn *c, struct buf *out, int status, const char *extra, const char *ctype,
                    long long clen, const char *more)
 {
     struct server *s = c->srv;
-    int rc = buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_reason(status), server_date(s));
-    if (ctype) rc |= buf_printf(out, "Content-Type: %s\r\n", ctype);
+    char tmp[24], *p;
+    const char *reason = http_reason(status), *date = server_date(s);
+    int rc = buf_append(out, "HTTP/1.1 ", 9);
+    p = digits(tmp + sizeof tmp, (unsigned)status);
+    rc |= buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+    rc |= buf_putc(out, ' ');
+    rc |= buf_puts(out, reason);
+    rc |= buf_append(out, "\r\nDate: ", 8);
+    rc |= buf_puts(out, date);
+    rc |= buf_append(out, "\r\n", 2);
+    if (ctype) {
+        rc |= buf_append(out, "Content-Type: ", 14);
+        rc |= buf_puts(out, ctype);
+        rc |= buf_append(out, "\r\n", 2);
+    }
     if (extra) rc |= buf_puts(out, extra);
     if (more) rc |= buf_puts(out, more);
-    if (clen >= 0) rc |= buf_printf(out, "Content-Length: %lld\r\n", clen);
+    if (clen >= 0) {
+        rc |= buf_append(out, "Content-Length: ", 16);
+        p = digits(tmp + sizeof tmp, (unsigned long long)clen);
+        rc |= buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+        rc |= buf_append(out, "\r\n", 2);
+    }
     if (c->close_after) rc |= buf_puts(out, "Connection: close\r\n");
-    rc |= buf_puts(out, "\r\n");
+    rc |= buf_append(out, "\r\n", 2);
     return rc ? -1 : 0;
 }
 
@@ -601,12 +632,16 @@ static void dispatch(struct conn *c)
     s->stats.requests++;
     c->state = ST_HANDLER;
     arm_timer(c);
-    /* Reading the body may have moved c->in: point the head into it again.
+    /* Reading the body may have moved c->in: point the head into it again
+     * (the bytes before head_len never change, only where they live).
      * From here until the answer, c->in is never reallocated (conn_io reads
      * only into spare room), so these pointers stay valid for the handler. */
-    if (http_parse_request(c->in.data, c->head_len, 0, &c->head) != (int)c->head_len) {
-        reject(c, 400, NULL);
-        return;
+    if (c->in.data != c->head_base) {
+        if (http_parse_request(c->in.data, c->head_len, 0, &c->head) != (int)c->head_len) {
+            reject(c, 400, NULL);
+            return;
+        }
+        c->head_base = c->in.data;
     }
 
     size_t enc_len;
@@ -784,6 +819,7 @@ static void conn_advance(struct conn *c)
                 goto out;
             }
             c->head_len = (size_t)r;
+            c->head_base = c->in.data;
             start_request(c);
             memset(&c->chunked, 0, sizeof c->chunked);
             buf_free(&c->body);

@@ -2,8 +2,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include "pbw.h"
 #include "util.h"
@@ -13,6 +15,35 @@ double now_secs(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Days since 1970-01-01 -> year, month, day in the proleptic Gregorian
+ * calendar, counting in 400-year eras of 146097 days whose years start
+ * on March 1st (so the leap day is the last day of a year). */
+void utc_tm(long long secs, struct tm *tm)
+{
+    long long days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) { rem += 86400; days--; }
+    memset(tm, 0, sizeof *tm);
+    tm->tm_hour = (int)(rem / 3600);
+    tm->tm_min = (int)(rem / 60 % 60);
+    tm->tm_sec = (int)(rem % 60);
+    tm->tm_wday = (int)(((days + 4) % 7 + 7) % 7);          /* 1970-01-01 was a Thursday */
+    long long z = days + 719468;                            /* since 0000-03-01 */
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;                       /* [0, 146096] */
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* [0, 365], from March 1st */
+    long long mp = (5 * doy + 2) / 153;                     /* March = 0 */
+    int mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int mon = (int)(mp < 10 ? mp + 2 : mp - 10);            /* January = 0 */
+    long long year = yoe + era * 400 + (mon < 2);
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    static const short before[12] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
+    tm->tm_year = (int)(year - 1900);
+    tm->tm_mon = mon;
+    tm->tm_mday = mday;
+    tm->tm_yday = before[mon] + mday - 1 + (leap && mon > 1);
 }
 
 void uuid_bytes(unsigned char u[16])

@@ -8,6 +8,11 @@
 
 /* Seconds since the epoch, with microseconds. */
 double now_secs(void);
+/* Epoch seconds -> UTC calendar fields (tm_year since 1900, tm_mon 0-11,
+ * tm_wday 0 = Sunday, tm_yday). gmtime_r without glibc's time-zone code,
+ * which a static binary would carry for nothing (~90 KB with its sscanf). */
+struct tm;
+void utc_tm(long long secs, struct tm *tm);
 /* 16 random bytes shaped as a version 4 UUID (RFC 4122). */
 void uuid_bytes(unsigned char u[16]);
 /* Its text form, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (out: 37 bytes). */
