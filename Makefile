@@ -109,6 +109,7 @@ cluster: mesos_api
 	$(PYTHON) test/cluster/agent_api.py ./mesos_api
 	$(PYTHON) test/cluster/registry.py ./mesos_api
 	$(PYTHON) test/cluster/events.py ./mesos_api
+	$(PYTHON) test/cluster/state_large.py ./mesos_api
 
 asan:
 	$(MAKE) BUILD=asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
@@ -139,6 +140,7 @@ asan-run: build-asan/mesos_api $(UNIT:%=build-asan/test/%)
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/agent_api.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 REGISTRY_STORM_SECONDS=10 $(PYTHON) test/cluster/registry.py build-asan/mesos_api
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/events.py build-asan/mesos_api
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) test/cluster/state_large.py build-asan/mesos_api
 endif
 
 # Fuzz targets: built with gcc to replay the corpus in `make test`; with

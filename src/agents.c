@@ -8,6 +8,7 @@
  * --max_agent_ping_timeouts pongs in a row is removed and remembered as
  * unreachable, as src/master/master.cpp does. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "maintenance.h"
 #include "master.h"
 #include "pbdesc.h"
+#include "pbjson.h"
 #include "pbw.h"
 #include "registry.h"
 #include "resources.h"
@@ -665,9 +667,94 @@ static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
     buf_append(pb, p + at8, n - at8);
 }
 
-void agents_encode_get_tasks(struct master *m, struct buf *pb)
+/* The running tasks of agents [from, to) as JSON list elements, each Task
+ * put together in a small scratch buffer and transcoded at once (no pass
+ * through memory of the whole answer's protobuf). Returns 0 or -1. */
+static int tasks_json(struct agent *from, struct agent *to, struct buf *out, int *first)
 {
+    struct buf one = {0};
+    int rc = 0;
+    for (struct agent *a = from; a != to && rc == 0; a = a->next)
+        for (const struct mtask *t = a->tasks; t && rc == 0; t = t->next) {
+            buf_reset(&one);
+            encode_task(&one, 2, t);
+            struct pbw_reader r;
+            struct pbw_field f;
+            pbw_reader_init(&r, one.data, one.len);
+            if (pbw_next(&r, &f) != 1) { rc = -1; break; }
+            if (!*first && buf_putc(out, ',') < 0) { rc = -1; break; }
+            *first = 0;
+            rc = pbjson_task_to_json(f.p, f.n, out, 3);   /* Response.get_state.get_tasks.tasks */
+        }
+    buf_free(&one);
+    return rc;
+}
+
+struct tasks_half { struct agent *from, *to; struct buf out; int first, rc; };
+
+static void *tasks_half_main(void *arg)
+{
+    struct tasks_half *h = arg;
+    h->rc = tasks_json(h->from, h->to, &h->out, &h->first);
+    return NULL;
+}
+
+/* GetTasks.tasks as JSON list elements (without the brackets), in the
+ * order agents_encode_get_tasks writes them, after what `before` writes
+ * into out. A large list is split: a helper thread writes the tasks of the
+ * agents past the first ~40 % of the task bytes while this thread runs
+ * `before` (the rest of the answer) and then the first part; the helper's
+ * part goes to *part2 (from *off2 on) when part2 is given, else it is
+ * appended to out, once both are done. Meanwhile the master's state is
+ * only read (`before` may only keep per-agent caches). Returns 0 or -1. */
+int agents_running_tasks_json(struct master *m, struct buf *out, struct buf *part2, size_t *off2,
+                              int (*before)(void *, struct buf *), void *arg)
+{
+    size_t total = 0, part = 0;
     for (struct agent *a = m->agents; a; a = a->next)
+        for (const struct mtask *t = a->tasks; t; t = t->next) total += t->base.len + t->statuses.len + 16;
+    struct agent *mid = NULL;
+    if (total >= ((size_t)4 << 20))
+        for (struct agent *a = m->agents; a && !mid; a = a->next) {
+            for (const struct mtask *t = a->tasks; t; t = t->next) part += t->base.len + t->statuses.len + 16;
+            if (part * 10 >= total * 4) mid = a->next;
+        }
+    struct tasks_half h = { .from = mid, .to = NULL, .first = 0 };
+    pthread_t th;
+    int threaded = 0;
+    if (mid) {
+        buf_reserve(&h.out, (total - part) * 9 / 4);
+        threaded = pthread_create(&th, NULL, tasks_half_main, &h) == 0;
+    }
+    int rc = before(arg, out), first = 1;
+    if (rc == 0) {
+        buf_reserve(out, (mid ? part : total) * 9 / 4 + (mid ? (total - part) * 9 / 4 : 0));
+        rc = tasks_json(m->agents, mid, out, &first);
+    }
+    if (threaded) pthread_join(th, NULL);
+    else if (mid) tasks_half_main(&h);
+    if (rc == 0 && h.rc == 0 && h.out.len) {
+        /* the helper's part starts with its separating comma, unless
+         * nothing came before it */
+        size_t skip = first ? 1 : 0;
+        if (part2) {                          /* handed over, not copied */
+            *part2 = h.out;
+            *off2 = skip;
+            memset(&h.out, 0, sizeof h.out);
+        } else {
+            rc = buf_append(out, h.out.data + skip, h.out.len - skip);
+        }
+    }
+    if (h.rc < 0) rc = -1;
+    buf_free(&h.out);
+    return rc;
+}
+
+void agents_encode_get_tasks(struct master *m, struct buf *pb) { agents_encode_tasks(m, pb, 1); }
+
+void agents_encode_tasks(struct master *m, struct buf *pb, int running)
+{
+    for (struct agent *a = m->agents; running && a; a = a->next)
         for (struct mtask *t = a->tasks; t; t = t->next) encode_task(pb, 2, t);
     /* In field order (completed_tasks 3 before unreachable_tasks 5), so the
      * JSON transcoder's one-pass path applies. */

@@ -112,6 +112,12 @@ void api_respond_keep(struct api_ctx *c, struct buf *pb)
     else api_respond(c, pb);
 }
 
+void api_respond_json_room2(struct api_ctx *c, struct buf *js, size_t room, struct buf *part2, size_t off2)
+{
+    server_respond_room2(c->r, 200, NULL, CT_JSON, js, room, part2, off2);
+    ctx_free(c);
+}
+
 int api_stream_event(struct api *a, struct request *r, int json, const void *pb, size_t n)
 {
     if (!json) return server_stream_record(r, pb, n);

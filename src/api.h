@@ -115,6 +115,10 @@ void api_respond(struct api_ctx *c, struct buf *response_pb);   /* 200 with the 
 /* The same, for a Response that starts `off` bytes into the buf (an encoder
  * that wrote its headers backwards in front of the body). */
 void api_respond_at(struct api_ctx *c, struct buf *response_pb, size_t off);
+/* A JSON answer written by the handler itself, after `room` free bytes
+ * (SERVER_HEAD_ROOM), continued in part2 from off2 (may be empty): 200,
+ * application/json; takes both bufs. */
+void api_respond_json_room2(struct api_ctx *c, struct buf *js, size_t room, struct buf *part2, size_t off2);
 void api_empty(struct api_ctx *c, int status);                  /* 200/202, no body */
 void api_error(struct api_ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void api_done(struct api_ctx *c);                               /* free a ctx kept for a deferred answer */

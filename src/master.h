@@ -261,6 +261,11 @@ void agents_free(struct master *m);
 void agents_encode_get_agents(struct master *m, struct buf *pb);
 /* Append Response.GetTasks fields (tasks, unreachable_tasks, completed_tasks). */
 void agents_encode_get_tasks(struct master *m, struct buf *pb);
+/* The same without the running tasks (running 0), and those as JSON list
+ * elements (GET_STATE in JSON writes them straight, agents.c). */
+void agents_encode_tasks(struct master *m, struct buf *pb, int running);
+int agents_running_tasks_json(struct master *m, struct buf *out, struct buf *part2, size_t *off2,
+                              int (*before)(void *, struct buf *), void *arg);
 /* A task launched by a framework, as the master records it before the
  * agent reports back (TASK_STAGING). */
 struct mtask *agents_add_task(struct master *m, struct agent *a, const char *framework_id,

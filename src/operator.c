@@ -377,13 +377,13 @@ static char *put_head_back(char *end, uint32_t tag, uint64_t n)
 
 /* pb gets STATE_ROOM spare bytes, then GetState's fields but for the tasks'
  * own header; returns where that header starts (inside the room). */
-static size_t encode_state_after_room(struct master *m, struct buf *pb)
+static size_t encode_state_after_room(struct master *m, struct buf *pb, int running)
 {
     size_t base = pb->len;
     buf_reserve(pb, STATE_ROOM);
     memset(pb->data + pb->len, 0, STATE_ROOM);
     pb->len += STATE_ROOM;
-    agents_encode_get_tasks(m, pb);
+    agents_encode_tasks(m, pb, running);
     size_t tasks = pb->len - base - STATE_ROOM;
     size_t k = pbw_begin(pb, 2);
     agents_encode_get_executors(m, pb);
@@ -402,15 +402,64 @@ static size_t encode_state_after_room(struct master *m, struct buf *pb)
 void master_encode_state(struct master *m, struct buf *pb)
 {
     struct buf tmp = {0};
-    size_t off = encode_state_after_room(m, &tmp);
+    size_t off = encode_state_after_room(m, &tmp, 1);
     buf_append(pb, tmp.data + off, tmp.len - off);
     buf_free(&tmp);
 }
 
+/* GET_STATE in JSON: the answer without the running tasks is transcoded
+ * as any other, and the running tasks, the bulk of a large one, are
+ * written into its "tasks" list straight from the master's tasks
+ * (agents_running_tasks_json, on two threads when large), so 100,000 tasks
+ * are not first encoded into a protobuf answer of tens of MB only to be
+ * read back. Returns 0, or -1 to have the answer built the general way. */
+static const char state_mark[] = "{\"type\":\"GET_STATE\",\"get_state\":{\"get_tasks\":{\"tasks\":[";
+
+struct state_rest { struct master *m; struct buf json; };
+
+/* Everything but the running tasks, transcoded; its head up to the tasks
+ * list goes to out, the rest stays in r->json. */
+static int state_rest(void *arg, struct buf *out)
+{
+    struct state_rest *r = arg;
+    struct buf pb = {0};
+    size_t off = encode_state_after_room(r->m, &pb, 0);
+    char *start = put_head_back(pb.data + off, 9, pb.len - off);
+    *--start = mesos_v1_master_Response_Type_GET_STATE;
+    *--start = 1 << 3 | PBW_VARINT;
+    int rc = pbjson_to_json(PBD_M_mesos_v1_master_Response, start, (size_t)(pb.data + pb.len - start), &r->json);
+    buf_free(&pb);
+    size_t n = sizeof state_mark - 1;
+    if (rc < 0 || r->json.len < n + 1 || memcmp(r->json.data, state_mark, n) != 0 || r->json.data[n] != ']')
+        return -1;
+    return buf_append(out, r->json.data, n);
+}
+
+static int state_json(struct api_ctx *c)
+{
+    struct state_rest r = { .m = c->state };
+    struct buf js = {0}, part2 = {0};
+    size_t off2 = 0;
+    buf_reserve(&js, SERVER_HEAD_ROOM);
+    js.len = SERVER_HEAD_ROOM;
+    int rc = agents_running_tasks_json(c->state, &js, &part2, &off2, state_rest, &r);
+    size_t n = sizeof state_mark - 1;
+    if (rc == 0) rc = buf_append(part2.data ? &part2 : &js, r.json.data + n, r.json.len - n);
+    buf_free(&r.json);
+    if (rc < 0) {
+        buf_free(&js);
+        buf_free(&part2);
+        return -1;
+    }
+    api_respond_json_room2(c, &js, SERVER_HEAD_ROOM, &part2, off2);
+    return 0;
+}
+
 void op_get_state(struct api_ctx *c)
 {
+    if (c->json && state_json(c) == 0) return;
     struct buf pb = {0};
-    size_t off = encode_state_after_room(c->state, &pb);
+    size_t off = encode_state_after_room(c->state, &pb, 1);
     char *start = put_head_back(pb.data + off, 9, pb.len - off);           /* Response.get_state */
     _Static_assert(mesos_v1_master_Response_Type_GET_STATE < 0x80, "a one-byte varint");
     *--start = mesos_v1_master_Response_Type_GET_STATE;                    /* type (1), a varint */

@@ -37,6 +37,8 @@ struct conn {
     struct loop_timer timer;
     struct buf in, out;
     size_t out_off;            /* bytes of out already written */
+    struct buf out2;           /* a second part of a large answer, to go after out */
+    size_t out2_off;           /* where its bytes start */
     size_t prev_len;           /* for http_parse_request */
     int state;
     int close_after;           /* close once out drains */
@@ -275,12 +277,23 @@ static void start_drain(struct conn *c)
 static void conn_flush(struct conn *c)
 {
     if (c->dead) return;
-    while (c->out_off < c->out.len) {
-        long n = net_write(c->lfd.fd, c->out.data + c->out_off, c->out.len - c->out_off);
-        if (n == -EAGAIN) break;
-        if (n < 0) { conn_close(c); return; }
-        c->out_off += (size_t)n;
-        c->srv->stats.bytes_out += (uint64_t)n;
+    for (;;) {
+        while (c->out_off < c->out.len) {
+            long n = net_write(c->lfd.fd, c->out.data + c->out_off, c->out.len - c->out_off);
+            if (n == -EAGAIN) break;
+            if (n < 0) { conn_close(c); return; }
+            c->out_off += (size_t)n;
+            c->srv->stats.bytes_out += (uint64_t)n;
+        }
+        if (c->out_off < c->out.len || !c->out2.data) break;
+        /* out is sent: the answer's second part becomes out */
+        size_t max = c->out.max;
+        buf_free(&c->out);
+        c->out = c->out2;
+        c->out.max = max;
+        c->out_off = c->out2_off;
+        memset(&c->out2, 0, sizeof c->out2);
+        c->out2_off = 0;
     }
     if (c->out_off == c->out.len) {
         if (c->out.cap > (1u << 20)) buf_free(&c->out);    /* a large answer's memory goes back */
@@ -380,10 +393,11 @@ static void finish_request(struct conn *c)
  * body): when nothing else waits to go out, the head is written into the
  * room and the buffer becomes the output as it is, so a large answer is not
  * copied. Returns 1 when taken. */
-static int take_body(struct conn *c, int status, const char *extra, const char *ctype, struct buf *take, size_t room)
+static int take_body(struct conn *c, int status, const char *extra, const char *ctype, struct buf *take, size_t room,
+                     struct buf *take2, size_t off2)
 {
-    size_t n = take->len - room, max = c->out.max;
-    if (n < (1u << 16) || c->out.len != 0 || (max && n > max)) return 0;   /* small ones: copied */
+    size_t n2 = take2 ? take2->len - off2 : 0, n = take->len - room + n2, max = c->out.max;
+    if (n < (1u << 16) || c->out.len != 0 || c->out2.data || (max && n > max)) return 0;   /* small ones: copied */
     struct buf h = { .max = 4096 };
     int ok = head_to(c, &h, status, extra, ctype, (long long)n, NULL) == 0 && h.len <= room;
     if (ok) {
@@ -393,27 +407,34 @@ static int take_body(struct conn *c, int status, const char *extra, const char *
         c->out.max = max;
         c->out_off = room - h.len;
         memset(take, 0, sizeof *take);
+        if (n2) {
+            c->out2 = *take2;
+            c->out2_off = off2;
+            memset(take2, 0, sizeof *take2);
+        }
     }
     buf_free(&h);
     return ok;
 }
 
 static void respond(struct conn *c, int status, const char *extra, const char *ctype,
-                    const void *body, size_t n, struct buf *take, size_t room)
+                    const void *body, size_t n, struct buf *take, size_t room, struct buf *take2, size_t off2)
 {
+    size_t n2 = take2 ? take2->len - off2 : 0;   /* a second part: never gzip'd (see server_respond_room2) */
     struct request *r = &c->req;
     if (!r->keep_alive) c->close_after = 1;
     if (status >= 500) c->srv->stats.errors_5xx++;
     else if (status >= 400) c->srv->stats.errors_4xx++;
     struct buf z = { .max = n + n / 1000 + 4096 };   /* room for deflateBound(n) */
     const char *enc = NULL;
-    if (c->gzip_ok && n >= GZIP_MIN && gzip_body(body, n, &z) == 0) {
+    if (!n2 && c->gzip_ok && n >= GZIP_MIN && gzip_body(body, n, &z) == 0) {
         body = z.data; n = z.len;
         enc = "Content-Encoding: gzip\r\n";
     }
-    if (!enc && take && take_body(c, status, extra, ctype, take, room)) {
-        /* sent from the caller's buffer */
-    } else if (append_head(c, status, extra, ctype, (long long)n, enc) < 0 || buf_append(&c->out, body, n) < 0) {
+    if (!enc && take && take_body(c, status, extra, ctype, take, room, take2, off2)) {
+        /* sent from the caller's buffers */
+    } else if (append_head(c, status, extra, ctype, (long long)(n + n2), enc) < 0 || buf_append(&c->out, body, n) < 0 ||
+               (n2 && buf_append(&c->out, take2->data + off2, n2) < 0)) {
         LOG_WARN("response of %zu bytes to %s dropped: output limit", n, c->peer);
         c->close_after = 1;
     }
@@ -430,12 +451,12 @@ static void respond(struct conn *c, int status, const char *extra, const char *c
 }
 
 static void respond_entry(struct request *r, int status, const char *extra, const char *ctype,
-                          const void *body, size_t n, struct buf *take, size_t room)
+                          const void *body, size_t n, struct buf *take, size_t room, struct buf *take2, size_t off2)
 {
     struct conn *c = r->_conn;
     if (!c || r->_done || c->dead) return;
     enter(c);
-    respond(c, status, extra, ctype, body, n, take, room);
+    respond(c, status, extra, ctype, body, n, take, room, take2, off2);
     /* A deferred answer: go on with pipelined requests. Inside conn_advance
      * (a handler that answered at once) its own loop goes on instead. */
     if (!c->dead && !c->in_advance && c->state == ST_HEAD) conn_advance(c);
@@ -445,7 +466,7 @@ static void respond_entry(struct request *r, int status, const char *extra, cons
 void server_respond(struct request *r, int status, const char *extra, const char *ctype,
                     const void *body, size_t n)
 {
-    respond_entry(r, status, extra, ctype, body, n, NULL, 0);
+    respond_entry(r, status, extra, ctype, body, n, NULL, 0, NULL, 0);
 }
 
 void server_respond_buf(struct request *r, int status, const char *extra, const char *ctype, struct buf *b)
@@ -457,8 +478,30 @@ void server_respond_buf(struct request *r, int status, const char *extra, const 
 void server_respond_room(struct request *r, int status, const char *extra, const char *ctype,
                          struct buf *b, size_t room)
 {
-    respond_entry(r, status, extra, ctype, b->data + room, b->len - room, b, room);
+    respond_entry(r, status, extra, ctype, b->data + room, b->len - room, b, room, NULL, 0);
     buf_free(b);
+}
+
+void server_respond_room2(struct request *r, int status, const char *extra, const char *ctype,
+                          struct buf *b, size_t room, struct buf *b2, size_t off2)
+{
+    struct conn *c = r->_conn;
+    size_t n = b->len - room + b2->len - off2;
+    if (b2->len == off2 || (c && c->gzip_ok && n >= GZIP_MIN)) {
+        /* gzip (or nothing to add): one body, compressed whole */
+        if (buf_append(b, b2->data + off2, b2->len - off2) < 0) {
+            buf_free(b);
+            buf_free(b2);
+            server_error(r, 500, NULL);
+            return;
+        }
+        buf_free(b2);
+        server_respond_room(r, status, extra, ctype, b, room);
+        return;
+    }
+    respond_entry(r, status, extra, ctype, b->data + room, b->len - room, b, room, b2, off2);
+    buf_free(b);
+    buf_free(b2);
 }
 
 void server_error(struct request *r, int status, const char *msg)
@@ -794,7 +837,7 @@ static void conn_advance(struct conn *c)
     c->in_advance = 1;
     enter(c);
     while (!c->dead && (c->state == ST_HEAD || c->state == ST_BODY)) {
-        if (c->out.len - c->out_off > OUT_HIGH) break;   /* back-pressure */
+        if (c->out.len - c->out_off + c->out2.len > OUT_HIGH) break;   /* back-pressure */
         if (c->state == ST_HEAD) {
             if (c->in.len == 0) break;
             int r = http_parse_request(c->in.data, c->in.len, c->prev_len, &c->head);
@@ -875,7 +918,7 @@ static void conn_advance(struct conn *c)
         if (c->dead || c->state == ST_CLOSING) goto out;
     }
     if (!c->dead && c->state != ST_CLOSING) {
-        if (c->eof && c->state == ST_HEAD && c->out_off == c->out.len) { conn_close(c); goto out; }
+        if (c->eof && c->state == ST_HEAD && c->out_off == c->out.len && !c->out2.data) { conn_close(c); goto out; }
         if (c->eof && c->state == ST_HEAD) c->close_after = 1;
         arm_timer(c);
         update_interest(c);
@@ -992,6 +1035,7 @@ static void conn_free(struct conn *c)
 {
     buf_free(&c->in);
     buf_free(&c->out);
+    buf_free(&c->out2);
     buf_free(&c->body);
     free(c);
 }

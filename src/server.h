@@ -102,6 +102,12 @@ void server_respond_buf(struct request *r, int status, const char *extra_headers
 #define SERVER_HEAD_ROOM 512
 void server_respond_room(struct request *r, int status, const char *extra_headers,
                          const char *content_type, struct buf *body, size_t room);
+/* The same for a body in two parts: body->data[room..len) then
+ * part2->data[off2..len), sent one after the other without joining them
+ * (joined when the answer is gzip'd). Takes both bufs. */
+void server_respond_room2(struct request *r, int status, const char *extra_headers,
+                          const char *content_type, struct buf *body, size_t room,
+                          struct buf *part2, size_t off2);
 /* An error: text/plain; charset=utf-8, the message or "<code> <Reason>." */
 void server_error(struct request *r, int status, const char *msg);
 const char *http_reason(int status);
