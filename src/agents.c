@@ -19,6 +19,7 @@
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "pbw.h"
+#include "ptrset.h"
 #include "registry.h"
 #include "resources.h"
 #include "util.h"
@@ -256,53 +257,27 @@ static struct mtask **hist_list(struct master *m, int which, size_t **n)
  * of thousands of tasks for each of them. */
 static size_t ids_hash(const char *fw, const char *tid)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = fw; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const char *p = tid; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    return (size_t)(h ^ h >> 29);
+    return ptrset_hash_bytes(ptrset_hash_bytes(0, fw, strlen(fw)), tid, strlen(tid));
 }
 
-static void hidx_put(struct hist_index *x, struct mtask *t)
+static size_t task_hash(const void *t)
 {
-    if ((x->count + 1) * 2 > x->cap) {
-        struct hist_index y = { .cap = x->cap ? x->cap * 2 : 64 };
-        y.slot = xcalloc(y.cap, sizeof *y.slot);
-        for (size_t i = 0; i < x->cap; i++)
-            if (x->slot[i]) hidx_put(&y, x->slot[i]);
-        free(x->slot);
-        *x = y;
-    }
-    size_t i = ids_hash(t->framework_id, t->task_id) & (x->cap - 1);
-    while (x->slot[i]) i = (i + 1) & (x->cap - 1);
-    x->slot[i] = t;
-    x->count++;
+    return ids_hash(((const struct mtask *)t)->framework_id, ((const struct mtask *)t)->task_id);
 }
 
-static struct mtask *hidx_find(const struct hist_index *x, const char *fw, const char *tid)
+struct ids { const char *fw, *tid; };
+
+static int task_is(const void *t, const void *key)
 {
-    if (!x->cap) return NULL;
-    for (size_t i = ids_hash(fw, tid) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
-        if (strcmp(x->slot[i]->task_id, tid) == 0 && strcmp(x->slot[i]->framework_id, fw) == 0) return x->slot[i];
-    return NULL;
+    const struct ids *k = key;
+    return strcmp(((const struct mtask *)t)->task_id, k->tid) == 0 &&
+           strcmp(((const struct mtask *)t)->framework_id, k->fw) == 0;
 }
 
-static void hidx_del(struct hist_index *x, const struct mtask *t)
+static struct mtask *hidx_find(const struct ptrset *x, const char *fw, const char *tid)
 {
-    size_t mask = x->cap - 1, i = ids_hash(t->framework_id, t->task_id) & mask;
-    while (x->slot[i] && x->slot[i] != t) i = (i + 1) & mask;
-    if (!x->slot[i]) return;
-    x->slot[i] = NULL;
-    x->count--;
-    /* Move back what probed past the hole. */
-    for (size_t j = (i + 1) & mask; x->slot[j]; j = (j + 1) & mask) {
-        size_t home = ids_hash(x->slot[j]->framework_id, x->slot[j]->task_id) & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            x->slot[i] = x->slot[j];
-            x->slot[j] = NULL;
-            i = j;
-        }
-    }
+    struct ids k = { fw, tid };
+    return ptrset_find(x, ids_hash(fw, tid), task_is, &k);
 }
 
 /* Unlink a task from a history list (the caller frees or moves it). */
@@ -316,7 +291,7 @@ static struct mtask *hist_remove(struct master *m, int which, struct mtask *t)
     else m->hist_tail[which] = t->prev;
     t->next = t->prev = NULL;
     (*n)--;
-    hidx_del(&m->hist_idx[which], t);
+    ptrset_del(&m->hist_idx[which], t, task_hash);
     size_t *c = hist_count(m, t->framework_id, which);
     if (*c) (*c)--;
     return t;
@@ -332,7 +307,7 @@ static void hist_push(struct master *m, int which, struct mtask *t)
     else m->hist_tail[which] = t;
     *list = t;
     (*n)++;
-    hidx_put(&m->hist_idx[which], t);
+    ptrset_put(&m->hist_idx[which], t, task_hash);
     size_t *c = hist_count(m, t->framework_id, which);
     if (++*c > max) {                    /* the framework's oldest goes */
         struct mtask *oldest = m->hist_tail[which];
@@ -1121,8 +1096,7 @@ void agents_free(struct master *m)
             mtask_free(t);
         }
         m->hist_tail[i] = NULL;
-        free(m->hist_idx[i].slot);
-        memset(&m->hist_idx[i], 0, sizeof m->hist_idx[i]);
+        ptrset_free(&m->hist_idx[i]);
     }
     free(m->fwcounts);
     m->fwcounts = NULL;

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "flags.h"
 #include "loop.h"
+#include "ptrset.h"
 #include "resources.h"
 #include "server.h"
 #include "wire.h"
@@ -95,10 +96,7 @@ struct unreachable {
     char id[96];
     double time;
 };
-/* A set of those by id (master_registry.c): open addressing, at most half
- * full, so that 10,000 agents going and coming back are not 10,000 walks
- * of a 10,000-long list. */
-struct id_set { struct unreachable **slot; size_t cap, count; };
+
 
 /* A role's quota (quota.c): guarantees and limits, by name, sorted, in
  * fixed point (thousandths). A limit that is absent is no limit. */
@@ -192,11 +190,12 @@ struct master {
     uint64_t next_agent;         /* suffix of the next agent id, "-S<n>" */
     struct unreachable *unreachable;
     size_t nunreachable;
-    struct id_set unreachable_ids, gone_ids;   /* the two lists, by id */
+    struct ptrset unreachable_ids, gone_ids;   /* the two lists, by id: 10,000 agents going and
+                                                  coming back are not 10,000 walks of a list */
     uint64_t agent_registrations, agent_reregistrations, agent_removals;
     struct mtask *completed_tasks, *unreachable_tasks;   /* bounded lists, newest first */
     struct mtask *hist_tail[2];                          /* their oldest */
-    struct hist_index { struct mtask **slot; size_t cap, count; } hist_idx[2];   /* by ids */
+    struct ptrset hist_idx[2];                           /* the same, by (framework, task) id */
     size_t ncompleted, nunreachable_tasks;
     struct fwcount *fwcounts;                            /* tasks per framework on those lists */
     size_t nfwcounts;
@@ -416,7 +415,7 @@ int master_is_gone(struct master *m, const char *id, size_t n);
 void master_unreachable_add(struct master *m, const char *id, double time);
 void master_unreachable_remove(struct master *m, const char *id, size_t n);
 void master_unreachable_free(struct master *m);
-struct unreachable *master_id_find(const struct id_set *x, const char *id, size_t n);
+struct unreachable *master_id_find(const struct ptrset *x, const char *id, size_t n);
 void master_gone_add(struct master *m, const char *id, double time);   /* after MARK_GONE is durable */
 void master_encode_recovered(struct master *m, struct buf *pb, uint32_t tag);
 void master_time_info(struct buf *b, double secs);          /* TimeInfo bytes */

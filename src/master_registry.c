@@ -85,56 +85,29 @@ void master_recovered_remove(struct master *m, struct ragent *r)
 
 /* ==== Unreachable and gone agents, listed and by id ==================== */
 
-static size_t id_hash(const char *id, size_t n)
+static size_t entry_hash(const void *u)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)id[i]) * 1099511628211ULL;
-    return (size_t)(h ^ h >> 29);
+    const char *id = ((const struct unreachable *)u)->id;
+    return ptrset_hash_bytes(0, id, strlen(id));
 }
 
-static void id_set_put(struct id_set *x, struct unreachable *u)
+struct id_key { const char *id; size_t n; };
+
+static int entry_is(const void *u, const void *key)
 {
-    if ((x->count + 1) * 2 > x->cap) {
-        struct id_set y = { .cap = x->cap ? x->cap * 2 : 64 };
-        y.slot = xcalloc(y.cap, sizeof *y.slot);
-        for (size_t i = 0; i < x->cap; i++)
-            if (x->slot[i]) id_set_put(&y, x->slot[i]);
-        free(x->slot);
-        *x = y;
-    }
-    size_t i = id_hash(u->id, strlen(u->id)) & (x->cap - 1);
-    while (x->slot[i]) i = (i + 1) & (x->cap - 1);
-    x->slot[i] = u;
-    x->count++;
+    const struct id_key *k = key;
+    const char *id = ((const struct unreachable *)u)->id;
+    return strlen(id) == k->n && memcmp(id, k->id, k->n) == 0;
 }
 
-struct unreachable *master_id_find(const struct id_set *x, const char *id, size_t n)
+struct unreachable *master_id_find(const struct ptrset *x, const char *id, size_t n)
 {
-    if (!x->cap) return NULL;
-    for (size_t i = id_hash(id, n) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
-        if (strlen(x->slot[i]->id) == n && memcmp(x->slot[i]->id, id, n) == 0) return x->slot[i];
-    return NULL;
-}
-
-static void id_set_del(struct id_set *x, const struct unreachable *u)
-{
-    size_t mask = x->cap - 1, i = id_hash(u->id, strlen(u->id)) & mask;
-    while (x->slot[i] && x->slot[i] != u) i = (i + 1) & mask;
-    if (!x->slot[i]) return;
-    x->slot[i] = NULL;
-    x->count--;
-    for (size_t j = (i + 1) & mask; x->slot[j]; j = (j + 1) & mask) {   /* close the hole */
-        size_t home = id_hash(x->slot[j]->id, strlen(x->slot[j]->id)) & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            x->slot[i] = x->slot[j];
-            x->slot[j] = NULL;
-            i = j;
-        }
-    }
+    struct id_key k = { id, n };
+    return ptrset_find(x, ptrset_hash_bytes(0, id, n), entry_is, &k);
 }
 
 /* Put an entry on a list (newest first) and in its set. */
-static void id_list_push(struct unreachable **list, struct id_set *set, size_t *n,
+static void id_list_push(struct unreachable **list, struct ptrset *set, size_t *n,
                          const char *id, double time)
 {
     struct unreachable *u = xcalloc(1, sizeof *u);
@@ -143,25 +116,24 @@ static void id_list_push(struct unreachable **list, struct id_set *set, size_t *
     u->next = *list;
     if (*list) (*list)->prev = u;
     *list = u;
-    id_set_put(set, u);
+    ptrset_put(set, u, entry_hash);
     (*n)++;
 }
 
-static void id_list_remove(struct unreachable **list, struct id_set *set, size_t *n, struct unreachable *u)
+static void id_list_remove(struct unreachable **list, struct ptrset *set, size_t *n, struct unreachable *u)
 {
     if (u->prev) u->prev->next = u->next;
     else *list = u->next;
     if (u->next) u->next->prev = u->prev;
-    id_set_del(set, u);
+    ptrset_del(set, u, entry_hash);
     (*n)--;
     free(u);
 }
 
-static void id_list_free(struct unreachable **list, struct id_set *set, size_t *n)
+static void id_list_free(struct unreachable **list, struct ptrset *set, size_t *n)
 {
     while (*list) id_list_remove(list, set, n, *list);
-    free(set->slot);
-    memset(set, 0, sizeof *set);
+    ptrset_free(set);
 }
 
 int master_is_gone(struct master *m, const char *id, size_t n) { return master_id_find(&m->gone_ids, id, n) != NULL; }
