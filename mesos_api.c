@@ -427,6 +427,7 @@ static int run_local(int argc, char **argv)
         }
         agent_on_exit(agents[i], local_agent_exited, &agents[i]);
     }
+    agent_siblings(agents, (size_t)nagents);        /* one reaps children for all (SIGCHLD) */
     loop_run(main_loop);
     int rc = m->failed;
     LOG("Shutting down");

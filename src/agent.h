@@ -31,6 +31,7 @@ typedef void (*agent_exit_fn)(struct agent_proc *a, void *arg);
 
 struct agent_proc {
     struct loop *loop;
+    struct agent_proc *sibling;  /* mesos_api local: the next agent of this process, a ring */
     struct server *http;
     struct wire *wire;
     struct flag *flags;
@@ -135,7 +136,10 @@ void containers_recover(struct agent_proc *a);
 /* Destroy nested containers whose executor is gone (the reaper's tick). */
 void containers_tick(struct agent_proc *a);
 /* A child the agent reaped that is not an executor. */
-void containers_reaped(struct agent_proc *a, int pid, int status);
+int containers_reaped(struct agent_proc *a, int pid, int status);   /* 1: one of a's containers */
+/* mesos_api local: agents share one process, so one may reap another's
+ * child; each passes on what is not its own (agent_exec.c). */
+void agent_siblings(struct agent_proc **agents, size_t n);
 /* Append Response.GetContainers.Container entries of the containers the
  * operator API launched (nested ones when show_nested, standalone roots
  * when show_standalone). */

@@ -893,6 +893,19 @@ void agent_exec_resend(struct agent_proc *a)
 
 static void executor_gone(struct aexec *e, const char *how, int status);
 
+static void exited(struct aexec *e, int status)
+{
+    char how[64];
+    snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
+             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    executor_gone(e, how, status);
+}
+
+void agent_siblings(struct agent_proc **agents, size_t n)
+{
+    for (size_t i = 0; i < n; i++) agents[i]->sibling = n > 1 ? agents[(i + 1) % n] : NULL;
+}
+
 /* Reap exited executors; their unfinished tasks fail. Executors recovered
  * after a restart are not our children: they are checked with kill(pid, 0).
  * What the exited executors left in their sessions is killed in one pass
@@ -922,15 +935,17 @@ void agent_exec_reap(struct agent_proc *a)
             struct aexec *e = a->executors;
             for (; e; e = e->next) {
                 if (e->pid != got[i].pid) continue;
-                int status = got[i].status;
-                char how[64];
-                snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "status" : "signal",
-                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
                 e->pid = -e->pid;                  /* its session is dealt with */
-                executor_gone(e, how, status);
+                exited(e, got[i].status);
                 break;
             }
-            if (!e) containers_reaped(a, got[i].pid, got[i].status);  /* a container of the operator API */
+            if (e || containers_reaped(a, got[i].pid, got[i].status)) continue;   /* or the operator API's */
+            /* Not ours: an agent beside this one in `mesos_api local`. */
+            for (struct agent_proc *b = a->sibling; b && b != a; b = b->sibling) {
+                for (e = b->executors; e && e->pid != got[i].pid; e = e->next) {}
+                if (e) { exited(e, got[i].status); break; }
+                if (containers_reaped(b, got[i].pid, got[i].status)) break;
+            }
         }
         if (n < BATCH) break;
     }
@@ -1376,6 +1391,15 @@ void agent_exec_encode_reregister(struct agent_proc *a, struct buf *m)
 void agent_exec_free_all(struct agent_proc *a)
 {
     loop_sigchld_stop(a->loop, a);
+    /* Out of the ring of agents of this process; if it reaped for them
+     * on SIGCHLD, the next one does now. */
+    if (a->sibling) {
+        struct agent_proc *p = a->sibling;
+        while (p->sibling != a) p = p->sibling;
+        p->sibling = a->sibling == p ? NULL : a->sibling;
+        if (loop_sigchld(a->loop, on_sigchld, p) < 0) {}   /* -EBUSY: someone already does */
+        a->sibling = NULL;
+    }
     while (a->executors) exec_free(a->executors);
     if (a->exec_index) {
         free(a->exec_index->execs.b);

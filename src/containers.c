@@ -708,14 +708,15 @@ static void terminate(struct container *c, int status, int known)
     }
 }
 
-void containers_reaped(struct agent_proc *a, int pid, int status)
+int containers_reaped(struct agent_proc *a, int pid, int status)
 {
-    if (!a->containers) return;
+    if (!a->containers) return 0;
     for (struct container *c = a->containers->list; c; c = c->next)
         if (c->pid == pid && !c->terminated && !c->adopted) {
             terminate(c, status, 1);
-            return;
+            return 1;
         }
+    return 0;
 }
 
 void containers_init(struct agent_proc *a)

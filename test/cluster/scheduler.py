@@ -357,6 +357,22 @@ def tasks_on_two_agents(port):
     done = {t["task_id"]["value"]: t["agent_id"]["value"]
             for t in operator(port, {"type": "GET_TASKS"})["get_tasks"]["completed_tasks"]}
     assert {done[t] for t in seen.values()} == set(seen), (done, seen)
+    # Both agents see their executor exit, though they share one process
+    # and whichever of them reaps a child may not be its parent agent; a
+    # container of the second agent's operator API ends for it as well.
+    for aport in (port + 1, port + 2):
+        def executors():
+            ex = operator(aport, {"type": "GET_EXECUTORS"})["get_executors"]
+            return len(ex.get("executors", [])), len(ex.get("completed_executors", []))
+        wait_for(lambda: executors() == (0, 1), 15)
+    for aport in (port + 2, port + 1):
+        cid = {"value": "solo-%d" % aport}
+        head, payload = common.http_post(aport, common.OPERATOR_HEAD, json.dumps(
+            {"type": "LAUNCH_CONTAINER", "launch_container": {"container_id": cid, "command": {"value": "exit 5"}}})
+            .encode(), 10)
+        assert b" 200 " in head, (head, payload)
+        r = operator(aport, {"type": "WAIT_CONTAINER", "wait_container": {"container_id": cid}})
+        assert r["wait_container"]["exit_status"] == 5 << 8, r
     s.close()
 
 
