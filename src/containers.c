@@ -915,30 +915,6 @@ static char *field_str(const uint8_t *p, size_t n, uint32_t tag)
     return s;
 }
 
-/* /etc/passwd by name (a static binary has no NSS). */
-static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
-{
-    FILE *f = fopen("/etc/passwd", "r");
-    if (!f) return -1;
-    char line[1024];
-    int rc = -1;
-    size_t ul = strlen(user);
-    while (rc < 0 && fgets(line, sizeof line, f)) {
-        if (strncmp(line, user, ul) != 0 || line[ul] != ':') continue;
-        char *p = strchr(line + ul + 1, ':'), *end;
-        if (!p) break;
-        unsigned long u = strtoul(p + 1, &end, 10);
-        if (*end != ':') break;
-        unsigned long g = strtoul(end + 1, &end, 10);
-        if (*end != ':') break;
-        *uid = (uid_t)u;
-        *gid = (gid_t)g;
-        rc = 0;
-    }
-    fclose(f);
-    return rc;
-}
-
 /* In a plain container's first process: fork the command and stay as its
  * init, which records the command's wait status for an agent that may
  * restart meanwhile, then ends the same way (exit code or signal), so the
@@ -1001,7 +977,7 @@ static int spawn(struct container *c, struct launch *L, char *err, size_t errn)
     gid_t gid = 0;
     int switch_to = 0;
     if (L->user[0]) {
-        if (lookup_user(L->user, &uid, &gid) < 0) {
+        if (user_lookup(L->user, &uid, &gid) < 0) {
             snprintf(err, errn, "Failed to get user information for '%s'", L->user);
             return -EINVAL;
         }

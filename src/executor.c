@@ -401,32 +401,6 @@ static void grace_cb(struct loop *l, struct loop_timer *timer)
     }
 }
 
-/* Look a user up in /etc/passwd ourselves: a static binary has no NSS.
- * Returns 0 with uid and gid, or -1. */
-static int lookup_user(const char *user, uid_t *uid, gid_t *gid)
-{
-    FILE *f = fopen("/etc/passwd", "r");
-    if (!f) return -1;
-    char line[1024];
-    int rc = -1;
-    size_t ul = strlen(user);
-    while (rc < 0 && fgets(line, sizeof line, f)) {
-        if (strncmp(line, user, ul) != 0 || line[ul] != ':') continue;
-        char *p = strchr(line + ul + 1, ':');          /* after the password field */
-        if (!p) break;
-        char *end;
-        unsigned long u = strtoul(p + 1, &end, 10);
-        if (*end != ':') break;
-        unsigned long g = strtoul(end + 1, &end, 10);
-        if (*end != ':') break;
-        *uid = (uid_t)u;
-        *gid = (gid_t)g;
-        rc = 0;
-    }
-    fclose(f);
-    return rc;
-}
-
 /* In the task's child: become `user` (CommandInfo.user, else the
  * framework's), as the agent's --switch_user does by default. As root this
  * switches; as anyone else only the current user is allowed. */
@@ -435,7 +409,7 @@ static void switch_user(const char *user)
     if (!user || !user[0]) return;
     uid_t uid;
     gid_t gid;
-    if (lookup_user(user, &uid, &gid) < 0) {
+    if (user_lookup(user, &uid, &gid) < 0) {
         fprintf(stderr, "Failed to switch to user '%s': no such user\n", user);
         _exit(127);
     }
@@ -586,7 +560,7 @@ static int needs_fork(const char *user)
     if (!user || !user[0]) return 0;
     uid_t uid;
     gid_t gid;
-    return lookup_user(user, &uid, &gid) < 0 || uid != getuid();
+    return user_lookup(user, &uid, &gid) < 0 || uid != getuid();
 }
 
 /* CommandInfo.environment as "NAME=value" strings (in *store). */

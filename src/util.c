@@ -87,3 +87,29 @@ int pbw_put_time(struct buf *b, uint32_t tag, double secs)
     if (pbw_put_uint(b, 1, (uint64_t)(int64_t)llround(secs * 1e9)) < 0) return -1;
     return pbw_end(b, k);
 }
+
+/* ==== Users ============================================================= */
+
+int user_lookup(const char *user, uid_t *uid, gid_t *gid)
+{
+    FILE *f = fopen("/etc/passwd", "r");
+    if (!f) return -1;
+    char line[1024];
+    int rc = -1;
+    size_t ul = strlen(user);
+    while (rc < 0 && fgets(line, sizeof line, f)) {
+        if (strncmp(line, user, ul) != 0 || line[ul] != ':') continue;
+        char *p = strchr(line + ul + 1, ':');          /* after the password field */
+        if (!p) break;
+        char *end;
+        unsigned long u = strtoul(p + 1, &end, 10);
+        if (*end != ':') break;
+        unsigned long g = strtoul(end + 1, &end, 10);
+        if (*end != ':') break;
+        *uid = (uid_t)u;
+        *gid = (gid_t)g;
+        rc = 0;
+    }
+    fclose(f);
+    return rc;
+}

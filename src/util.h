@@ -4,6 +4,7 @@
 #define UTIL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "buf.h"
 
 /* Seconds since the epoch, with microseconds. */
@@ -13,6 +14,9 @@ double now_secs(void);
  * which a static binary would carry for nothing (~90 KB with its sscanf). */
 struct tm;
 void utc_tm(long long secs, struct tm *tm);
+/* A user's uid and gid from /etc/passwd, read here: a static binary has
+ * no NSS. Returns 0, or -1 when the file or the user is missing. */
+int user_lookup(const char *user, uid_t *uid, gid_t *gid);
 /* 16 random bytes shaped as a version 4 UUID (RFC 4122). */
 void uuid_bytes(unsigned char u[16]);
 /* Its text form, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (out: 37 bytes). */
