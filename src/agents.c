@@ -620,6 +620,8 @@ static void on_exited_executor(struct master *m, struct agent *a, const uint8_t 
 
 /* The length is known before the bytes: write it first, so nothing moves
  * (pbw_begin/pbw_end would shift every task over 127 bytes). */
+/* The Task's bytes, as field `tag` (with its key and length) or bare
+ * (tag 0). */
 static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
 {
     uint8_t state[11] = { 6 << 3 | PBW_VARINT };          /* Task.state, a varint */
@@ -633,8 +635,10 @@ static void encode_task(struct buf *pb, uint32_t tag, const struct mtask *t)
      * upstream's) and the JSON transcoder takes its one-pass path. */
     const uint8_t *p = (const uint8_t *)t->base.data;
     size_t n = t->base.len, at6 = t->at6, at8 = t->at8;
-    pbw_put_key(pb, tag, PBW_LEN);
-    pbw_put_varint(pb, n + sn + t->statuses.len);
+    if (tag) {
+        pbw_put_key(pb, tag, PBW_LEN);
+        pbw_put_varint(pb, n + sn + t->statuses.len);
+    }
     buf_append(pb, p, at6);
     buf_append(pb, state, sn);
     buf_append(pb, p + at6, at8 - at6);
@@ -652,14 +656,10 @@ static int tasks_json(struct agent *from, struct agent *to, struct buf *out, int
     for (struct agent *a = from; a != to && rc == 0; a = a->next)
         for (const struct mtask *t = a->tasks; t && rc == 0; t = t->next) {
             buf_reset(&one);
-            encode_task(&one, 2, t);
-            struct pbw_reader r;
-            struct pbw_field f;
-            pbw_reader_init(&r, one.data, one.len);
-            if (pbw_next(&r, &f) != 1) { rc = -1; break; }
+            encode_task(&one, 0, t);
             if (!*first && buf_putc(out, ',') < 0) { rc = -1; break; }
             *first = 0;
-            rc = pbjson_task_to_json(f.p, f.n, out, 3);   /* Response.get_state.get_tasks.tasks */
+            rc = pbjson_task_to_json(one.data, one.len, out, 3);   /* Response.get_state.get_tasks.tasks */
         }
     buf_free(&one);
     return rc;

@@ -407,6 +407,18 @@ void master_encode_state(struct master *m, struct buf *pb)
     buf_free(&tmp);
 }
 
+/* The whole Response {type GET_STATE, get_state} into pb, after room
+ * enough for the HTTP head; returns where it starts. */
+static size_t encode_state_response(struct master *m, struct buf *pb, int running)
+{
+    size_t off = encode_state_after_room(m, pb, running);
+    char *start = put_head_back(pb->data + off, 9, pb->len - off);         /* Response.get_state */
+    _Static_assert(mesos_v1_master_Response_Type_GET_STATE < 0x80, "a one-byte varint");
+    *--start = mesos_v1_master_Response_Type_GET_STATE;                    /* type (1), a varint */
+    *--start = 1 << 3 | PBW_VARINT;
+    return (size_t)(start - pb->data);
+}
+
 /* GET_STATE in JSON: the answer without the running tasks is transcoded
  * as any other, and the running tasks, the bulk of a large one, are
  * written into its "tasks" list straight from the master's tasks
@@ -423,11 +435,8 @@ static int state_rest(void *arg, struct buf *out)
 {
     struct state_rest *r = arg;
     struct buf pb = {0};
-    size_t off = encode_state_after_room(r->m, &pb, 0);
-    char *start = put_head_back(pb.data + off, 9, pb.len - off);
-    *--start = mesos_v1_master_Response_Type_GET_STATE;
-    *--start = 1 << 3 | PBW_VARINT;
-    int rc = pbjson_to_json(PBD_M_mesos_v1_master_Response, start, (size_t)(pb.data + pb.len - start), &r->json);
+    size_t start = encode_state_response(r->m, &pb, 0);
+    int rc = pbjson_to_json(PBD_M_mesos_v1_master_Response, pb.data + start, pb.len - start, &r->json);
     buf_free(&pb);
     size_t n = sizeof state_mark - 1;
     if (rc < 0 || r->json.len < n + 1 || memcmp(r->json.data, state_mark, n) != 0 || r->json.data[n] != ']')
@@ -459,12 +468,8 @@ void op_get_state(struct api_ctx *c)
 {
     if (c->json && state_json(c) == 0) return;
     struct buf pb = {0};
-    size_t off = encode_state_after_room(c->state, &pb, 1);
-    char *start = put_head_back(pb.data + off, 9, pb.len - off);           /* Response.get_state */
-    _Static_assert(mesos_v1_master_Response_Type_GET_STATE < 0x80, "a one-byte varint");
-    *--start = mesos_v1_master_Response_Type_GET_STATE;                    /* type (1), a varint */
-    *--start = 1 << 3 | PBW_VARINT;
-    api_respond_at(c, &pb, (size_t)(start - pb.data));
+    size_t start = encode_state_response(c->state, &pb, 1);
+    api_respond_at(c, &pb, start);
 }
 
 /* ==== Weights =========================================================== */
