@@ -113,18 +113,40 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* One short request on its own connection; returns the HTTP status or -1. */
-static int post_to(struct exec *e, const char *path, const struct buf *call)
+/* A blocking connection to the agent, reads and writes bounded by 10 s:
+ * the agent is local and answers at once. -1 when it cannot connect. */
+static int connect_blocking(struct exec *e, char *err)
 {
-    char err[NET_ERR_LEN];
     int fd = net_connect(e->host, e->port, err);
     if (fd < 0) return -1;
-    /* Blocking from here: the agent is local and answers at once. */
     int fl = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct timeval tv = { 10, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* Write a request whole on a descriptor of the loop (non-blocking): for
+ * the write it blocks, at most 5 s (the connect may still be completing;
+ * loopback completes it at once or soon). 0 or -1. */
+static int write_request(int fd, const struct buf *req)
+{
+    struct timeval tv = { 5, 0 };
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int rc = write_all(fd, req->data, req->len);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    return rc;
+}
+
+/* One short request on its own connection; returns the HTTP status or -1. */
+static int post_to(struct exec *e, const char *path, const struct buf *call)
+{
+    char err[NET_ERR_LEN];
+    int fd = connect_blocking(e, err);
+    if (fd < 0) return -1;
     struct buf req = {0};
     buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
                      "Accept: application/x-protobuf\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
@@ -164,13 +186,8 @@ static int post_call(struct exec *e, const struct buf *call)
         int reused = e->call_fd >= 0;
         if (!reused) {
             char err[NET_ERR_LEN];
-            int fd = net_connect(e->host, e->port, err);
+            int fd = connect_blocking(e, err);
             if (fd < 0) break;
-            int fl = fcntl(fd, F_GETFL);                 /* blocking: the agent is local */
-            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-            struct timeval tv = { 10, 0 };
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
             e->call_fd = fd;
         }
         struct hresp h = {0};
@@ -492,12 +509,7 @@ static void wait_nested(struct exec *e, struct etask *t)
                      "Accept: application/x-protobuf\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
                e->host, e->port, call.len);
     buf_append(&req, call.data, call.len);
-    struct timeval tv = { 5, 0 };
-    int fl = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int whole = write_all(fd, req.data, req.len) == 0;
-    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int whole = write_request(fd, &req) == 0;
     buf_free(&call);
     buf_free(&req);
     if (!whole) { close(fd); loop_timer_start(e->loop, &t->rewait, 1000); return; }
@@ -970,13 +982,7 @@ static void subscribe(struct exec *e)
     buf_printf(&req, "POST /api/v1/executor HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/x-protobuf\r\n"
                      "Accept: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n", e->host, e->port, call.len);
     buf_append(&req, call.data, call.len);
-    /* The connect is non-blocking; loopback completes it at once or soon. */
-    struct timeval tv = { 5, 0 };
-    int fl = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int whole = write_all(fd, req.data, req.len) == 0;
-    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int whole = write_request(fd, &req) == 0;
     buf_free(&call);
     buf_free(&req);
     if (!whole) {
