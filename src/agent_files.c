@@ -238,20 +238,24 @@ static void put_file_info(struct buf *pb, const char *vpath, const char *name, c
 
 static int cmp_name(const void *x, const void *y) { return strcmp(*(char * const *)x, *(char * const *)y); }
 
+/* The call's path, logged, and where it is on disk: 0, or -1 once
+ * answered (404 for what is not there, 400 for what may not be read). */
+static int call_path(struct api_ctx *c, const char *call, char vpath[4096], char real[PATH_MAX])
+{
+    struct buf msg = { .max = 8192 };
+    if (req_path(c, vpath, 4096) < 0) { not_found(c); return -1; }
+    LOG("Processing %s call for path '%s'", call, vpath);
+    int rc = resolve(c->state, vpath, real, PATH_MAX, &msg);
+    if (rc == NOT_FOUND) not_found(c);
+    else if (rc == INVALID) api_error(c, 400, "%.*s.\n", (int)msg.len, msg.data);
+    buf_free(&msg);
+    return rc == NOT_FOUND || rc == INVALID ? -1 : 0;
+}
+
 void agent_op_list_files(struct api_ctx *c)
 {
     char vpath[4096], real[PATH_MAX];
-    struct buf msg = { .max = 8192 };
-    if (req_path(c, vpath, sizeof vpath) < 0) { not_found(c); return; }
-    LOG("Processing LIST_FILES call for path '%s'", vpath);
-    int rc = resolve(c->state, vpath, real, sizeof real, &msg);
-    if (rc == NOT_FOUND) { buf_free(&msg); not_found(c); return; }
-    if (rc == INVALID) {
-        api_error(c, 400, "%.*s.\n", (int)msg.len, msg.data);
-        buf_free(&msg);
-        return;
-    }
-    buf_free(&msg);
+    if (call_path(c, "LIST_FILES", vpath, real) < 0) return;
     /* The listing, sorted by name; a file lists as nothing (os::ls fails). */
     char **names = NULL;
     size_t nn = 0, cap = 0;
@@ -284,16 +288,6 @@ void agent_op_list_files(struct api_ctx *c)
 void agent_op_read_file(struct api_ctx *c)
 {
     char vpath[4096], real[PATH_MAX];
-    struct buf msg = { .max = 8192 };
-    if (req_path(c, vpath, sizeof vpath) < 0) { not_found(c); return; }
-    LOG("Processing READ_FILE call for path '%s'", vpath);
-    int rc = resolve(c->state, vpath, real, sizeof real, &msg);
-    if (rc == NOT_FOUND) { buf_free(&msg); not_found(c); return; }
-    if (rc == INVALID) {
-        api_error(c, 400, "%.*s.\n", (int)msg.len, msg.data);
-        buf_free(&msg);
-        return;
-    }
-    buf_free(&msg);
+    if (call_path(c, "READ_FILE", vpath, real) < 0) return;
     files_read_answer(c, real);
 }
