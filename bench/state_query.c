@@ -172,6 +172,26 @@ static void measure_parallel(struct sim *s, const char *list, int polls)
 
 /* ==== The allocator's cycle (frameworks + GET_METRICS) ================== */
 
+/* The master's GET_METRICS answer (JSON, NUL-terminated) into body. 0 or -1. */
+static int get_metrics(struct sim *s, struct buf *body)
+{
+    struct httpc c;
+    struct httpc_resp r = {0};
+    const char *call = "{\"type\":\"GET_METRICS\",\"get_metrics\":{}}";
+    int rc = -1;
+    if (httpc_connect(&c, s->mhost, s->mport) == 0) {
+        if (httpc_post(&c, "/api/v1", "application/json", "application/json", 0, call, strlen(call), &r, 30000) == 0 &&
+            r.status == 200 && buf_putc(&r.body, 0) == 0) {
+            *body = r.body;
+            memset(&r.body, 0, sizeof r.body);
+            rc = 0;
+        }
+        httpc_close(&c);
+    }
+    buf_free(&r.body);
+    return rc;
+}
+
 /* Subscribe n frameworks over the v1 scheduler API and keep their streams
  * open (offers are read and left alone), let the allocator run for `secs`,
  * then print every allocator/mesos/allocation_run_ms* metric. */
@@ -194,13 +214,7 @@ static void measure_allocator(struct sim *s, int n, int secs)
             buf_reset(&sink);
             if (httpc_stream_read(&fw[i], &sink, 1) < 0) bench_die("framework %d stream ended", i);
         }
-    struct httpc c;
-    const char *call = "{\"type\":\"GET_METRICS\",\"get_metrics\":{}}";
-    if (httpc_connect(&c, s->mhost, s->mport) < 0 ||
-        httpc_post(&c, "/api/v1", "application/json", "application/json", 0, call, strlen(call), &r, 30000) < 0 ||
-        r.status != 200)
-        bench_die("GET_METRICS failed");
-    buf_putc(&r.body, 0);
+    if (get_metrics(s, &r.body) < 0) bench_die("GET_METRICS failed");
     int found = 0;
     for (const char *p = r.body.data; (p = strstr(p, "\"allocator/mesos/allocation_run_ms")); p++) {
         const char *q = strchr(p + 1, '"'), *v = strstr(p, "\"value\":");
@@ -210,7 +224,6 @@ static void measure_allocator(struct sim *s, int n, int secs)
     }
     if (!found) printf("allocation_run_ms pending (the master has no allocator/mesos/allocation_run_ms metric)\n");
     printf("frameworks           %d\n", n);
-    httpc_close(&c);
     for (int i = 0; i < n; i++) httpc_close(&fw[i]);
     free(fw);
     buf_free(&r.body);
@@ -221,21 +234,15 @@ static void measure_allocator(struct sim *s, int n, int secs)
 
 static double metric_of(struct sim *s, const char *name)
 {
-    struct httpc c;
-    struct httpc_resp r = {0};
-    const char *call = "{\"type\":\"GET_METRICS\",\"get_metrics\":{}}";
+    struct buf body = {0};
     double v = -1;
-    if (httpc_connect(&c, s->mhost, s->mport) == 0 &&
-        httpc_post(&c, "/api/v1", "application/json", "application/json", 0, call, strlen(call), &r, 30000) == 0 &&
-        r.status == 200) {
-        buf_putc(&r.body, 0);
+    if (get_metrics(s, &body) == 0) {
         char key[128];
         snprintf(key, sizeof key, "\"name\":\"%s\"", name);
-        const char *p = strstr(r.body.data, key), *q = p ? strstr(p, "\"value\":") : NULL;
+        const char *p = strstr(body.data, key), *q = p ? strstr(p, "\"value\":") : NULL;
         if (q) v = atof(q + 8);
     }
-    httpc_close(&c);
-    buf_free(&r.body);
+    buf_free(&body);
     return v;
 }
 
