@@ -698,12 +698,12 @@ int agents_running_tasks_json(struct master *m, struct buf *out, struct buf *par
     pthread_t th;
     int threaded = 0;
     if (mid) {
-        buf_reserve(&h.out, (total - part) * 9 / 4);
+        buf_reserve(&h.out, PBJSON_SIZE_GUESS(total - part));
         threaded = pthread_create(&th, NULL, tasks_half_main, &h) == 0;
     }
     int rc = before(arg, out), first = 1;
     if (rc == 0) {
-        buf_reserve(out, (mid ? part : total) * 9 / 4 + (mid ? (total - part) * 9 / 4 : 0));
+        buf_reserve(out, PBJSON_SIZE_GUESS(mid && part2 ? part : total));   /* the helper's part too, unless handed over */
         rc = tasks_json(m->agents, mid, out, &first);
     }
     if (threaded) pthread_join(th, NULL);

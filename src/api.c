@@ -60,7 +60,7 @@ void api_respond_at(struct api_ctx *c, struct buf *pb, size_t off)
          * bytes) spares the doubling copies of a large one. */
         struct buf js = {0};
         size_t n = pb->len - off;
-        buf_reserve(&js, SERVER_HEAD_ROOM + (n > (1u << 16) ? n * 9 / 4 : 0));
+        buf_reserve(&js, SERVER_HEAD_ROOM + (n > (1u << 16) ? PBJSON_SIZE_GUESS(n) : 0));
         js.len = SERVER_HEAD_ROOM;
         if (pbjson_to_json(c->api->response_msg, pb->data + off, n, &js) < 0) {
             buf_free(&js);

@@ -419,7 +419,7 @@ static const uint8_t *par_list(const struct pbd_field *fd, const struct pbw_fiel
     if (!mid || mid >= run_end) return NULL;
 
     struct half h = { .fd = fd, .p = mid, .end = run_end, .tag = f->tag, .depth = depth };
-    buf_reserve(&h.out, (size_t)(run_end - mid) * 9 / 4);
+    buf_reserve(&h.out, PBJSON_SIZE_GUESS((size_t)(run_end - mid)));
     pthread_t th;
     int threaded = pthread_create(&th, NULL, half_main, &h) == 0;
     int rc = list_elements(fd, f->tag, f->start, mid, out, s, depth, first);

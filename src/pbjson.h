@@ -16,6 +16,9 @@
  * appended to out. Returns 0, or -1 when the bytes are malformed or out hit
  * its max. */
 int pbjson_to_json(int msg, const void *p, size_t n, struct buf *out);
+/* Room to reserve for the JSON of n protobuf bytes: Mesos' answers come
+ * out at about 2.2 times their protobuf size (names, quotes, enums). */
+#define PBJSON_SIZE_GUESS(n) ((n) * 9 / 4)
 /* A mesos.v1.Task, as pbjson_to_json writes it where it is nested `depth`
  * messages deep (for the depth limit), by a faster route for the usual
  * shape. Returns 0 or -1. */
